@@ -1,0 +1,5 @@
+"""``python -m voxserve`` runs the CLI."""
+
+from voxserve.cli import app
+
+app()

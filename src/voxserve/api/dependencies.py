@@ -1,0 +1,31 @@
+"""FastAPI dependencies: how routes reach the service layer (kept on ``app.state``)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from voxserve.service.catalog import EngineCatalog
+from voxserve.service.speech import SpeechService
+from voxserve.settings import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_catalog(request: Request) -> EngineCatalog:
+    catalog: EngineCatalog = request.app.state.catalog
+    return catalog
+
+
+def get_speech_service(request: Request) -> SpeechService:
+    service: SpeechService = request.app.state.speech
+    return service
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+CatalogDep = Annotated[EngineCatalog, Depends(get_catalog)]
+SpeechServiceDep = Annotated[SpeechService, Depends(get_speech_service)]

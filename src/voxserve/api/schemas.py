@@ -1,0 +1,91 @@
+"""Request and response bodies of the HTTP API (OpenAI-compatible where OpenAI has one)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from voxserve.types import AudioFormat
+
+
+class SpeechRequest(BaseModel):
+    """``POST /v1/audio/speech``: OpenAI's fields, plus ``sample_rate`` and ``options``."""
+
+    model_config = ConfigDict(extra="forbid", strict=False, json_schema_extra={
+        "examples": [{"model": "piper", "input": "Hello there.", "voice": "joe",
+                      "response_format": "mp3"}]
+    })
+
+    input: str = Field(description="Text to speak.", json_schema_extra={"minLength": 1})
+    model: str | None = Field(
+        default=None, description="Engine or alias (piper, tts-1, …); default from settings."
+    )
+    voice: str | None = Field(
+        default=None, description="Voice id or alias (joe, alloy, …); default from settings."
+    )
+    instructions: str | None = Field(
+        default=None, max_length=4096,
+        description="Voice direction for engines that take one (ignored by piper).",
+    )
+    response_format: AudioFormat | None = Field(
+        default=None, description="wav, pcm (s16le mono), mp3, opus (Ogg), flac or aac."
+    )
+    speed: float = Field(default=1.0, ge=0.25, le=4.0, allow_inf_nan=False)
+    stream_format: Literal["audio", "sse"] = Field(
+        default="audio", description="raw audio bytes, or Server-Sent Events with base64 deltas"
+    )
+    sample_rate: int | None = Field(
+        default=None, description="Resample the output to this rate (Hz)."
+    )
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Engine-specific options, e.g. piper: noise_scale, noise_w_scale, speaker.",
+    )
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    """OpenAI's error shape."""
+
+    error: ErrorDetail
+
+
+class ModelObject(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int = 0
+    owned_by: str = "voxserve"
+    engine: str
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelObject]
+
+
+class VoiceObject(BaseModel):
+    id: str
+    object: Literal["voice"] = "voice"
+    engine: str
+    language: str
+    sample_rate: int
+    description: str
+    speakers: list[str]
+    aliases: list[str]
+
+
+class VoiceList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[VoiceObject]
+
+
+class HealthStatus(BaseModel):
+    status: Literal["ok", "loading", "failed"]
+    detail: str | None = None

@@ -1,0 +1,19 @@
+"""Audio layer between the engines (mono float32 samples) and the HTTP response (bytes).
+
+* :mod:`~voxserve.audio.resample`: streaming sample-rate conversion.
+* :mod:`~voxserve.audio.join`: click-free joining of sentence audio with even pauses.
+* :mod:`~voxserve.audio.encode`: streaming encoders for every :class:`~voxserve.types.AudioFormat`.
+"""
+
+from voxserve.audio.encode import StreamingEncoder, content_type_for, create_encoder
+from voxserve.audio.join import SegmentJoiner
+from voxserve.audio.resample import StreamResampler, as_mono_float32
+
+__all__ = [
+    "SegmentJoiner",
+    "StreamResampler",
+    "StreamingEncoder",
+    "as_mono_float32",
+    "content_type_for",
+    "create_encoder",
+]

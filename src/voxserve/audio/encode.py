@@ -1,0 +1,221 @@
+"""Streaming encoders: mono float32 samples in, bytes for the HTTP response out.
+
+Each encoder turns chunks of samples into bytes as soon as the codec and container emit
+them, so a client can start playing before synthesis ends. ``pcm`` and ``wav`` are plain
+numpy; the compressed formats are encoded and muxed by FFmpeg through PyAV into a
+write-only, non-seekable in-memory sink that every call drains.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Protocol, cast
+
+import av
+import numpy as np
+import numpy.typing as npt
+from av.audio.stream import AudioStream
+
+from voxserve.audio.resample import as_mono_float32
+from voxserve.types import AudioFormat, FloatSamples
+
+_CONTENT_TYPES: dict[AudioFormat, str] = {
+    AudioFormat.PCM: "audio/pcm",
+    AudioFormat.WAV: "audio/wav",
+    AudioFormat.MP3: "audio/mpeg",
+    AudioFormat.OPUS: "audio/ogg",
+    AudioFormat.FLAC: "audio/flac",
+    AudioFormat.AAC: "audio/aac",
+}
+
+#: Size field value meaning "unknown length, read to the end" in a streamed RIFF/WAVE file.
+_WAV_UNKNOWN_SIZE = 0xFFFFFFFF
+
+#: Rate used when a codec cannot take the requested one (Opus: only 8/12/16/24/48 kHz).
+_FALLBACK_RATE_HZ = 48_000
+
+
+class StreamingEncoder(Protocol):
+    """Encodes one mono stream; create one per response with :func:`create_encoder`."""
+
+    #: MIME type for the HTTP response.
+    content_type: str
+
+    def encode(self, samples: FloatSamples) -> bytes:
+        """Encode mono float32 samples at the encoder's rate; returns the bytes ready now."""
+        ...
+
+    def finish(self) -> bytes:
+        """Flush codec and container; returns the remaining bytes. The encoder is then spent."""
+        ...
+
+
+def content_type_for(audio_format: AudioFormat) -> str:
+    """MIME type of ``audio_format`` as served over HTTP."""
+    return _CONTENT_TYPES[audio_format]
+
+
+def create_encoder(audio_format: AudioFormat, sample_rate_hz: int) -> StreamingEncoder:
+    """A fresh streaming encoder for mono audio at ``sample_rate_hz``."""
+    if sample_rate_hz <= 0:
+        raise ValueError(f"sample rate must be positive, got {sample_rate_hz}")
+    if audio_format == AudioFormat.PCM:
+        return _PcmEncoder()
+    if audio_format == AudioFormat.WAV:
+        return _WavEncoder(sample_rate_hz)
+    return _PyAVEncoder(_CODECS[audio_format], content_type_for(audio_format), sample_rate_hz)
+
+
+def _clipped(samples: FloatSamples) -> FloatSamples:
+    return np.clip(as_mono_float32(samples), -1.0, 1.0)
+
+
+class _PcmEncoder:
+    """Raw 16-bit little-endian mono PCM: clip to [-1, 1], scale by 32767, round."""
+
+    content_type = "audio/pcm"
+
+    def __init__(self) -> None:
+        self._finished = False
+
+    def encode(self, samples: FloatSamples) -> bytes:
+        _ensure_open(self._finished)
+        pcm: npt.NDArray[np.int16] = np.rint(_clipped(samples) * 32767.0).astype("<i2")
+        return pcm.tobytes()
+
+    def finish(self) -> bytes:
+        _ensure_open(self._finished)
+        self._finished = True
+        return b""
+
+
+class _WavEncoder(_PcmEncoder):
+    """PCM behind a 44-byte RIFF/WAVE header whose sizes say "unknown length"."""
+
+    content_type = "audio/wav"
+
+    def __init__(self, sample_rate_hz: int) -> None:
+        super().__init__()
+        self._header = _wav_header(sample_rate_hz)
+
+    def encode(self, samples: FloatSamples) -> bytes:
+        return self._take_header() + super().encode(samples)
+
+    def finish(self) -> bytes:
+        return self._take_header() + super().finish()
+
+    def _take_header(self) -> bytes:
+        header, self._header = self._header, b""
+        return header
+
+
+def _wav_header(sample_rate_hz: int) -> bytes:
+    channels, bytes_per_sample = 1, 2
+    return struct.pack(
+        "<4sI4s4sIHHIIHH4sI",
+        b"RIFF", _WAV_UNKNOWN_SIZE, b"WAVE",
+        b"fmt ", 16, 1, channels, sample_rate_hz,  # 16-byte fmt chunk, format 1 = PCM
+        sample_rate_hz * channels * bytes_per_sample,  # byte rate
+        channels * bytes_per_sample, 8 * bytes_per_sample,  # block align, bits per sample
+        b"data", _WAV_UNKNOWN_SIZE,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class _CodecSpec:
+    """How one compressed format is produced with FFmpeg."""
+
+    codec: str
+    muxer: str
+    #: Input sample format of the codec (PyAV converts the float frames to it).
+    sample_format: str
+    bit_rate: int | None
+    muxer_options: Mapping[str, str]
+
+
+_CODECS: dict[AudioFormat, _CodecSpec] = {
+    # No ID3 tag and no Xing frame: a plain run of MP3 frames (a non-seekable sink could not
+    # get the Xing frame filled in anyway).
+    AudioFormat.MP3: _CodecSpec(
+        "libmp3lame", "mp3", "fltp", 64_000, {"id3v2_version": "0", "write_xing": "0"}
+    ),
+    # Ogg pages of at most 100 ms, so audio leaves the muxer while the stream goes on.
+    AudioFormat.OPUS: _CodecSpec("libopus", "ogg", "flt", 32_000, {"page_duration": "100000"}),
+    # No PADDING block: it is only useful to a seekable file whose header can be rewritten.
+    AudioFormat.FLAC: _CodecSpec("flac", "flac", "s16", None, {"metadata_header_padding": "0"}),
+    AudioFormat.AAC: _CodecSpec("aac", "adts", "fltp", 64_000, {}),
+}
+
+
+class _ByteSink:
+    """Write-only, non-seekable file object for the muxer; the encoder drains it each call."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+
+    def write(self, data: bytes) -> int:
+        self._buffer += data
+        return len(data)
+
+    def drain(self) -> bytes:
+        data = bytes(self._buffer)
+        self._buffer.clear()
+        return data
+
+
+class _PyAVEncoder:
+    """One FFmpeg codec context and muxer kept open for the whole stream.
+
+    PyAV's encode path converts the float frames to the codec's sample format and rate
+    (libswresample) and cuts them to the codec's frame size; ``flush_packets`` makes the
+    muxer hand every packet to the sink at once instead of holding it in its I/O buffer.
+    """
+
+    def __init__(self, spec: _CodecSpec, content_type: str, sample_rate_hz: int) -> None:
+        self.content_type = content_type
+        self._sample_rate_hz = sample_rate_hz
+        self._time_base = Fraction(1, sample_rate_hz)
+        self._samples_in = 0
+        self._finished = False
+        self._sink = _ByteSink()
+        self._container = av.open(
+            self._sink,
+            mode="w",
+            format=spec.muxer,
+            container_options={"flush_packets": "1", **spec.muxer_options},
+        )
+        rates = av.Codec(spec.codec, "w").audio_rates
+        codec_rate = sample_rate_hz if not rates or sample_rate_hz in rates else _FALLBACK_RATE_HZ
+        self._stream = cast(AudioStream, self._container.add_stream(spec.codec, rate=codec_rate))
+        self._stream.layout = "mono"
+        self._stream.format = spec.sample_format
+        if spec.bit_rate is not None:
+            self._stream.bit_rate = spec.bit_rate
+        self._container.start_encoding()  # open the codec and write the header now
+
+    def encode(self, samples: FloatSamples) -> bytes:
+        _ensure_open(self._finished)
+        chunk = _clipped(samples)
+        if chunk.size:
+            frame = av.AudioFrame.from_ndarray(chunk.reshape(1, -1), format="flt", layout="mono")
+            frame.sample_rate = self._sample_rate_hz
+            frame.time_base = self._time_base
+            frame.pts = self._samples_in
+            self._samples_in += chunk.size
+            self._container.mux(self._stream.encode(frame))
+        return self._sink.drain()
+
+    def finish(self) -> bytes:
+        _ensure_open(self._finished)
+        self._finished = True
+        self._container.mux(self._stream.encode(None))
+        self._container.close()
+        return self._sink.drain()
+
+
+def _ensure_open(finished: bool) -> None:
+    if finished:
+        raise RuntimeError("encoder already finished")

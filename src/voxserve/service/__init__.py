@@ -1,0 +1,1 @@
+"""Service layer: resolve names, turn text into segments, run engines, encode audio."""

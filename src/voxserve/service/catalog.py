@@ -1,0 +1,129 @@
+"""The loaded engines and the names clients use for them.
+
+Resolves a request's ``model`` and ``voice`` (including OpenAI's names such as ``tts-1``
+and ``alloy``, mapped by configuration) to an engine and one of its voice ids.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from voxserve.engines.base import Engine, create_engine
+from voxserve.errors import ModelNotFound, NotReady, VoiceNotFound
+from voxserve.settings import Settings
+from voxserve.types import VoiceInfo
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """What ``GET /v1/models`` lists: an engine, or an alias that points at one."""
+
+    id: str
+    engine: str
+
+
+class EngineCatalog:
+    """Creates and loads the configured engines and answers name look-ups."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._engines: dict[str, Engine] = {}
+        self._voices: dict[str, list[VoiceInfo]] = {}
+        self._ready = threading.Event()
+        self.load_error: str | None = None
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Create, load and warm up every configured engine (blocking)."""
+        try:
+            for name in self._settings.engines:
+                engine = create_engine(name, self._settings)
+                engine.load()
+                self._engines[name] = engine
+                self._voices[name] = list(engine.voices())
+        except Exception as exc:
+            self.load_error = str(exc)
+            logger.exception("engine loading failed")
+            raise
+        self._ready.set()
+
+    def close(self) -> None:
+        for engine in self._engines.values():
+            engine.close()
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set()
+
+    # --- look-ups -------------------------------------------------------------------
+
+    def engine(self, name: str) -> Engine:
+        self._require_ready()
+        return self._engines[name]
+
+    def engines(self) -> list[Engine]:
+        return list(self._engines.values())
+
+    def models(self) -> list[ModelInfo]:
+        listed = [ModelInfo(id=name, engine=name) for name in self._engines]
+        listed += [
+            ModelInfo(id=alias, engine=target)
+            for alias, target in self._settings.model_aliases.items()
+            if target in self._engines
+        ]
+        return listed
+
+    def voices(self) -> list[VoiceInfo]:
+        return [voice for voices in self._voices.values() for voice in voices]
+
+    def resolve(self, model: str | None, voice: str | None) -> tuple[Engine, VoiceInfo]:
+        """A request's (model, voice) -> (engine, voice). Raises ModelNotFound/VoiceNotFound."""
+        self._require_ready()
+        if model is None and voice is not None:
+            owner = self._engine_owning(self._settings.voice_aliases.get(voice, voice))
+            model = owner or self._settings.default_model
+        engine_name = self._engine_name(model or self._settings.default_model)
+        voices = self._voices[engine_name]
+        wanted = voice or self._default_voice_id(engine_name)
+        wanted = self._settings.voice_aliases.get(wanted, wanted)
+        for info in voices:
+            if wanted == info.id or wanted in info.aliases:
+                return self._engines[engine_name], info
+        known = ", ".join(v.id for v in voices)
+        raise VoiceNotFound(
+            f"model '{engine_name}' has no voice '{voice}' (voices: {known}; "
+            "see GET /v1/voices)",
+            param="voice",
+        )
+
+    # --- internals ------------------------------------------------------------------
+
+    def _require_ready(self) -> None:
+        if not self.ready:
+            raise NotReady("engines are still loading" if self.load_error is None
+                           else f"engines failed to load: {self.load_error}")
+
+    def _engine_name(self, model: str) -> str:
+        name = self._settings.model_aliases.get(model, model)
+        if name not in self._engines:
+            known = ", ".join(m.id for m in self.models())
+            raise ModelNotFound(f"unknown model '{model}' (models: {known})", param="model")
+        return name
+
+    def _engine_owning(self, voice: str) -> str | None:
+        for engine_name, voices in self._voices.items():
+            if any(voice == info.id or voice in info.aliases for info in voices):
+                return engine_name
+        return None
+
+    def _default_voice_id(self, engine_name: str) -> str:
+        voices = self._voices[engine_name]
+        default = self._settings.default_voice
+        if any(default == v.id or default in v.aliases for v in voices):
+            return default
+        return voices[0].id

@@ -1,0 +1,244 @@
+"""Turn raw user text into text a TTS voice reads aloud correctly.
+
+Two stages:
+
+1. Unicode cleanup (every language): compatibility normalisation, control and zero-width
+   characters removed, quotes/dashes/whitespace made uniform, paragraph breaks kept as "\\n\\n".
+2. Expansion to words: for English, ordered regex rules (symbols, dates, times, money, units,
+   abbreviations, numbers); for other languages, plain numbers where num2words supports them.
+
+Rules never raise: a rule that fails on some input is logged and skipped, so
+:func:`normalize_text` returns a string for any input.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+
+from voxserve.text import abbreviations, numbers
+from voxserve.text.abbreviations import Rule
+
+logger = logging.getLogger(__name__)
+
+_VULGAR_FRACTIONS = {
+    "½": "1/2", "⅓": "1/3", "⅔": "2/3", "¼": "1/4", "¾": "3/4", "⅕": "1/5", "⅖": "2/5",
+    "⅗": "3/5", "⅘": "4/5", "⅙": "1/6", "⅚": "5/6", "⅐": "1/7", "⅛": "1/8", "⅜": "3/8",
+    "⅝": "5/8", "⅞": "7/8", "⅑": "1/9", "⅒": "1/10",
+}  # fmt: skip
+# Applied before NFKC, which would turn "½" into "1⁄2" and "²" into a bare "2".
+_BEFORE_NFKC = str.maketrans(
+    {char: f" {fraction} " for char, fraction in _VULGAR_FRACTIONS.items()}
+    | {"´": "'", "`": "'", "¨": "", "¸": "", "˜": "", "™": "", "®": ""}
+)
+_SUPERSCRIPT_DIGITS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
+_SUPERSCRIPT_AFTER_NUMBER = re.compile(r"(?<=\d)⁻?[⁰¹²³⁴⁵⁶⁷⁸⁹]+")
+_SQUARE_OR_CUBE = re.compile(r"(?<=[^\W\d_)])[²³](?![⁰¹²³⁴⁵⁶⁷⁸⁹])")
+_OTHER_SUPERSCRIPTS = re.compile(r"[⁰¹²³⁴⁵⁶⁷⁸⁹⁻]+")
+
+_LINE_BREAKS = str.maketrans({"\r": "\n", "\x85": "\n", "\u2028": "\n", "\u2029": "\n\n"})
+_SPACES = re.compile(r"[^\S\n]+")
+_PARAGRAPH_BREAK = re.compile(r"\n(?: *\n)+")
+_PUNCTUATION = str.maketrans(
+    {
+        "“": '"', "”": '"', "„": '"', "‟": '"', "«": '"', "»": '"', "〝": '"', "〞": '"',
+        "‘": "'", "’": "'", "‚": "'", "‛": "'", "‹": "'", "›": "'", "′": "'", "″": '"',
+        "‐": "-", "‑": "-", "‒": "-", "−": "-", "―": "—", "⸺": "—", "⸻": "—",
+    }
+)  # fmt: skip
+_EN_DASH_BETWEEN_NUMBERS = re.compile(r"(?<=\d) ?– ?(?=\d)")
+_DOUBLE_HYPHEN = re.compile(r"(?<!-)-{2,3}(?!-)")
+
+
+def _literal_rules(table: tuple[tuple[str, str, tuple[str, ...]], ...]) -> tuple[Rule, ...]:
+    """Rules replacing every match of a regex by fixed text: (regex, replacement, triggers)."""
+    return tuple(
+        Rule(re.compile(regex), lambda _match, spoken=spoken: spoken, triggers)
+        for regex, spoken, triggers in table
+    )
+
+
+# Symbols and markup handled before numbers are expanded.
+_SYMBOL_RULES = _literal_rules(
+    (
+        (r"[*_|\\]+", " ", ("*", "_", "|", "\\")),
+        (r"~\s?(?=\d)", "about ", ("~",)),
+        (r"~", " ", ("~",)),
+        (r"[\[{]", "(", ("[", "{")),
+        (r"[\]}]", ")", ("]", "}")),
+        (r"#\s?(?=\d)", "number ", ("#",)),
+        (r"#", "", ("#",)),
+    )
+)
+
+# Operators and leftover symbols, after the rules that read "%", "+", ":" or "/" in context.
+_OPERATOR_RULES = _literal_rules(
+    (
+        (r"\s?(?:<=|≤)\s?", " less than or equal to ", ("<=", "≤")),
+        (r"\s?(?:>=|≥)\s?", " greater than or equal to ", (">=", "≥")),
+        (r"\s?(?:!=|≠)\s?", " not equal to ", ("!=", "≠")),
+        (r"\s?={1,2}\s?", " equals ", ("=",)),
+        (r"\s?≈\s?", " approximately ", ("≈",)),
+        (r"(?<=[\w)])\s?\+\s?(?=[\w(])|\s\+\s", " plus ", ("+",)),
+        (r"\s?×\s?", " times ", ("×",)),
+        (r"\s?÷\s?", " divided by ", ("÷",)),
+        (r"\s<\s|<\s?(?=\d)", " less than ", ("<",)),
+        (r"\s>\s|>\s?(?=\d)", " greater than ", (">",)),
+        (r"[<>]", " ", ("<", ">")),
+        (r"\s?&\s?", " and ", ("&",)),
+        (r"(?<!\w)@(?=\w)|\s@\s", " at ", ("@",)),
+        (r"\s?%", " percent", ("%",)),
+        (r"(?<=\d):(?=\d)", " to ", (":",)),
+        (r"\band/or\b", "and or", ("and/or",)),
+    )
+)
+
+# Spacing and punctuation left untidy by the expansions.
+_TIDY_RULES = _literal_rules(
+    (
+        (r" {2,}", " ", ("  ",)),
+        (r" +(?=[,.;:!?)])", "", (" ,", " .", " ;", " :", " !", " ?", " )")),
+        (r"(?<=\() +", "", ("( ",)),
+        (r",(?: ?,)+", ",", (",",)),
+        (r", ?(?=[.!?;:])", "", (",",)),
+        (r",(?=[^\W\d_])", ", ", (",",)),
+    )
+)
+
+
+def _email(match: re.Match[str]) -> str:
+    """ "jo.doe@example.com" -> "jo dot doe at example dot com"."""
+    user, domain = match["user"].replace(".", " dot "), match["domain"].replace(".", " dot ")
+    return f"{user} at {domain}"
+
+
+def _url(match: re.Match[str]) -> str:
+    """ "https://www.example.com/docs" -> "example dot com slash docs" (query strings dropped)."""
+    spoken = match["host"].replace(".", " dot ")
+    path = [part for part in (match["path"] or "").split("/") if part]
+    return " slash ".join([spoken, *path])
+
+
+_TOP_LEVEL_DOMAINS = ("com", "org", "net", "edu", "gov", "io", "ai", "dev", "app", "co", "uk", "de")
+_WEB_RULES = (
+    Rule(
+        re.compile(r"(?<![\w.+-])(?P<user>[\w.+-]+)@(?P<domain>[\w-]+(?:\.[\w-]+)+)"),
+        _email,
+        ("@",),
+    ),
+    Rule(
+        re.compile(
+            r"(?:\bhttps?://)?(?:\bwww\.)?\b(?P<host>[\w-]+(?:\.[\w-]+)*"
+            rf"\.(?:{'|'.join(_TOP_LEVEL_DOMAINS)}))\b"
+            r"(?P<path>(?:/[\w-]+)*/?)(?:[?#][\w=&%.-]*)?"
+        ),
+        _url,
+        tuple(f".{domain}" for domain in _TOP_LEVEL_DOMAINS),
+    ),
+)
+
+_ENGLISH_RULES: tuple[Rule, ...] = (
+    *_WEB_RULES,
+    *_SYMBOL_RULES,
+    *numbers.EXPRESSION_RULES,
+    *abbreviations.RULES,
+    *_OPERATOR_RULES,
+    *numbers.NUMBER_RULES,
+)
+
+# Languages that write "3.5"; the rest of num2words' languages write "3,5" and group with ".".
+_DOT_DECIMAL_LANGUAGES = frozenset({"am", "ar", "bn", "cy", "he", "ja", "kn", "ko", "te", "th"})
+
+
+def normalize_text(text: str, language: str = "en") -> str:
+    """Clean ``text`` and expand numbers/abbreviations/symbols into words for ``language``.
+
+    Paragraph breaks are kept as "\\n\\n"; every other run of whitespace becomes one space.
+    Never raises, and the result contains no control or zero-width characters.
+    """
+    expanded = (_expand(paragraph, language) for paragraph in clean_paragraphs(text))
+    return "\n\n".join(paragraph for paragraph in expanded if paragraph)
+
+
+def clean_paragraphs(text: str) -> list[str]:
+    """Language-independent cleanup (NFKC, no control chars, plain quotes/dashes), by paragraph.
+
+    Each paragraph comes back on one line with single spaces; empty paragraphs are dropped.
+    """
+    text = _superscripts(text.translate(_BEFORE_NFKC))
+    text = unicodedata.normalize("NFKC", text).replace("\r\n", "\n").translate(_LINE_BREAKS)
+    text = _SPACES.sub(" ", text)
+    if not text.isprintable():
+        text = "".join(char for char in text if char.isprintable() or char == "\n")
+    text = _EN_DASH_BETWEEN_NUMBERS.sub("-", text.translate(_PUNCTUATION)).replace("–", "—")
+    text = _DOUBLE_HYPHEN.sub("—", text)
+    paragraphs = (" ".join(paragraph.split()) for paragraph in _PARAGRAPH_BREAK.split(text))
+    return [paragraph for paragraph in paragraphs if paragraph]
+
+
+def _superscripts(text: str) -> str:
+    """ "10⁶" -> "10^6", "m²" -> "m^2"; footnote markers ("word¹") are dropped."""
+    if not _OTHER_SUPERSCRIPTS.search(text):
+        return text
+    text = _SUPERSCRIPT_AFTER_NUMBER.sub(
+        lambda m: "^" + m.group(0).translate(_SUPERSCRIPT_DIGITS), text
+    )
+    text = _SQUARE_OR_CUBE.sub(lambda m: "^" + m.group(0).translate(_SUPERSCRIPT_DIGITS), text)
+    return _OTHER_SUPERSCRIPTS.sub("", text)
+
+
+def _expand(paragraph: str, language: str) -> str:
+    """Expand one paragraph (no newlines) into words for ``language`` and tidy punctuation."""
+    if _is_english(language):
+        paragraph = _apply(_ENGLISH_RULES, _ascii_digits(paragraph))
+    else:
+        paragraph = _expand_numbers(paragraph.replace("^", " "), language)
+    return _apply(_TIDY_RULES, paragraph).strip()
+
+
+def _is_english(language: str) -> bool:
+    """True for "en", "en-US", "EN_gb" ..."""
+    return language.strip().lower().replace("_", "-").split("-")[0] == "en"
+
+
+def _expand_numbers(paragraph: str, language: str) -> str:
+    """Spell plain numbers in a non-English language, if num2words knows it."""
+    lang = numbers.resolve_language(language)
+    if lang is None:
+        return paragraph
+    decimal, group = (".", ",") if lang.split("_")[0] in _DOT_DECIMAL_LANGUAGES else (",", ".")
+
+    def spell(match: re.Match[str]) -> str:
+        digits = match["int"].replace(group, "")
+        return numbers.spell_decimal(digits, match["frac"], lang) or match.group(0)
+
+    return _apply((Rule(_NUMBER_PATTERNS[decimal], spell),), paragraph)
+
+
+def _number_pattern(decimal: str, group: str) -> re.Pattern[str]:
+    """Regex for a number with the given decimal and thousands separators."""
+    d, g = re.escape(decimal), re.escape(group)
+    return re.compile(
+        rf"(?<![\w.,])(?P<int>\d{{1,3}}(?:{g}\d{{3}})+(?!\d)|\d+)(?:{d}(?P<frac>\d+))?"
+    )
+
+
+_NUMBER_PATTERNS = {".": _number_pattern(".", ","), ",": _number_pattern(",", ".")}
+
+
+def _ascii_digits(text: str) -> str:
+    """Map other scripts' decimal digits ("٣") to ASCII so the English rules see them."""
+    if text.isascii():
+        return text
+    return "".join(str(unicodedata.digit(c)) if c.isdecimal() else c for c in text)
+
+
+def _apply(rules: tuple[Rule, ...], text: str) -> str:
+    """Apply ``rules`` in order; a rule that raises is logged and skipped, never propagated."""
+    for rule in rules:
+        try:
+            text = rule.apply(text)
+        except Exception:
+            logger.warning("text rule %r failed; skipped", rule.pattern.pattern, exc_info=True)
+    return text

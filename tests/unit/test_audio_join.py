@@ -1,0 +1,134 @@
+"""Segment joiner: no clicks at the seams, exact and even pauses, safe on silence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from voxserve.audio import SegmentJoiner
+from voxserve.types import FloatSamples
+
+RATE_HZ = 22050
+THRESHOLD = 0.002
+
+
+def loud_sine(duration_s: float, phase: float = 0.0) -> FloatSamples:
+    """A 0.9-amplitude 440 Hz sine; ``phase`` picks where it starts in its cycle."""
+    t = np.arange(round(duration_s * RATE_HZ)) / RATE_HZ
+    return (0.9 * np.sin(2 * np.pi * 440 * t + phase)).astype(np.float32)
+
+
+def padded(samples: FloatSamples, lead_s: float, tail_s: float) -> FloatSamples:
+    lead, tail = np.zeros(round(lead_s * RATE_HZ)), np.zeros(round(tail_s * RATE_HZ))
+    return np.concatenate([lead, samples, tail]).astype(np.float32)
+
+
+def max_step(samples: FloatSamples, around: int, radius: int = 300) -> float:
+    """Largest sample-to-sample jump within ``radius`` samples of index ``around``."""
+    window = samples[max(0, around - radius) : around + radius]
+    return float(np.max(np.abs(np.diff(window))))
+
+
+def audible_gap(joined: FloatSamples, first_len: int) -> int:
+    """Samples strictly between the last loud sample of the first part and the next loud one."""
+    loud = np.flatnonzero(np.abs(joined) > THRESHOLD)
+    last_of_first = loud[loud < first_len].max()
+    first_of_second = loud[loud >= first_len].min()
+    return int(first_of_second - last_of_first - 1)
+
+
+@pytest.mark.parametrize("silence_ms", [0.0, 200.0])
+def test_no_click_where_sines_end_mid_cycle(silence_ms: float) -> None:
+    # Ends near its positive peak, the next one starts near its negative peak.
+    first, second = loud_sine(0.25 + 0.25 / 440), loud_sine(0.3, phase=-np.pi / 2)
+    within_sine = max_step(first, first.size // 2)
+
+    naive = np.concatenate([first, second])
+    assert max_step(naive, first.size) > 1.0, "the test signal must click when joined naively"
+
+    joiner = SegmentJoiner(RATE_HZ, silence_between_ms=silence_ms)
+    out_first, out_second = joiner.add(first), joiner.add(second)
+    joined = np.concatenate([out_first, out_second])
+    for seam in (out_first.size, out_first.size + joiner.silence_samples):
+        assert max_step(joined, seam) <= 1.2 * within_sine
+    assert out_first[0] == out_first[-1] == out_second[-1] == 0.0
+
+
+def test_silence_between_segments_is_exact() -> None:
+    joiner = SegmentJoiner(RATE_HZ, silence_between_ms=150.0, trim_silence=False)
+    first, second = loud_sine(0.2), loud_sine(0.3, phase=1.0)
+    out_first, out_second = joiner.add(first), joiner.add(second)
+    silence = round(0.150 * RATE_HZ)
+    assert joiner.silence_samples == silence
+    assert out_first.size == first.size  # nothing before the first segment
+    assert out_second.size == silence + second.size
+    assert not out_second[:silence].any()
+    assert out_second[silence + 1] != 0.0
+
+
+@pytest.mark.parametrize(("tail_s", "lead_s"), [(0.05, 0.05), (0.9, 0.02), (0.011, 1.5)])
+def test_trimming_evens_out_pauses(tail_s: float, lead_s: float) -> None:
+    joiner = SegmentJoiner(RATE_HZ, silence_between_ms=200.0, trim_margin_ms=10.0)
+    speech = loud_sine(0.2, phase=1.0)  # loud from its first sample to its last
+    out_first = joiner.add(padded(speech, 0.3, tail_s))
+    out_second = joiner.add(padded(speech, lead_s, 0.0))
+    joined = np.concatenate([out_first, out_second])
+    margin = round(0.010 * RATE_HZ)
+    assert audible_gap(joined, out_first.size) == margin + round(0.200 * RATE_HZ) + margin
+    assert out_first.size == margin + speech.size + margin
+
+
+def test_without_trimming_pauses_add_up() -> None:
+    joiner = SegmentJoiner(RATE_HZ, silence_between_ms=200.0, trim_silence=False)
+    out_first = joiner.add(padded(loud_sine(0.2), 0.0, 0.5))
+    out_second = joiner.add(padded(loud_sine(0.2, phase=1.0), 0.25, 0.0))
+    gap = audible_gap(np.concatenate([out_first, out_second]), out_first.size)
+    assert gap == round(0.5 * RATE_HZ) + round(0.2 * RATE_HZ) + round(0.25 * RATE_HZ)
+
+
+def test_silent_and_empty_segments_emit_nothing() -> None:
+    joiner = SegmentJoiner(RATE_HZ)
+    assert joiner.add(np.full(RATE_HZ, 0.001, np.float32)).size == 0
+    assert joiner.add(np.zeros(0, np.float32)).size == 0
+    first = joiner.add(loud_sine(0.1))
+    assert first.size == loud_sine(0.1).size, "no silence before the first audible segment"
+    assert joiner.add(np.zeros(RATE_HZ, np.float32)).size == 0
+    assert joiner.add(loud_sine(0.1)).size == joiner.silence_samples + first.size
+
+
+def test_silent_segment_without_trimming_is_silence() -> None:
+    joiner = SegmentJoiner(RATE_HZ, trim_silence=False)
+    joiner.add(loud_sine(0.1))
+    out = joiner.add(np.zeros(100, np.float32))
+    assert out.size == joiner.silence_samples + 100
+    assert not out.any()
+
+
+def test_does_not_modify_its_input() -> None:
+    segment = loud_sine(0.1, phase=1.0)
+    before = segment.copy()
+    SegmentJoiner(RATE_HZ).add(segment)
+    np.testing.assert_array_equal(segment, before)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    segments=st.lists(
+        arrays(np.float32, st.integers(0, 3000), elements=st.floats(-2, 2, width=32)),
+        max_size=4,
+    ),
+    trim=st.booleans(),
+)
+def test_output_is_float32_in_range_and_starts_and_ends_at_zero(
+    segments: list[FloatSamples], trim: bool
+) -> None:
+    joiner = SegmentJoiner(RATE_HZ, silence_between_ms=20.0, trim_silence=trim)
+    for segment in segments:
+        out = joiner.add(segment)
+        assert out.dtype == np.float32
+        assert np.all(np.abs(out) <= 1.0)
+        if out.size:
+            assert out[0] == out[-1] == 0.0

@@ -1,0 +1,179 @@
+"""SpeechService: validation, streaming, stopping early."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import numpy as np
+import pytest
+
+from tests.audio_tools import decode_audio, max_step
+from voxserve.engines.fake import FakeEngine, tone_for
+from voxserve.errors import (
+    EmptyText,
+    InvalidOption,
+    InvalidRequest,
+    TextTooLong,
+    UnsupportedSampleRate,
+)
+from voxserve.service.catalog import EngineCatalog
+from voxserve.service.speech import SpeechService, SpeechStats
+from voxserve.types import AudioFormat
+
+
+@pytest.mark.parametrize(
+    ("fields", "error", "param"),
+    [
+        ({"text": ""}, EmptyText, "input"),
+        ({"text": " \n\t "}, EmptyText, "input"),
+        ({"text": "\x00\x01\x02"}, EmptyText, "input"),
+        ({"text": "x" * 4097}, TextTooLong, "input"),
+        ({"text": "Hi.", "speed": 0.1}, InvalidRequest, "speed"),
+        ({"text": "Hi.", "speed": 4.5}, InvalidRequest, "speed"),
+        ({"text": "Hi.", "sample_rate_hz": 12345}, UnsupportedSampleRate, "sample_rate"),
+        ({"text": "Hi.", "options": {"noise_scale": -1}}, InvalidOption, "options.noise_scale"),
+    ],
+)
+def test_plan_refuses_bad_requests(
+    speech_service: SpeechService, fields: dict[str, object], error: type[Exception], param: str
+) -> None:
+    with pytest.raises(error) as caught:
+        speech_service.plan(**fields)  # type: ignore[arg-type]
+    assert caught.value.param == param  # type: ignore[attr-defined]
+
+
+def test_plan_splits_and_defaults(speech_service: SpeechService) -> None:
+    job = speech_service.plan(text="Hello there. How are you today?")
+    assert job.segments == ("Hello there.", "How are you today?")
+    assert job.audio_format == AudioFormat.MP3
+    assert job.sample_rate_hz == 22050
+    assert job.voice.id == "en_US-joe-medium"
+
+
+def _collect(service: SpeechService, job: object, stats: SpeechStats | None = None) -> bytes:
+    async def run() -> bytes:
+        return b"".join([part async for part in service.stream(job, stats)])  # type: ignore[arg-type]
+
+    return asyncio.run(run())
+
+
+def test_stream_fake_engine_joins_segments_in_order(speech_service: SpeechService) -> None:
+    text = "First one. Second sentence here. Third."
+    job = speech_service.plan(text=text, model="fake", audio_format=AudioFormat.WAV)
+    stats = SpeechStats()
+    samples, rate = decode_audio(_collect(speech_service, job, stats))
+    assert rate == 16000
+    expected = [tone_for(segment) for segment in job.segments]
+    silence = 0.2 * 16000 * (len(expected) - 1)
+    assert abs(len(samples) - (sum(map(len, expected)) + silence)) < 0.05 * 16000
+    assert stats.segments_done == 3
+    assert stats.audio_s == pytest.approx(len(samples) / 16000, abs=1e-3)
+    # Segments come back in order: each stretch between silences has its own tone's pitch.
+    position = 0
+    for segment, tone in zip(job.segments, expected, strict=True):
+        piece = samples[position: position + len(tone)]
+        spectrum = np.abs(np.fft.rfft(piece))
+        peak_hz = np.argmax(spectrum) * 16000 / len(piece)
+        assert peak_hz == pytest.approx(_tone_hz(segment), abs=5), segment
+        position += len(tone) + int(0.2 * 16000)
+    assert max_step(samples) < 0.2
+
+
+def _tone_hz(text: str) -> float:
+    import zlib
+
+    return 200.0 + zlib.crc32(text.encode()) % 600
+
+
+@pytest.mark.parametrize("audio_format", list(AudioFormat))
+def test_every_format_decodes_with_real_voice(
+    speech_service: SpeechService, audio_format: AudioFormat
+) -> None:
+    job = speech_service.plan(text="Hello there. How are you today?", audio_format=audio_format)
+    stats = SpeechStats()
+    data = _collect(speech_service, job, stats)
+    if audio_format == AudioFormat.PCM:
+        decoded_s = len(data) / 2 / 22050
+    else:
+        samples, rate = decode_audio(data)
+        decoded_s = len(samples) / rate
+    assert 1.0 < decoded_s < 6.0
+    assert decoded_s == pytest.approx(stats.audio_s, abs=0.15)
+
+
+def test_resampled_output(speech_service: SpeechService) -> None:
+    job = speech_service.plan(text="Hello there.", audio_format=AudioFormat.WAV,
+                              sample_rate_hz=16000)
+    samples, rate = decode_audio(_collect(speech_service, job))
+    assert rate == 16000
+    assert 0.5 < len(samples) / rate < 3.0
+
+
+def test_joins_are_click_free_with_real_voice(speech_service: SpeechService) -> None:
+    job = speech_service.plan(
+        text="The birch canoe slid on the smooth planks. Glue the sheet to the dark blue "
+        "background. It's easy to tell the depth of a well.",
+        audio_format=AudioFormat.PCM,
+    )
+    data = _collect(speech_service, job)
+    samples = np.frombuffer(data, "<i2").astype(np.float32) / 32768
+    # The configured 200 ms pauses are exact digital silence; audio must fade into and out of
+    # them (a click would be a loud sample right next to the silence).
+    runs = _silent_runs(samples, min_length=int(0.15 * 22050))
+    assert len(runs) == 2, runs
+    for start, end in runs:
+        assert np.max(np.abs(samples[start - 10: start])) < 0.03
+        assert np.max(np.abs(samples[end: end + 10])) < 0.03
+
+
+def _silent_runs(samples: np.ndarray, min_length: int) -> list[tuple[int, int]]:
+    silent = np.concatenate([[False], np.abs(samples) < 1e-4, [False]])
+    changes = np.flatnonzero(np.diff(silent.astype(np.int8)))
+    pairs = zip(changes[::2], changes[1::2], strict=True)
+    return [(int(a), int(b)) for a, b in pairs if b - a >= min_length]
+
+
+def test_stopping_early_synthesizes_no_more_segments(
+    speech_service: SpeechService, catalog: EngineCatalog
+) -> None:
+    fake = catalog.engine("fake")
+    assert isinstance(fake, FakeEngine)
+    text = " ".join(f"Sentence number {n}." for n in range(1, 11))
+    job = speech_service.plan(text=text, model="fake", audio_format=AudioFormat.PCM)
+    before = len(fake.segments_synthesized)
+
+    async def take_first() -> None:
+        stream = speech_service.stream(job)
+        await anext(stream)
+        await stream.aclose()
+
+    asyncio.run(take_first())
+    # The first segment, plus at most the one prefetched while it was encoded.
+    assert len(fake.segments_synthesized) - before <= 2
+
+
+def test_synthesize_iter_matches_stream_length(speech_service: SpeechService) -> None:
+    job = speech_service.plan(text="One. Two. Three.", model="fake", audio_format=AudioFormat.PCM)
+    blocking = b"".join(speech_service.synthesize_iter(job))
+    streamed = _collect(speech_service, job)
+    assert len(blocking) == len(streamed)
+
+
+def test_streaming_is_thread_safe_for_concurrent_jobs(speech_service: SpeechService) -> None:
+    texts = [f"Request {n} speaks. It has two sentences." for n in range(6)]
+    results: dict[int, int] = {}
+
+    def worker(n: int) -> None:
+        job = speech_service.plan(text=texts[n], audio_format=AudioFormat.FLAC)
+        samples, rate = decode_audio(_collect(speech_service, job))
+        results[n] = len(samples)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 6 and all(length > 22050 for length in results.values())
+
+
