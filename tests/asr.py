@@ -9,6 +9,7 @@ must fail: the transcript scored against other sentences, and time-reversed audi
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import re
@@ -60,7 +61,7 @@ def _write_bigram_lm(sentences: list[str], dictionary: set[str], path: Path) -> 
     for sentence in sentences:
         tokens = ["<s>", *(w for w in words(sentence) if w in dictionary), "</s>"]
         unigrams.update(tokens[1:])
-        bigrams.update(zip(tokens, tokens[1:], strict=False))
+        bigrams.update(itertools.pairwise(tokens))
     vocabulary = sorted(unigrams)
     total = sum(unigrams[w] + 1 for w in vocabulary)
     p_uni = {w: (unigrams[w] + 1) / total for w in vocabulary}

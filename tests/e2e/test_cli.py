@@ -34,7 +34,7 @@ def test_say_from_stdin_as_opus(tmp_path: Path) -> None:
 def test_say_to_stdout(tmp_path: Path) -> None:
     result = subprocess.run([*VOXSERVE, "say", "Hi.", "--format", "mp3"], capture_output=True,
                             check=True, timeout=120)
-    samples, rate = decode_audio(result.stdout, audio_format="mp3")
+    samples, _rate = decode_audio(result.stdout, audio_format="mp3")
     assert len(samples) > 0
 
 

@@ -41,7 +41,8 @@ def test_speech_is_intelligible(
         )
         assert response.status_code == 200
         samples, rate = decode_audio(response.content, audio_format=container)
-        assert rate == 16000
+        if container == "wav":
+            assert rate == 16000  # Opus decoders always give 48 kHz
         transcripts.append(transcribe(samples, rate, lm_dir))
         reversed_transcripts.append(transcribe(np.ascontiguousarray(samples[::-1]), rate, lm_dir))
 

@@ -101,7 +101,7 @@ def test_engine_options_and_sample_rate(client: TestClient) -> None:
         "input": "Hello there.", "response_format": "wav", "sample_rate": 16000,
         "options": {"noise_scale": 0.3, "noise_w_scale": 0.5}})
     assert response.status_code == 200
-    samples, rate = decode_audio(response.content)
+    _samples, rate = decode_audio(response.content)
     assert rate == 16000
 
 

@@ -166,7 +166,7 @@ def test_streaming_is_thread_safe_for_concurrent_jobs(speech_service: SpeechServ
 
     def worker(n: int) -> None:
         job = speech_service.plan(text=texts[n], audio_format=AudioFormat.FLAC)
-        samples, rate = decode_audio(_collect(speech_service, job))
+        samples, _rate = decode_audio(_collect(speech_service, job))
         results[n] = len(samples)
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(6)]

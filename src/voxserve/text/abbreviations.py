@@ -81,7 +81,7 @@ LATIN: dict[str, str] = {
     r"w/o": "without",
     r"w/": "with",
 }
-_LATIN_TRIGGERS = (".", "/", "vs", "Vs", "ka", "pprox", "tc")
+_LATIN_TRIGGERS = ("g.", "e.", "tc", "vs", "Vs", "pprox", "f.", "k.a", "ka", "w/")
 # Of those, the ones that can close a sentence ("... apples, pears, etc. Then ...").
 LATIN_SENTENCE_FINAL = frozenset({"et cetera"})
 
@@ -99,9 +99,57 @@ BEFORE_NUMBER: dict[str, str] = {
 
 # Capitalised words that start sentences rather than name places or people.
 _NOT_NAMES = frozenset(
-    "A An And As At But By For From He Her His How I If In It Its My No Of On Or Our She So "
-    "That The Their Then There These They This Those To We What When Where Who Why You Your "
-    "Yes After Before Also However".split()
+    {
+        "A",
+        "An",
+        "And",
+        "As",
+        "At",
+        "But",
+        "By",
+        "For",
+        "From",
+        "He",
+        "Her",
+        "His",
+        "How",
+        "I",
+        "If",
+        "In",
+        "It",
+        "Its",
+        "My",
+        "No",
+        "Of",
+        "On",
+        "Or",
+        "Our",
+        "She",
+        "So",
+        "That",
+        "The",
+        "Their",
+        "Then",
+        "There",
+        "These",
+        "They",
+        "This",
+        "Those",
+        "To",
+        "We",
+        "What",
+        "When",
+        "Where",
+        "Who",
+        "Why",
+        "You",
+        "Your",
+        "Yes",
+        "After",
+        "Before",
+        "Also",
+        "However",
+    }
 )
 
 _SENTENCE_CONTINUES = re.compile(r"\s*$|\s+[\"'(\[]*[A-Z]")
@@ -192,7 +240,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         re.compile(rf"\b(?P<abbr>{_alternation(BEFORE_NUMBER)})\.\s?(?=\d)", re.IGNORECASE),
         _before_number,
-        (".",),
+        tuple("0123456789"),
     ),
     Rule(
         re.compile(
@@ -200,7 +248,7 @@ RULES: tuple[Rule, ...] = (
             rf"|(?P<bare>{_alternation(TITLES_WITHOUT_PERIOD)}){_NAME_AHEAD})"
         ),
         _title,
-        (".", *TITLES_WITHOUT_PERIOD),
+        (*(f"{title}." for title in TITLES), *TITLES_WITHOUT_PERIOD),
     ),
     Rule(re.compile(rf"\b(?:St\.|st\.|St{_NAME_AHEAD})"), _saint_or_street, ("St", "st.")),
     Rule(re.compile(rf"\b(?:Dr\.|Dr{_NAME_AHEAD})"), _doctor_or_drive, ("Dr",)),
@@ -210,7 +258,7 @@ RULES: tuple[Rule, ...] = (
             rf"|(?P<bare>{_alternation(TRAILING_WITHOUT_PERIOD)})\b(?!'))"
         ),
         _trailing,
-        (".", *TRAILING_WITHOUT_PERIOD),
+        (*(f"{word}." for word in TRAILING), *TRAILING_WITHOUT_PERIOD),
     ),
     Rule(re.compile(rf"(?<![\w.])(?:{'|'.join(LATIN)})(?![\w/])"), _latin, _LATIN_TRIGGERS),
 )

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
+from collections.abc import Callable
 
 from voxserve.text import abbreviations, numbers
 from voxserve.text.abbreviations import Rule
@@ -51,11 +52,19 @@ _EN_DASH_BETWEEN_NUMBERS = re.compile(r"(?<=\d) ?– ?(?=\d)")
 _DOUBLE_HYPHEN = re.compile(r"(?<!-)-{2,3}(?!-)")
 
 
+def _constant(spoken: str) -> Callable[[re.Match[str]], str]:
+    """Replacement callback that always returns ``spoken``."""
+
+    def replace(_match: re.Match[str]) -> str:
+        return spoken
+
+    return replace
+
+
 def _literal_rules(table: tuple[tuple[str, str, tuple[str, ...]], ...]) -> tuple[Rule, ...]:
     """Rules replacing every match of a regex by fixed text: (regex, replacement, triggers)."""
     return tuple(
-        Rule(re.compile(regex), lambda _match, spoken=spoken: spoken, triggers)
-        for regex, spoken, triggers in table
+        Rule(re.compile(regex), _constant(spoken), triggers) for regex, spoken, triggers in table
     )
 
 
@@ -138,14 +147,17 @@ _WEB_RULES = (
     ),
 )
 
-_ENGLISH_RULES: tuple[Rule, ...] = (
-    *_WEB_RULES,
-    *_SYMBOL_RULES,
-    *numbers.EXPRESSION_RULES,
-    *abbreviations.RULES,
-    *_OPERATOR_RULES,
-    *numbers.NUMBER_RULES,
+# English rule tables in order, each flagged True when it only matches text with digits
+# (no rule creates digits, so one check per paragraph tells which tables can be skipped).
+_ENGLISH_STAGES: tuple[tuple[bool, tuple[Rule, ...]], ...] = (
+    (False, _WEB_RULES),
+    (False, _SYMBOL_RULES),
+    (True, numbers.EXPRESSION_RULES),
+    (False, abbreviations.RULES),
+    (False, _OPERATOR_RULES),
+    (True, numbers.NUMBER_RULES),
 )
+_DIGIT = re.compile(r"\d")
 
 # Languages that write "3.5"; the rest of num2words' languages write "3,5" and group with ".".
 _DOT_DECIMAL_LANGUAGES = frozenset({"am", "ar", "bn", "cy", "he", "ja", "kn", "ko", "te", "th"})
@@ -191,10 +203,19 @@ def _superscripts(text: str) -> str:
 def _expand(paragraph: str, language: str) -> str:
     """Expand one paragraph (no newlines) into words for ``language`` and tidy punctuation."""
     if _is_english(language):
-        paragraph = _apply(_ENGLISH_RULES, _ascii_digits(paragraph))
+        paragraph = _expand_english(_ascii_digits(paragraph))
     else:
         paragraph = _expand_numbers(paragraph.replace("^", " "), language)
     return _apply(_TIDY_RULES, paragraph).strip()
+
+
+def _expand_english(paragraph: str) -> str:
+    """Run the English rule tables over one paragraph."""
+    has_digits = _DIGIT.search(paragraph) is not None
+    for needs_digits, rules in _ENGLISH_STAGES:
+        if has_digits or not needs_digits:
+            paragraph = _apply(rules, paragraph)
+    return paragraph
 
 
 def _is_english(language: str) -> bool:

@@ -110,7 +110,7 @@ def spell_ordinal(digits: str, lang: str = "en") -> str | None:
 
 
 def spell_year(digits: str, lang: str = "en") -> str | None:
-    """Spell a year the way it is said: "1990" -> "nineteen ninety", "2005" -> "two thousand five"."""
+    """Spell a year as said: "1990" -> "nineteen ninety", "2005" -> "two thousand five"."""
     plain = _plain_digits(digits)
     if not plain or len(plain) > 4:
         return None
@@ -133,8 +133,19 @@ _AMPM = r"(?P<ap>[AaPp])\.?\s?[Mm](?P<dot>\.)?(?!\w)"
 _NUMBER_END = r"(?![\w:]|[.,]\d)"
 
 MONTHS = (
-    "January February March April May June July August September October November December"
-).split()
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 _MONTH_BY_NAME = (
     {name.lower(): name for name in MONTHS}
     | {name[:3].lower(): name for name in MONTHS}
@@ -301,7 +312,7 @@ def _day_month(match: re.Match[str]) -> str:
     day, year = spell_ordinal(match["day"]), _year_suffix(match["year"])
     if day is None or year is None:
         return match.group(0)
-    after_the = _AFTER_THE.search(match.string, 0, match.start()) is not None
+    after_the = _AFTER_THE.search(match.string[max(0, match.start() - 5) : match.start()])
     return f"{'' if after_the else 'the '}{day} of {_month(match)}{year}"
 
 
@@ -449,9 +460,10 @@ def _decade(match: re.Match[str]) -> str:
 
 
 def _year_in_context(match: re.Match[str]) -> str:
-    """ "in 1990" -> "in nineteen ninety" (a bare 1990 stays a cardinal)."""
-    words = spell_year(match["year"])
-    return match.group(0) if words is None else f"{match['context']}{words}"
+    """ "in 1990" -> "in nineteen ninety"; without a context word 1990 stays a cardinal."""
+    before = match.string[max(0, match.start() - _YEAR_CONTEXT_CHARS) : match.start()]
+    words = spell_year(match["year"]) if _YEAR_CONTEXT.search(before) else None
+    return match.group(0) if words is None else words
 
 
 def _era_year(match: re.Match[str]) -> str:
@@ -508,7 +520,7 @@ def _power(match: re.Match[str]) -> str:
 
 
 def _number(match: re.Match[str]) -> str:
-    """Any remaining number: "-1,234.5" -> "minus one thousand two hundred thirty-four point five"."""
+    """Any remaining number: "-1,234.5" -> "minus one thousand ... thirty-four point five"."""
     words = spell_signed(match["sign"], match["int"] or "0", match["frac"])
     return match.group(0) if words is None else _pad(match, words)
 
@@ -521,7 +533,14 @@ _AMOUNT = rf"(?P<int>{_INT})(?:\.(?P<frac>\d+))?{_SCALE}"
 _NUMBER = rf"(?P<int>{_INT})(?:\.(?P<frac>\d+))?"
 
 _CLOCK = r"(?P<hour>[01]?\d|2[0-3]):(?P<minute>[0-5]\d)"
-_AFTER_THE = re.compile(r"\b[Tt]he\s$")
+_AFTER_THE = re.compile(r"(?<!\w)[Tt]he\s$")
+# Words after which a four-digit number is a year ("in 1990", "the 1990 election", "Q3 2024").
+_YEAR_CONTEXT = re.compile(
+    r"(?<!\w)(?:in|since|by|from|until|till|through|during|before|after|circa|around|year|of"
+    r"|to|and|early|late|mid|the|summer|winter|spring|autumn|fall|Q[1-4])[\s-]$",
+    re.IGNORECASE,
+)
+_YEAR_CONTEXT_CHARS = 20
 
 # Triggers: substrings one of which must be present for the rule to match (see Rule).
 DIGITS = tuple("0123456789")
@@ -621,12 +640,7 @@ EXPRESSION_RULES: tuple[Rule, ...] = (
         ("AD", "BC", "CE", "A.D", "B.C"),
     ),
     Rule(
-        re.compile(
-            r"(?P<context>\b(?i:in|since|by|from|until|till|through|during|before|after|circa"
-            r"|around|year|of|to|and|early|late|mid|the|summer|winter|spring|autumn|fall"
-            r"|Q[1-4])[\s-])"
-            rf"(?P<year>1\d{{3}}|20\d{{2}}){_NUMBER_END}(?!\s?%)"
-        ),
+        re.compile(rf"(?<![\w.,])(?P<year>1\d{{3}}|20\d{{2}}){_NUMBER_END}(?!\s?%)"),
         _year_in_context,
         DIGITS,
     ),

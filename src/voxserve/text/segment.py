@@ -15,7 +15,7 @@ import logging
 import math
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import pysbd
 from pysbd.languages import LANGUAGE_CODES
@@ -46,6 +46,12 @@ _BREAKS: tuple[tuple[re.Pattern[str], float, bool], ...] = (
     (re.compile(r" "), _WORD, True),
 )
 _TOKEN = re.compile(r"\S+")
+# Characters after which pysbd may end a sentence, in any language it supports (Greek also
+# ends questions with ";").
+_TERMINALS = ".!?…。！？｡．।॥؟۔։။።"
+_TERMINAL = re.compile(f"[{re.escape(_TERMINALS)}]")
+_GREEK_TERMINAL = re.compile(f"[{re.escape(_TERMINALS)};]")
+_CLOSING = "\"')] "
 
 
 def prepare_segments(text: str, max_segment_chars: int = 400, language: str = "en") -> list[str]:
@@ -82,7 +88,7 @@ def _is_speakable(segment: str) -> bool:
 # --- sentence boundaries --------------------------------------------------------------------
 
 
-@lru_cache(maxsize=None)
+@cache
 def _segmenter(code: str) -> pysbd.Segmenter:
     """One shared pysbd segmenter per supported language code.
 
@@ -101,6 +107,8 @@ def _pysbd_code(language: str) -> str:
 
 def _sentences(paragraph: str, language: str) -> list[str]:
     """Sentences of a one-line paragraph, as stripped contiguous slices of it."""
+    if _is_one_sentence(paragraph, _pysbd_code(language)):
+        return [paragraph] if paragraph else []
     boundaries: list[int] = []
     start = 0
     while len(paragraph) - start > _WINDOW_CHARS:
@@ -115,6 +123,13 @@ def _sentences(paragraph: str, language: str) -> list[str]:
     boundaries.extend(start + end for end in _sentence_ends(paragraph[start:], language))
     pieces = (paragraph[a:b].strip() for a, b in zip([0, *boundaries], boundaries, strict=False))
     return [piece for piece in pieces if piece]
+
+
+def _is_one_sentence(paragraph: str, code: str) -> bool:
+    """True when no sentence terminal occurs before the paragraph's end, so pysbd can be skipped."""
+    terminal = _GREEK_TERMINAL if code == "el" else _TERMINAL
+    trailing = _TERMINALS + _CLOSING + (";" if code == "el" else "")
+    return terminal.search(paragraph.rstrip(trailing)) is None
 
 
 def _last_space(window: str) -> int:
