@@ -52,7 +52,7 @@ def serve(
     configure_logging(settings.log_level)
     uvicorn.run(
         create_app(settings), host=settings.host, port=settings.port,
-        log_level=settings.log_level, access_log=False,
+        log_level=settings.log_level, access_log=True,
     )
 
 

@@ -85,10 +85,10 @@ _LATIN_TRIGGERS = ("g.", "e.", "tc", "vs", "Vs", "pprox", "f.", "k.a", "ka", "w/
 # Of those, the ones that can close a sentence ("... apples, pears, etc. Then ...").
 LATIN_SENTENCE_FINAL = frozenset({"et cetera"})
 
-# Abbreviations read only before a number: "No. 5" -> "number five".
-BEFORE_NUMBER: dict[str, str] = {
-    "no": "number",
-    "nos": "numbers",
+# Abbreviations read only before a number: "No. 5" -> "number five". "No"/"Nos" must be
+# capitalised ("I said no. 5 people came"); the others match in any case ("see fig. 3").
+BEFORE_NUMBER: dict[str, str] = {"No": "number", "Nos": "numbers"}
+BEFORE_NUMBER_ANY_CASE: dict[str, str] = {
     "fig": "figure",
     "vol": "volume",
     "ch": "chapter",
@@ -98,65 +98,18 @@ BEFORE_NUMBER: dict[str, str] = {
 }
 
 # Capitalised words that start sentences rather than name places or people.
-_NOT_NAMES = frozenset(
-    {
-        "A",
-        "An",
-        "And",
-        "As",
-        "At",
-        "But",
-        "By",
-        "For",
-        "From",
-        "He",
-        "Her",
-        "His",
-        "How",
-        "I",
-        "If",
-        "In",
-        "It",
-        "Its",
-        "My",
-        "No",
-        "Of",
-        "On",
-        "Or",
-        "Our",
-        "She",
-        "So",
-        "That",
-        "The",
-        "Their",
-        "Then",
-        "There",
-        "These",
-        "They",
-        "This",
-        "Those",
-        "To",
-        "We",
-        "What",
-        "When",
-        "Where",
-        "Who",
-        "Why",
-        "You",
-        "Your",
-        "Yes",
-        "After",
-        "Before",
-        "Also",
-        "However",
-    }
-)
+_NOT_NAMES = frozenset({
+    "A", "An", "And", "As", "At", "But", "By", "For", "From", "He", "Her", "His", "How", "I",
+    "If", "In", "It", "Its", "My", "No", "Of", "On", "Or", "Our", "She", "So", "That", "The",
+    "Their", "Then", "There", "These", "They", "This", "Those", "To", "We", "What", "When",
+    "Where", "Who", "Why", "You", "Your", "Yes", "After", "Before", "Also", "However"
+})  # fmt: skip
 
 _SENTENCE_CONTINUES = re.compile(r"\s*$|\s+[\"'(\[]*[A-Z]")
 _NEXT_WORD = re.compile(r"\s+([A-Z][\w'-]*)")
 _PREVIOUS_WORD = re.compile(r"([A-Z][\w'-]*)\s+$")
 _CLAUSE_START = re.compile(r"(?:^|[.!?:;\"'(\[])\s*$")
-_LOOKBEHIND_CHARS = 80
+_LOOKBEHIND_CHARS = 40
 
 
 def ends_sentence(match: re.Match[str]) -> bool:
@@ -172,13 +125,11 @@ def _next_is_name(match: re.Match[str]) -> bool:
 
 def _previous_is_name(match: re.Match[str]) -> bool:
     """True when a capitalised word that does not start the sentence precedes the match."""
-    window_start = max(0, match.start() - _LOOKBEHIND_CHARS)
-    before = match.string[window_start : match.start()]
-    found = _PREVIOUS_WORD.search(before)
+    text, start = match.string, match.start()
+    found = _PREVIOUS_WORD.search(text, max(0, start - _LOOKBEHIND_CHARS), start)
     if found is None or found.group(1) in _NOT_NAMES:
         return False
-    starts_clause = _CLAUSE_START.search(before[: found.start()]) is not None
-    return not (starts_clause and (window_start == 0 or found.start() > 0))
+    return _CLAUSE_START.search(text, max(0, found.start() - 3), found.start()) is None
 
 
 def _with_period(expansion: str, match: re.Match[str]) -> str:
@@ -203,12 +154,12 @@ def _trailing(match: re.Match[str]) -> str:
 
 
 def _saint_or_street(match: re.Match[str]) -> str:
-    """ "St." is Saint before a capitalised name ("St. Louis"), otherwise Street ("Main St.")."""
+    """Read "St." as Saint before a capitalised name ("St. Louis"), else Street ("Main St.")."""
     return "Saint" if _next_is_name(match) else _with_period("Street", match)
 
 
 def _doctor_or_drive(match: re.Match[str]) -> str:
-    """ "Dr." is Drive after a street name with no name following ("Mulholland Dr."), else Doctor."""
+    """Read "Dr." as Drive after a street name ("on Mulholland Dr."), else as Doctor."""
     if _previous_is_name(match) and not _next_is_name(match):
         return _with_period("Drive", match)
     return "Doctor"
@@ -225,11 +176,12 @@ def _latin(match: re.Match[str]) -> str:
 
 def _before_number(match: re.Match[str]) -> str:
     """Expand "No." / "Fig." / "p." when a number follows."""
-    return BEFORE_NUMBER[match["abbr"].lower()] + " "
+    abbr = match["abbr"]
+    return (BEFORE_NUMBER.get(abbr) or BEFORE_NUMBER_ANY_CASE[abbr.lower()]) + " "
 
 
-def _alternation(words: Iterable[str]) -> str:
-    """Regex alternation of literal words, longest first so "Mrs" wins over "Mr"."""
+def alternation(words: Iterable[str]) -> str:
+    """Regex alternation of literal words, longest first ("Mrs" before "Mr", "km/h" before "km")."""
     return "|".join(sorted((re.escape(w) for w in words), key=len, reverse=True))
 
 
@@ -238,14 +190,17 @@ _NAME_AHEAD = r"(?=\s+[A-Z])"
 
 RULES: tuple[Rule, ...] = (
     Rule(
-        re.compile(rf"\b(?P<abbr>{_alternation(BEFORE_NUMBER)})\.\s?(?=\d)", re.IGNORECASE),
+        re.compile(
+            rf"\b(?P<abbr>{alternation(BEFORE_NUMBER)}|(?i:{alternation(BEFORE_NUMBER_ANY_CASE)}))"
+            r"\.\s?(?=\d)"
+        ),
         _before_number,
         tuple("0123456789"),
     ),
     Rule(
         re.compile(
-            rf"\b(?:(?P<title>{_alternation(TITLES)})\."
-            rf"|(?P<bare>{_alternation(TITLES_WITHOUT_PERIOD)}){_NAME_AHEAD})"
+            rf"\b(?:(?P<title>{alternation(TITLES)})\."
+            rf"|(?P<bare>{alternation(TITLES_WITHOUT_PERIOD)}){_NAME_AHEAD})"
         ),
         _title,
         (*(f"{title}." for title in TITLES), *TITLES_WITHOUT_PERIOD),
@@ -254,8 +209,8 @@ RULES: tuple[Rule, ...] = (
     Rule(re.compile(rf"\b(?:Dr\.|Dr{_NAME_AHEAD})"), _doctor_or_drive, ("Dr",)),
     Rule(
         re.compile(
-            rf"\b(?:(?P<trailing>{_alternation(TRAILING)})\."
-            rf"|(?P<bare>{_alternation(TRAILING_WITHOUT_PERIOD)})\b(?!'))"
+            rf"\b(?:(?P<trailing>{alternation(TRAILING)})\."
+            rf"|(?P<bare>{alternation(TRAILING_WITHOUT_PERIOD)})\b(?!'))"
         ),
         _trailing,
         (*(f"{word}." for word in TRAILING), *TRAILING_WITHOUT_PERIOD),

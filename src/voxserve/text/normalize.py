@@ -35,7 +35,7 @@ _BEFORE_NFKC = str.maketrans(
 )
 _SUPERSCRIPT_DIGITS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
 _SUPERSCRIPT_AFTER_NUMBER = re.compile(r"(?<=\d)⁻?[⁰¹²³⁴⁵⁶⁷⁸⁹]+")
-_SQUARE_OR_CUBE = re.compile(r"(?<=[^\W\d_)])[²³](?![⁰¹²³⁴⁵⁶⁷⁸⁹])")
+_SQUARE_OR_CUBE = re.compile(r"(?:(?<=[^\W\d_])|(?<=\)))[²³](?![⁰¹²³⁴⁵⁶⁷⁸⁹])")
 _OTHER_SUPERSCRIPTS = re.compile(r"[⁰¹²³⁴⁵⁶⁷⁸⁹⁻]+")
 
 _LINE_BREAKS = str.maketrans({"\r": "\n", "\x85": "\n", "\u2028": "\n", "\u2029": "\n\n"})
@@ -98,7 +98,8 @@ _OPERATOR_RULES = _literal_rules(
         (r"\s?&\s?", " and ", ("&",)),
         (r"(?<!\w)@(?=\w)|\s@\s", " at ", ("@",)),
         (r"\s?%", " percent", ("%",)),
-        (r"(?<=\d):(?=\d)", " to ", (":",)),
+        (r"(?<=\d):(?=\d\d(?!\d))", " ", (":",)),  # durations such as 25:30
+        (r"(?<=\d):(?=\d)", " to ", (":",)),  # ratios and scores such as 16:9
         (r"\band/or\b", "and or", ("and/or",)),
     )
 )
@@ -117,13 +118,13 @@ _TIDY_RULES = _literal_rules(
 
 
 def _email(match: re.Match[str]) -> str:
-    """ "jo.doe@example.com" -> "jo dot doe at example dot com"."""
+    """Read an email address: "jo.doe@example.com" -> "jo dot doe at example dot com"."""
     user, domain = match["user"].replace(".", " dot "), match["domain"].replace(".", " dot ")
     return f"{user} at {domain}"
 
 
 def _url(match: re.Match[str]) -> str:
-    """ "https://www.example.com/docs" -> "example dot com slash docs" (query strings dropped)."""
+    """Read a web address: "https://www.example.com/docs" -> "example dot com slash docs"."""
     spoken = match["host"].replace(".", " dot ")
     path = [part for part in (match["path"] or "").split("/") if part]
     return " slash ".join([spoken, *path])
@@ -169,11 +170,11 @@ def normalize_text(text: str, language: str = "en") -> str:
     Paragraph breaks are kept as "\\n\\n"; every other run of whitespace becomes one space.
     Never raises, and the result contains no control or zero-width characters.
     """
-    expanded = (_expand(paragraph, language) for paragraph in clean_paragraphs(text))
+    expanded = (_expand(paragraph, language) for paragraph in _clean_paragraphs(text))
     return "\n\n".join(paragraph for paragraph in expanded if paragraph)
 
 
-def clean_paragraphs(text: str) -> list[str]:
+def _clean_paragraphs(text: str) -> list[str]:
     """Language-independent cleanup (NFKC, no control chars, plain quotes/dashes), by paragraph.
 
     Each paragraph comes back on one line with single spaces; empty paragraphs are dropped.
@@ -190,7 +191,7 @@ def clean_paragraphs(text: str) -> list[str]:
 
 
 def _superscripts(text: str) -> str:
-    """ "10⁶" -> "10^6", "m²" -> "m^2"; footnote markers ("word¹") are dropped."""
+    """Write superscripts as powers ("10⁶" -> "10^6", "m²" -> "m^2"); drop footnote marks."""
     if not _OTHER_SUPERSCRIPTS.search(text):
         return text
     text = _SUPERSCRIPT_AFTER_NUMBER.sub(

@@ -8,14 +8,14 @@ leave the original text in place instead of failing.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+import threading
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import lru_cache
 
 from num2words import CONVERTER_CLASSES, num2words
 
-from voxserve.text.abbreviations import Rule, ends_sentence
+from voxserve.text.abbreviations import Rule, alternation, ends_sentence
 
 # Digit strings longer than this are identifiers (card numbers, serials), read digit by digit.
 MAX_CARDINAL_DIGITS = 15
@@ -29,11 +29,21 @@ def resolve_language(language: str) -> str | None:
     return next((code for code in candidates if code in CONVERTER_CLASSES), None)
 
 
+# num2words converters are shared singletons that store state while converting (the decimal
+# precision, for one), so calls are serialised; results are cached, so this rarely waits.
+_NUM2WORDS_LOCK = threading.Lock()
+
+
 @lru_cache(maxsize=4096)
-def _num2words(value: int | Decimal, lang: str, to: str) -> str | None:
-    """Call num2words, returning None instead of raising; English output is made US-style."""
+def _num2words(number: str, lang: str, to: str) -> str | None:
+    """num2words for "42" or "3.50" (cached by that text), None instead of raising.
+
+    English output is made US-style ("one hundred five", no commas).
+    """
     try:
-        words = str(num2words(value, lang=lang, to=to))
+        value = Decimal(number) if "." in number else int(number)
+        with _NUM2WORDS_LOCK:
+            words = str(num2words(value, lang=lang, to=to))
     except Exception:  # num2words raises many types (Overflow, NotImplemented, Type...)
         return None
     if lang.startswith("en"):
@@ -43,17 +53,20 @@ def _num2words(value: int | Decimal, lang: str, to: str) -> str | None:
 
 
 def _plain_digits(digits: str) -> str:
-    """Strip thousands separators; returns "" if anything but ASCII-convertible digits remain."""
+    """Strip thousands separators; returns "" if anything but decimal digits remains."""
     plain = digits.replace(",", "")
     return plain if plain.isdecimal() else ""
 
 
 def spell_digits(digits: str, lang: str = "en") -> str | None:
     """Read a digit string one digit at a time: "007" -> "zero zero seven"."""
-    words = [_num2words(int(d), lang, "cardinal") for d in digits if d.isdecimal()]
-    if not words or any(w is None for w in words):
-        return None
-    return " ".join(w for w in words if w)
+    words: list[str] = []
+    for digit in digits:
+        word = _num2words(digit, lang, "cardinal") if digit.isdecimal() else None
+        if word is None:
+            return None
+        words.append(word)
+    return " ".join(words) or None
 
 
 def spell_cardinal(digits: str, lang: str = "en") -> str | None:
@@ -63,7 +76,7 @@ def spell_cardinal(digits: str, lang: str = "en") -> str | None:
         return None
     if len(plain) > MAX_CARDINAL_DIGITS or (len(plain) > 1 and plain[0] == "0"):
         return spell_digits(plain, lang)
-    return _num2words(int(plain), lang, "cardinal")
+    return _num2words(plain, lang, "cardinal")
 
 
 def spell_decimal(digits: str, fraction: str | None, lang: str = "en") -> str | None:
@@ -83,11 +96,7 @@ def spell_decimal(digits: str, fraction: str | None, lang: str = "en") -> str | 
         return f"{whole_words} point {fraction_words}"
     if len(whole) + len(fraction) > MAX_CARDINAL_DIGITS or not fraction.isdecimal():
         return None
-    try:
-        value = Decimal(f"{whole}.{fraction}")
-    except InvalidOperation:
-        return None
-    return _num2words(value, lang, "cardinal")
+    return _num2words(f"{whole}.{fraction}", lang, "cardinal")
 
 
 def spell_signed(
@@ -106,7 +115,7 @@ def spell_ordinal(digits: str, lang: str = "en") -> str | None:
     plain = _plain_digits(digits)
     if not plain or len(plain) > MAX_CARDINAL_DIGITS:
         return None
-    return _num2words(int(plain), lang, "ordinal")
+    return _num2words(plain, lang, "ordinal")
 
 
 def spell_year(digits: str, lang: str = "en") -> str | None:
@@ -114,7 +123,7 @@ def spell_year(digits: str, lang: str = "en") -> str | None:
     plain = _plain_digits(digits)
     if not plain or len(plain) > 4:
         return None
-    return _num2words(int(plain), lang, "year")
+    return _num2words(plain, lang, "year")
 
 
 def pluralize_number_words(words: str) -> str:
@@ -126,7 +135,7 @@ def pluralize_number_words(words: str) -> str:
     return words + "s"
 
 
-# --- English rules: each is (pattern, callback) and turns one numeric expression into words ---
+# --- English rules: each turns one kind of numeric expression into words -----------------------
 
 _INT = r"\d{1,3}(?:,\d{3})+(?!\d)|\d+"
 _AMPM = r"(?P<ap>[AaPp])\.?\s?[Mm](?P<dot>\.)?(?!\w)"
@@ -266,11 +275,28 @@ _UNIT_POWERS = {"2": "square ", "3": "cubic "}
 _POWER_WORDS = {"2": "squared", "3": "cubed"}
 _FRACTION_NAMES = {2: ("half", "halves"), 4: ("quarter", "quarters")}
 _ERAS = {"AD": "A.D", "A.D.": "A.D", "BC": "BC", "B.C.": "BC", "BCE": "BCE", "CE": "CE"}
-
-
-def _alternation(words: Iterable[str]) -> str:
-    """Regex alternation of literal words, longest first so "km/h" wins over "km"."""
-    return "|".join(sorted((re.escape(w) for w in words), key=len, reverse=True))
+_AFTER_THE = re.compile(r"(?<!\w)[Tt]he\s$")
+# Words after which a four-digit number is a year ("in 1990", "the 1990 election", "Q3 2024").
+_YEAR_CONTEXT = re.compile(
+    r"(?<!\w)(?:in|since|by|from|until|till|through|during|before|after|circa|around|year|of"
+    r"|early|late|mid|the|summer|winter|spring|autumn|fall|Q[1-4])[\s-]$",
+    re.IGNORECASE,
+)
+_YEAR_CONTEXT_CHARS = 20
+_YEAR_NUMBER = rf"(?:1\d{{3}}|20\d{{2}}){_NUMBER_END}"
+# "555-1234" is only a phone number next to words like these (else it reads as a range).
+_PHONE_CONTEXT = re.compile(r"(?i)\b(?:phone|call|dial|number|tel|fax|text|reach|contact|ext)\b")
+_PHONE_CONTEXT_CHARS = 40
+# Words after which "/" means "per" (unit names and currencies as spelled by these rules).
+_MEASURE_WORDS = frozenset(
+    name.split()[-1]
+    for names in (
+        *UNITS.values(),
+        *((c.major, c.majors) for c in (*CURRENCY_SYMBOLS.values(), *CURRENCY_CODES.values())),
+    )
+    for name in names
+)
+_LAST_WORD = re.compile(r"[A-Za-z]+$")
 
 
 def _pad(match: re.Match[str], words: str) -> str:
@@ -292,7 +318,7 @@ def _month(match: re.Match[str]) -> str:
 
 
 def _year_suffix(year: str | None) -> str | None:
-    """ ", nineteen ninety" for a matched year, "" for none, None if it cannot be spelled."""
+    """Return ", <year in words>" for a matched year, "" for none, None if unspellable."""
     if not year:
         return ""
     words = spell_year(year)
@@ -300,7 +326,7 @@ def _year_suffix(year: str | None) -> str | None:
 
 
 def _month_day(match: re.Match[str]) -> str:
-    """ "Jan. 5, 2024" -> "January fifth, twenty twenty-four"; "March 3rd" -> "March third"."""
+    """Read month-first dates: "Jan. 5, 2024" -> "January fifth, twenty twenty-four"."""
     day, year = spell_ordinal(match["day"]), _year_suffix(match["year"])
     if day is None or year is None:
         return match.group(0)
@@ -308,7 +334,7 @@ def _month_day(match: re.Match[str]) -> str:
 
 
 def _day_month(match: re.Match[str]) -> str:
-    """ "5 January 2024" -> "the fifth of January, twenty twenty-four"."""
+    """Read day-first dates: "5 January 2024" -> "the fifth of January, twenty twenty-four"."""
     day, year = spell_ordinal(match["day"]), _year_suffix(match["year"])
     if day is None or year is None:
         return match.group(0)
@@ -317,7 +343,7 @@ def _day_month(match: re.Match[str]) -> str:
 
 
 def _month_year(match: re.Match[str]) -> str:
-    """ "January 2024" -> "January twenty twenty-four"."""
+    """Read a month and year: "January 2024" -> "January twenty twenty-four"."""
     year = spell_year(match["year"])
     return match.group(0) if year is None else f"{_month(match)} {year}"
 
@@ -333,13 +359,13 @@ def _say_date(year: str, month: int, day: int) -> str | None:
 
 
 def _iso_date(match: re.Match[str]) -> str:
-    """ "2024-01-15" -> "January fifteenth, twenty twenty-four"."""
+    """Read ISO dates: "2024-01-15" -> "January fifteenth, twenty twenty-four"."""
     spoken = _say_date(match["year"], int(match["month"]), int(match["day"]))
     return match.group(0) if spoken is None else spoken
 
 
 def _slash_date(match: re.Match[str]) -> str:
-    """ "1/15/2024" (US order; day-first when the first part cannot be a month)."""
+    """Read "1/15/2024" (US order; day-first when the first part cannot be a month)."""
     first, second, year = int(match["a"]), int(match["b"]), match["year"]
     if len(year) == 2:
         year = ("20" if int(year) < 50 else "19") + year
@@ -349,7 +375,7 @@ def _slash_date(match: re.Match[str]) -> str:
 
 
 def _say_clock(hour: int, minute: int, has_meridiem: bool) -> str | None:
-    """ "3:05" -> "three oh five", "15:00" -> "fifteen hundred", "9:00" -> "nine o'clock"."""
+    """Say a clock time: "3:05" -> "three oh five", "15:00" -> "fifteen hundred"."""
     hour_words, minute_words = spell_cardinal(str(hour)), spell_cardinal(str(minute))
     if hour_words is None or minute_words is None:
         return None
@@ -361,7 +387,7 @@ def _say_clock(hour: int, minute: int, has_meridiem: bool) -> str | None:
 
 
 def _meridiem(match: re.Match[str]) -> str:
-    """ " AM"/" PM" (keeping a sentence-ending period of "a.m."), or "" when absent."""
+    """Return " AM"/" PM" (keeping a sentence-ending period of "a.m."), or "" if absent."""
     letter = match.groupdict().get("ap")
     if not letter:
         return ""
@@ -370,7 +396,7 @@ def _meridiem(match: re.Match[str]) -> str:
 
 
 def _time(match: re.Match[str]) -> str:
-    """ "3:30 pm" -> "three thirty PM", "15:45" -> "fifteen forty-five", "10 a.m." -> "ten AM"."""
+    """Read times: "3:30 pm" -> "three thirty PM", "15:45" -> "fifteen forty-five"."""
     groups = match.groupdict()
     meridiem = _meridiem(match)
     spoken = _say_clock(int(match["hour"]), int(groups.get("minute") or 0), bool(meridiem))
@@ -379,20 +405,28 @@ def _time(match: re.Match[str]) -> str:
     second = groups.get("second")
     if second and int(second):
         unit = "second" if int(second) == 1 else "seconds"
-        spoken += f" and {spell_cardinal(str(int(second)))} {unit}"
+        spoken += f" and {spell_cardinal(second.lstrip('0')) or second} {unit}"
     return spoken + meridiem
 
 
 def _phone(match: re.Match[str]) -> str:
-    """ "(555) 123-4567" -> digit groups read one digit at a time, separated by pauses."""
+    """Read phone numbers digit by digit, with a pause between the groups."""
     groups = [spell_digits(group) for group in re.findall(r"\d+", match.group(0))]
     if any(group is None for group in groups):
         return match.group(0)
     return ", ".join(group for group in groups if group)
 
 
+def _local_phone(match: re.Match[str]) -> str:
+    """Read "555-0199" as a phone number when it cannot be a range or a phone word precedes it."""
+    before = match.string[max(0, match.start() - _PHONE_CONTEXT_CHARS) : match.start()]
+    if match["line"].startswith("0") or _PHONE_CONTEXT.search(before):
+        return _phone(match)
+    return match.group(0)
+
+
 def _range(match: re.Match[str]) -> str:
-    """ "10-20" -> "10 to 20" (numbers spelled later); year ranges are spelled as years here."""
+    """Read ranges: "10-20" -> "10 to 20" (spelled later); year ranges are spelled here."""
     first, second = match["a"], match["b"]
     if re.fullmatch(r"1\d{3}|20\d{2}", first) and re.fullmatch(r"\d{2}|\d{4}", second):
         first_words = spell_year(first)
@@ -423,7 +457,7 @@ def _say_amount(
 
 
 def _money(match: re.Match[str]) -> str:
-    """ "$5.50" / "USD 10" / "10 €" -> spoken amount with the currency name."""
+    """Read money ("$5.50", "USD 10", "10 €") as an amount with the currency name."""
     groups = match.groupdict()
     symbol, code = groups.get("sym"), groups.get("code")
     currency = CURRENCY_SYMBOLS[symbol] if symbol else CURRENCY_CODES[code or "USD"]
@@ -434,13 +468,13 @@ def _money(match: re.Match[str]) -> str:
 
 
 def _percent(match: re.Match[str]) -> str:
-    """ "50%" -> "fifty percent"."""
+    """Read percentages: "50%" -> "fifty percent"."""
     number = spell_signed(match["sign"], match["int"], match["frac"])
     return match.group(0) if number is None else _pad(match, f"{number} percent")
 
 
 def _unit(match: re.Match[str]) -> str:
-    """ "5 km" -> "5 kilometers" (the number is spelled by a later rule), "1 kg" -> singular."""
+    """Name units: "5 km" -> "5 kilometers" (number spelled later), "1 kg" -> singular."""
     singular, plural = UNITS[match["unit"]]
     power = _UNIT_POWERS.get(match["power"] or "", "")
     name = singular if _is_one(match["int"]) and not match["frac"] else plural
@@ -448,36 +482,55 @@ def _unit(match: re.Match[str]) -> str:
 
 
 def _ordinal(match: re.Match[str]) -> str:
-    """ "22nd" -> "twenty-second"."""
+    """Read ordinals: "22nd" -> "twenty-second"."""
     words = spell_ordinal(match["int"])
     return match.group(0) if words is None else _pad(match, words)
 
 
 def _decade(match: re.Match[str]) -> str:
-    """ "1990s" -> "nineteen nineties", "'80s" -> "eighties"."""
+    """Read decades: "1990s" -> "nineteen nineties", "'80s" -> "eighties"."""
     words = spell_year(match["year"]) if match["year"] else spell_cardinal(match["short"])
     return match.group(0) if words is None else _pad(match, pluralize_number_words(words))
 
 
 def _year_in_context(match: re.Match[str]) -> str:
-    """ "in 1990" -> "in nineteen ninety"; without a context word 1990 stays a cardinal."""
+    """Read years after a context word ("in 1990"); a bare 1990 stays a cardinal."""
     before = match.string[max(0, match.start() - _YEAR_CONTEXT_CHARS) : match.start()]
     words = spell_year(match["year"]) if _YEAR_CONTEXT.search(before) else None
     return match.group(0) if words is None else words
 
 
+def _year_pair(match: re.Match[str]) -> str:
+    """Read "from 1990 to 1995" / "between 1990 and 1995" with both numbers as years."""
+    first, second = spell_year(match["first"]), spell_year(match["second"])
+    if first is None or second is None:
+        return match.group(0)
+    return f"{match['head']}{first} {match['conj']} {second}"
+
+
+def _per(match: re.Match[str]) -> str:
+    """Read "/" after a unit or currency as "per": "$3/kg" -> "three dollars per kilogram"."""
+    before = _LAST_WORD.search(match.string, max(0, match.start() - 20), match.start())
+    if before is None or before.group(0) not in _MEASURE_WORDS:
+        return match.group(0)
+    unit = match["unit"]
+    return f" per {UNITS[unit][0] if unit in UNITS else unit}"
+
+
 def _era_year(match: re.Match[str]) -> str:
-    """ "500 BC" -> "five hundred BC"; "AD" is written "A.D" so espeak spells it."""
+    """Read era years: "500 BC" -> "five hundred BC", "AD 476" -> "A.D four hundred ..."."""
     words = spell_year(match["year"])
     if words is None:
         return match.group(0)
     era = _ERAS[match["era"]]
+    if match.start("era") < match.start("year"):
+        return f"{era} {words}"
     period = "." if match["era"].endswith(".") and ends_sentence(match) else ""
     return f"{words} {era}{period}"
 
 
 def _fraction(match: re.Match[str]) -> str:
-    """ "3/4" -> "three quarters", "1 1/2" -> "one and a half", "24/7" -> "twenty-four seven"."""
+    """Read fractions: "3/4" -> "three quarters", "1 1/2" -> "one and a half"; "24/7" -> "24 7"."""
     whole, numerator, denominator = match["whole"], int(match["num"]), int(match["den"])
     if not (2 <= denominator <= 10 and 0 < numerator < denominator):
         spoken = f"{match['num']} {match['den']}"
@@ -497,7 +550,7 @@ def _feet_inches(match: re.Match[str]) -> str:
 
 
 def _fraction_name(denominator: int, plural: bool) -> str:
-    """ "half"/"halves", "quarter"/"quarters", else the ordinal ("third"/"thirds")."""
+    """Name a denominator: half/halves, quarter/quarters, else the ordinal (third/thirds)."""
     ordinal = spell_ordinal(str(denominator)) or str(denominator)
     singular, plural_name = _FRACTION_NAMES.get(denominator, (ordinal, ordinal + "s"))
     return plural_name if plural else singular
@@ -514,7 +567,7 @@ def _dotted(match: re.Match[str]) -> str:
 
 
 def _power(match: re.Match[str]) -> str:
-    """ "x^2" -> "x squared", "10^6" -> "10 to the power of 6" (spelled by the number rule)."""
+    """Read powers: "x^2" -> "x squared", "10^6" -> "10 to the power of 6"."""
     exponent = match["exp"]
     return " " + _POWER_WORDS.get(exponent, f"to the power of {exponent}") + " "
 
@@ -525,22 +578,14 @@ def _number(match: re.Match[str]) -> str:
     return match.group(0) if words is None else _pad(match, words)
 
 
-_UNIT_ALTERNATION = _alternation(UNITS)
-_CODES = _alternation(CURRENCY_CODES)
+_UNIT_ALTERNATION = alternation(UNITS)
+_CODES = alternation(CURRENCY_CODES)
 _SYMBOLS = "[" + "".join(CURRENCY_SYMBOLS) + "]"
-_SCALE = r"(?:\s?(?P<scale>" + _alternation(SCALES) + r")(?!\w))?"
+_SCALE = r"(?:\s?(?P<scale>" + alternation(SCALES) + r")(?!\w))?"
 _AMOUNT = rf"(?P<int>{_INT})(?:\.(?P<frac>\d+))?{_SCALE}"
 _NUMBER = rf"(?P<int>{_INT})(?:\.(?P<frac>\d+))?"
 
 _CLOCK = r"(?P<hour>[01]?\d|2[0-3]):(?P<minute>[0-5]\d)"
-_AFTER_THE = re.compile(r"(?<!\w)[Tt]he\s$")
-# Words after which a four-digit number is a year ("in 1990", "the 1990 election", "Q3 2024").
-_YEAR_CONTEXT = re.compile(
-    r"(?<!\w)(?:in|since|by|from|until|till|through|during|before|after|circa|around|year|of"
-    r"|to|and|early|late|mid|the|summer|winter|spring|autumn|fall|Q[1-4])[\s-]$",
-    re.IGNORECASE,
-)
-_YEAR_CONTEXT_CHARS = 20
 
 # Triggers: substrings one of which must be present for the rule to match (see Rule).
 DIGITS = tuple("0123456789")
@@ -574,6 +619,11 @@ EXPRESSION_RULES: tuple[Rule, ...] = (
         re.compile(r"(?<![\w+])(?:\+?1[-.\s])?(?:\(\d{3}\)\s?|\d{3}[-.])\d{3}[-.]\d{4}(?![\w-])"),
         _phone,
         ("-", "."),
+    ),
+    Rule(
+        re.compile(r"(?<![\w+.-])(?P<exchange>[2-9]\d{2})-(?P<line>\d{4})(?![\w-])"),
+        _local_phone,
+        ("-",),
     ),
     Rule(
         re.compile(
@@ -624,10 +674,15 @@ EXPRESSION_RULES: tuple[Rule, ...] = (
     Rule(
         re.compile(
             rf"(?<![\w.,])(?P<number>[-+±]?{_NUMBER})\s?(?P<unit>{_UNIT_ALTERNATION})"
-            r"(?:\^(?P<power>[23]))?(?![\w/°])"
+            r"(?:\^(?P<power>[23]))?(?![\w°])"
         ),
         _unit,
         DIGITS,
+    ),
+    Rule(
+        re.compile(rf"(?<=[a-z])/(?P<unit>{_UNIT_ALTERNATION}|[A-Za-z]+)(?![\w/°])"),
+        _per,
+        ("/",),
     ),
     Rule(
         re.compile(rf"(?<![\w.,])(?P<int>{_INT})(?:st|nd|rd|th|ST|ND|RD|TH)(?!\w)"),
@@ -638,6 +693,19 @@ EXPRESSION_RULES: tuple[Rule, ...] = (
         re.compile(r"(?<![\w.,])(?P<year>\d{1,4})\s?(?P<era>A\.D\.|B\.C\.|AD|BCE|BC|CE)(?!\w)"),
         _era_year,
         ("AD", "BC", "CE", "A.D", "B.C"),
+    ),
+    Rule(
+        re.compile(rf"\b(?P<era>AD|A\.D\.)\s?(?P<year>\d{{1,4}}){_NUMBER_END}"),
+        _era_year,
+        ("AD", "A.D"),
+    ),
+    Rule(
+        re.compile(
+            r"(?P<head>\b(?i:from|between)\s)"
+            rf"(?P<first>{_YEAR_NUMBER})\s(?P<conj>to|and|until|through)\s(?P<second>{_YEAR_NUMBER})"
+        ),
+        _year_pair,
+        DIGITS,
     ),
     Rule(
         re.compile(rf"(?<![\w.,])(?P<year>1\d{{3}}|20\d{{2}}){_NUMBER_END}(?!\s?%)"),

@@ -25,7 +25,9 @@ from voxserve.text.normalize import normalize_text
 logger = logging.getLogger(__name__)
 
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
-# pysbd's abbreviation pass is superlinear on some texts; feed it windows of bounded size.
+# pysbd's abbreviation pass is superlinear on some texts; feed it windows of bounded size
+# (at least this, and at least twice the segment limit so a forced window cut only ever falls
+# inside a sentence that has to be split anyway).
 _WINDOW_CHARS = 3000
 
 # Break costs: clause punctuation is free, commas cheap, conjunctions and plain spaces dearer,
@@ -51,7 +53,7 @@ _TOKEN = re.compile(r"\S+")
 _TERMINALS = ".!?…。！？｡．।॥؟۔։။።"
 _TERMINAL = re.compile(f"[{re.escape(_TERMINALS)}]")
 _GREEK_TERMINAL = re.compile(f"[{re.escape(_TERMINALS)};]")
-_CLOSING = "\"')] "
+_CLOSING = "\"')]}»”’ "
 
 
 def prepare_segments(text: str, max_segment_chars: int = 400, language: str = "en") -> list[str]:
@@ -75,7 +77,8 @@ def split_segments(text: str, max_segment_chars: int = 400, language: str = "en"
         raise ValueError(f"max_segment_chars must be at least 1, got {max_segment_chars}")
     segments: list[str] = []
     for paragraph in _PARAGRAPH_BREAK.split(text):
-        for sentence in _sentences(" ".join(paragraph.split()), language):
+        window = max(_WINDOW_CHARS, 2 * max_segment_chars)
+        for sentence in _sentences(" ".join(paragraph.split()), language, window):
             segments.extend(_fit(sentence, max_segment_chars))
     return [segment for segment in segments if _is_speakable(segment)]
 
@@ -105,22 +108,27 @@ def _pysbd_code(language: str) -> str:
     return code if code in LANGUAGE_CODES else "en"
 
 
-def _sentences(paragraph: str, language: str) -> list[str]:
-    """Sentences of a one-line paragraph, as stripped contiguous slices of it."""
+def _sentences(paragraph: str, language: str, window_chars: int) -> list[str]:
+    """Sentences of a one-line paragraph, as stripped contiguous slices of it.
+
+    pysbd sees at most ``window_chars`` at a time; a window with no complete sentence is cut at
+    its last space.
+    """
     if _is_one_sentence(paragraph, _pysbd_code(language)):
         return [paragraph] if paragraph else []
     boundaries: list[int] = []
     start = 0
-    while len(paragraph) - start > _WINDOW_CHARS:
-        window = paragraph[start : start + _WINDOW_CHARS]
+    while len(paragraph) - start > window_chars:
+        window = paragraph[start : start + window_chars]
         # The window's last sentence may continue past its edge: keep only the ones before it.
         complete = _sentence_ends(window, language)[:-1]
-        cut = complete[-1] if complete else _last_space(window)
         boundaries.extend(start + end for end in complete)
+        cut = complete[-1] if complete else _last_space(window)
         if not complete:
             boundaries.append(start + cut)
         start += cut
     boundaries.extend(start + end for end in _sentence_ends(paragraph[start:], language))
+    boundaries.append(len(paragraph))
     pieces = (paragraph[a:b].strip() for a, b in zip([0, *boundaries], boundaries, strict=False))
     return [piece for piece in pieces if piece]
 
@@ -139,7 +147,7 @@ def _last_space(window: str) -> int:
 
 
 def _sentence_ends(text: str, language: str) -> list[int]:
-    """End offsets of pysbd's sentences in ``text``; the last offset is always ``len(text)``.
+    """End offsets in ``text`` of the sentences pysbd finds there, in order.
 
     A sentence pysbd altered cannot be found and is skipped, so its text simply joins the next
     slice.
@@ -152,8 +160,6 @@ def _sentence_ends(text: str, language: str) -> list[int]:
         if found >= 0:
             position = found + len(core)
             ends.append(position)
-    if not ends or ends[-1] != len(text):
-        ends.append(len(text))
     return ends
 
 
