@@ -81,6 +81,60 @@ class Settings(BaseSettings):
     #: Load and warm up every discovered voice at start-up (else on first use).
     piper_preload_voices: bool = True
 
+    # --- scheduler (per engine; see voxserve.scheduler) -------------------------------------
+    #: Segments that may wait per engine before new requests are refused (503).
+    max_queue_segments: int = Field(default=256, ge=1, le=1_000_000)
+    #: Longest estimated queue wait an interactive request accepts before it is refused (503).
+    queue_budget_ms: float = Field(default=10_000.0, ge=1.0)
+    #: Longest a batching engine waits to fill a batch.
+    max_queue_delay_ms: float = Field(default=10.0, ge=0.0, le=10_000.0)
+    #: Upper bound on a batch (the engine's own max_batch_size also applies).
+    max_batch_size: int = Field(default=8, ge=1, le=1024)
+    #: Default per-request deadline before audio starts (0: none); requests may ask for less.
+    request_timeout_s: float = Field(default=0.0, ge=0.0)
+    #: On SIGTERM: time given to in-flight requests before the process exits.
+    shutdown_drain_s: float = Field(default=30.0, ge=0.0)
+
+    # --- result cache and artifact storage (voxserve.cache, voxserve.storage) --------------
+    #: ``memory`` (memory LRU + disk, the default), ``none``, or ``redis://host:port/db``.
+    cache_url: str = "memory"
+    cache_memory_bytes: int = Field(default=256 * 1024 * 1024, ge=0)
+    cache_disk_bytes: int = Field(default=2 * 1024 * 1024 * 1024, ge=0)
+    cache_ttl_s: float = Field(default=7 * 24 * 3600.0, gt=0.0)
+    cache_max_value_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    #: Redis operations slower than this count as errors; the request goes on without cache.
+    cache_timeout_ms: float = Field(default=50.0, gt=0.0)
+    #: ``local`` (``<data_dir>/artifacts``) or ``s3://bucket/prefix``.
+    storage_url: str = "local"
+    #: S3 endpoint for MinIO or other S3-compatible stores (credentials from the environment).
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    storage_url_expiry_s: int = Field(default=3600, ge=1, le=7 * 24 * 3600)
+
+    # --- maya1 engine (voxserve.engines.maya1; needs the ``maya1`` extra) ------------------
+    #: Directory with the Maya1 LLM in transformers layout; default ``<models_dir>/maya1``.
+    maya1_model_dir: Path | None = None
+    #: Directory with the SNAC 24 kHz codec (config.json + pytorch_model.bin).
+    maya1_snac_dir: Path | None = None
+    maya1_backend: Literal["transformers", "vllm"] = "transformers"
+    #: ``auto`` (cuda when available), ``cpu``, ``cuda``, ``cuda:1`` …
+    maya1_device: str = "auto"
+    maya1_dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    maya1_max_new_tokens: int = Field(default=2048, ge=28, le=16384)
+    maya1_min_new_tokens: int = Field(default=28, ge=0, le=16384)
+    maya1_temperature: float = Field(default=0.4, gt=0.0, le=2.0)
+    maya1_top_p: float = Field(default=0.9, gt=0.0, le=1.0)
+    maya1_repetition_penalty: float = Field(default=1.1, ge=1.0, le=2.0)
+    #: Skip frames with a token outside its slot's range instead of failing the segment.
+    maya1_strict_frames: bool = True
+    #: Named voice descriptions offered as voices (a request's ``instructions`` overrides).
+    maya1_voices: dict[str, str] = Field(default_factory=lambda: {
+        "maya1-warm": "40-year-old, warm, low pitch, conversational",
+        "maya1-bright": "25-year-old female, bright, energetic, clear",
+    })
+    maya1_vllm_gpu_memory_utilization: float = Field(default=0.85, gt=0.0, le=1.0)
+    maya1_vllm_max_model_len: int = Field(default=8192, ge=256)
+
     @field_validator("engines", mode="before")
     @classmethod
     def _split_engine_list(cls, value: object) -> object:

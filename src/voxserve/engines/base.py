@@ -9,7 +9,7 @@ this module (as the API layer does) pulls in none of them.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -60,6 +60,26 @@ class Engine(Protocol):
 
     def close(self) -> None:
         """Release runtimes."""
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentRequest:
+    """One segment to synthesize, as handed to a batching engine."""
+
+    text: str
+    voice_id: str
+    params: SynthesisParams
+
+
+@runtime_checkable
+class BatchingEngine(Engine, Protocol):
+    """An engine that gains from batching (``capabilities.batching_gain``) also has these."""
+
+    def batch_key(self, voice_id: str, params: SynthesisParams) -> Hashable:
+        """Segments with equal keys may share a batch (e.g. same sampling settings)."""
+
+    def synthesize_batch(self, requests: Sequence[SegmentRequest]) -> list[list[AudioChunk]]:
+        """Speak several segments in one pass; result ``i`` belongs to ``requests[i]``."""
 
 
 def parse_options(engine: Engine, options: Mapping[str, Any]) -> EngineOptions:

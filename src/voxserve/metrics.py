@@ -1,0 +1,69 @@
+"""Every Prometheus metric voxserve exports, defined in one place (base units, Prometheus names).
+
+Modules import the metric objects from here; ``GET /metrics`` renders the default registry.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+_LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+_RTF_BUCKETS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 5.0)
+
+# --- HTTP ---------------------------------------------------------------------------------
+HTTP_REQUESTS = Counter(
+    "voxserve_http_requests_total", "HTTP requests by route and status.",
+    ["method", "route", "status"],
+)
+HTTP_REQUEST_DURATION = Histogram(
+    "voxserve_http_request_duration_seconds", "HTTP request duration, to the last byte.",
+    ["method", "route"], buckets=_LATENCY_BUCKETS_S,
+)
+TIME_TO_FIRST_AUDIO = Histogram(
+    "voxserve_time_to_first_audio_seconds", "From request arrival to the first audio bytes.",
+    ["engine"], buckets=_LATENCY_BUCKETS_S,
+)
+
+# --- scheduler ----------------------------------------------------------------------------
+QUEUE_WAIT = Histogram(
+    "voxserve_queue_wait_seconds", "Time a segment waited in the queue before synthesis.",
+    ["engine", "priority"], buckets=_LATENCY_BUCKETS_S,
+)
+QUEUE_DEPTH = Gauge(
+    "voxserve_queue_depth", "Segments waiting in the queue.", ["engine", "priority"]
+)
+IN_FLIGHT = Gauge(
+    "voxserve_in_flight_segments", "Segments being synthesized now.", ["engine", "priority"]
+)
+REJECTED = Counter(
+    "voxserve_rejected_requests_total", "Requests refused before synthesis, by reason.",
+    ["engine", "reason"],
+)
+BATCH_SIZE = Histogram(
+    "voxserve_batch_size", "Segments per engine call.", ["engine"],
+    buckets=(1, 2, 4, 8, 16, 32, 64),
+)
+
+# --- engines ------------------------------------------------------------------------------
+AUDIO_SECONDS = Counter(
+    "voxserve_audio_seconds_total", "Seconds of audio synthesized.", ["engine"]
+)
+REAL_TIME_FACTOR = Histogram(
+    "voxserve_real_time_factor", "Synthesis time divided by audio duration, per engine call.",
+    ["engine"], buckets=_RTF_BUCKETS,
+)
+ENGINE_ERRORS = Counter(
+    "voxserve_engine_errors_total", "Engine calls that failed.", ["engine"]
+)
+
+# --- cache --------------------------------------------------------------------------------
+CACHE_HITS = Counter("voxserve_cache_hits_total", "Segment cache hits.", ["backend"])
+CACHE_MISSES = Counter("voxserve_cache_misses_total", "Segment cache misses.", ["backend"])
+CACHE_ERRORS = Counter(
+    "voxserve_cache_errors_total", "Cache operations that failed (the request went on).",
+    ["backend"],
+)
+CACHE_EVICTIONS = Counter(
+    "voxserve_cache_evictions_total", "Entries evicted to stay within bounds.", ["backend"]
+)
+CACHE_BYTES = Gauge("voxserve_cache_bytes", "Bytes held by the cache.", ["backend"])
