@@ -1,12 +1,12 @@
 """Serving benchmark: voxserve over HTTP versus the raw Piper engine, on the same machine.
 
-Every figure that matters is a ratio measured within one run: for each concurrency level the
-raw engine (in-process) and the server (``voxserve serve`` subprocess) process the same
-sentences in alternating blocks (raw, served, served, raw, ...), one block at a time, so both
-sides see the same machine noise. See ``bench/README.md`` for how to run and read it.
+Every figure that matters is a ratio measured within one run: at each concurrency level the
+raw engine (in-process) and the server (a ``voxserve serve`` subprocess) synthesize the same
+sentences in short alternating blocks (raw, served, served, raw, ...), never at the same time,
+so both sides see the same machine noise. See ``bench/README.md`` for how to run and read it.
 
-    .venv/bin/python bench/serving.py [--clients 1,4,8] [--requests N] [--quick] [--json out.json]
-    .venv/bin/python bench/serving.py --engine-workers 1,2 --intra-op-threads 0,1,2   # sweep
+    .venv/bin/python bench/serving.py [--clients 1,4,8] [--requests N] [--quick] [--json F]
+    .venv/bin/python bench/serving.py --engine-workers 1,2 --intra-op-threads 0,1,2  # sweep
 """
 
 from __future__ import annotations
@@ -16,8 +16,10 @@ import asyncio
 import http.client
 import itertools
 import json
+import math
 import os
 import platform
+import queue
 import signal
 import socket
 import statistics
@@ -51,8 +53,22 @@ TARGET_THROUGHPUT_RATIO = 0.95
 TARGET_TTFA_RATIO = 1.3
 PARAGRAPH_SENTENCES = 5
 TTFA_FORMATS = ("pcm", "mp3")
+RAW, CAPPED, SERVED = "raw", "raw-capped", "served"
 
 ClientKind = Literal["threads", "httpx"]
+
+#: The setting for how many segments an engine synthesizes at once: ``engine_workers`` (threads
+#: sharing one engine) in older trees, ``engine_replicas`` (engine instances, one thread each).
+WORKERS_FIELD = next(
+    (name for name in ("engine_workers", "engine_replicas") if name in Settings.model_fields),
+    "engine_workers",
+)
+REPLICAS = WORKERS_FIELD == "engine_replicas"
+#: Settings pinned on both sides, where this tree has them: no result cache, or repeated
+#: sentences (warm-up, TTFA runs, wrapped workloads) would be served without synthesis.
+PINNED_SETTINGS: dict[str, str] = {
+    name: value for name, value in {"cache_url": "none"}.items() if name in Settings.model_fields
+}
 
 
 # --- configuration ---------------------------------------------------------------------------
@@ -67,21 +83,24 @@ class Combo:
 
     @property
     def label(self) -> str:
-        return f"workers={self.engine_workers} intra={self.intra_op_threads}"
+        kind = "replicas" if REPLICAS else "workers"
+        return f"{kind}={self.engine_workers} intra={self.intra_op_threads}"
 
     def settings(self, data_dir: Path) -> Settings:
         return Settings(
             data_dir=data_dir,
-            engine_workers=self.engine_workers,
             piper_intra_op_threads=self.intra_op_threads,
+            **{WORKERS_FIELD: self.engine_workers},
+            **PINNED_SETTINGS,
         )
 
     def env(self, data_dir: Path) -> dict[str, str]:
         return {
             "VOXSERVE_DATA_DIR": str(data_dir),
-            "VOXSERVE_ENGINE_WORKERS": str(self.engine_workers),
+            f"VOXSERVE_{WORKERS_FIELD.upper()}": str(self.engine_workers),
             "VOXSERVE_PIPER_INTRA_OP_THREADS": str(self.intra_op_threads),
             "VOXSERVE_LOG_LEVEL": "warning",
+            **{f"VOXSERVE_{name.upper()}": value for name, value in PINNED_SETTINGS.items()},
         }
 
 
@@ -89,11 +108,21 @@ class Combo:
 class Config:
     clients: tuple[int, ...]
     requests: int
-    rounds: int
+    block: int | None
     ttfa_runs: int
     combos: tuple[Combo, ...]
     client: ClientKind
+    raw_capped: bool
     json_path: Path | None
+    quiet_threshold: float = 0.25
+    quiet_wait_s: float = 60.0
+
+    def block_size(self, concurrency: int) -> int:
+        """Requests per block: short blocks pair raw and served closely in time."""
+        return self.block or max(4, 2 * concurrency)
+
+    def rounds(self, concurrency: int) -> int:
+        return max(1, math.ceil(self.requests / self.block_size(concurrency)))
 
 
 def _int_list(text: str) -> tuple[int, ...]:
@@ -110,42 +139,58 @@ def _int_list(text: str) -> tuple[int, ...]:
 
 def parse_args(argv: Sequence[str] | None = None) -> Config:
     defaults = Settings()
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description="voxserve serving benchmark (see bench/README)")
     parser.add_argument("--clients", type=_int_list, default=(1, 4, 8),
                         help="concurrency levels (default 1,4,8)")
     parser.add_argument("--requests", type=int, default=None,
-                        help="requests per side, per settings combination and level "
-                             "(default 48, --quick 16)")
-    parser.add_argument("--rounds", type=int, default=None,
-                        help="alternating raw/served blocks the requests are split into "
-                             "(default 3, --quick 2)")
+                        help="requests per side, settings combination and level "
+                             "(default 80, --quick 16); rounded up to whole blocks")
+    parser.add_argument("--block", type=int, default=None,
+                        help="requests per block (default max(4, 2 x clients))")
     parser.add_argument("--ttfa-runs", type=int, default=None,
-                        help="runs of the paragraph time-to-first-audio test (default 5)")
+                        help="runs of the paragraph time-to-first-audio test (default 7, "
+                             "--quick 3)")
     parser.add_argument("--quick", action="store_true", help="about one minute smoke run")
-    parser.add_argument("--engine-workers", type=_int_list, default=(defaults.engine_workers,),
-                        help="VOXSERVE_ENGINE_WORKERS values, comma-separated "
-                             f"(default {defaults.engine_workers})")
+    default_workers = getattr(defaults, WORKERS_FIELD)
+    parser.add_argument("--engine-workers", "--engine-replicas", type=_int_list,
+                        default=(default_workers,),
+                        help=f"VOXSERVE_{WORKERS_FIELD.upper()} values, comma-separated "
+                             f"(default {default_workers})")
     parser.add_argument("--intra-op-threads", type=_int_list,
                         default=(defaults.piper_intra_op_threads,),
                         help="VOXSERVE_PIPER_INTRA_OP_THREADS values, comma-separated, "
                              f"0 = all cores (default {defaults.piper_intra_op_threads})")
+    parser.add_argument("--raw-capped", action="store_true",
+                        help="also run the raw engine with at most engine-workers syntheses "
+                             "at a time (the server's policy), to separate serving overhead "
+                             "from the cost of that policy")
     parser.add_argument("--client", choices=("threads", "httpx"), default="threads",
                         help="load generator: http.client in threads (default) or one "
                              "asyncio httpx client")
+    parser.add_argument("--quiet-threshold", type=float, default=0.25,
+                        help="other processes' load (cores) under which the machine counts "
+                             "as quiet (default 0.25)")
+    parser.add_argument("--quiet-wait", type=float, default=None,
+                        help="seconds the whole run may wait, before rounds, for other "
+                             "processes to go quiet (default 60, --quick 10; 0: never wait)")
     parser.add_argument("--json", type=Path, default=None, help="write all figures here")
     args = parser.parse_args(argv)
     if min(args.clients) < 1 or min(args.engine_workers) < 1:
         parser.error("--clients and --engine-workers must be at least 1")
-    combos = tuple(Combo(w, t) for w, t in itertools.product(args.engine_workers,
-                                                              args.intra_op_threads))
+    combos = itertools.product(args.engine_workers, args.intra_op_threads)
     return Config(
         clients=args.clients,
-        requests=args.requests or (16 if args.quick else 48),
-        rounds=args.rounds or (2 if args.quick else 3),
-        ttfa_runs=args.ttfa_runs or (3 if args.quick else 5),
-        combos=combos,
+        requests=args.requests or (16 if args.quick else 80),
+        block=args.block,
+        ttfa_runs=args.ttfa_runs or (3 if args.quick else 7),
+        combos=tuple(Combo(workers, threads) for workers, threads in combos),
         client=args.client,
+        raw_capped=args.raw_capped,
         json_path=args.json,
+        quiet_threshold=args.quiet_threshold,
+        quiet_wait_s=args.quiet_wait if args.quiet_wait is not None else (
+            10.0 if args.quick else 60.0
+        ),
     )
 
 
@@ -175,6 +220,18 @@ class Block:
     engine_cpu_s: float
     #: CPU time of the load generator (served only; the bench process).
     client_cpu_s: float
+    #: CPU time used on the machine by processes other than this benchmark and its servers.
+    other_cpu_s: float = 0.0
+
+
+def machine_busy_s() -> float:
+    """CPU seconds every process on the machine has used, stolen time included (/proc/stat)."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
+    except OSError:
+        return 0.0
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields)
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -196,15 +253,17 @@ class SideStats:
     ttfb_p50_s: float | None
     ttfb_p95_s: float | None
     engine_cpu_ms_per_request: float
-    client_cpu_ms_per_request: float
-    client_cpu_share: float
-    round_requests_per_s: list[float]
+    client_cpu_ms_per_request: float | None
+    #: Client CPU time over the CPU time the machine had during the blocks (wall x cores).
+    client_cpu_share: float | None
+    #: Mean number of cores other processes (not this benchmark) kept busy: the run's noise.
+    other_load_cores: float
+    block_requests_per_s: list[float]
 
     @classmethod
-    def of(cls, blocks: Sequence[Block]) -> SideStats:
+    def of(cls, blocks: Sequence[Block], served: bool) -> SideStats:
         samples = [s for block in blocks for s in block.samples]
         wall = sum(block.wall_s for block in blocks)
-        audio = sum(s.audio_s for s in samples)
         latencies = [s.latency_s for s in samples]
         ttfbs = [s.ttfb_s for s in samples if s.ttfb_s is not None]
         client_cpu = sum(block.client_cpu_s for block in blocks)
@@ -213,17 +272,18 @@ class SideStats:
             requests=n,
             wall_s=wall,
             requests_per_s=n / wall,
-            audio_s_per_s=audio / wall,
-            audio_s_per_request=audio / n,
+            audio_s_per_s=sum(s.audio_s for s in samples) / wall,
+            audio_s_per_request=sum(s.audio_s for s in samples) / n,
             latency_p50_s=percentile(latencies, 50),
             latency_p95_s=percentile(latencies, 95),
             latency_p99_s=percentile(latencies, 99),
             ttfb_p50_s=percentile(ttfbs, 50) if ttfbs else None,
             ttfb_p95_s=percentile(ttfbs, 95) if ttfbs else None,
             engine_cpu_ms_per_request=1000 * sum(b.engine_cpu_s for b in blocks) / n,
-            client_cpu_ms_per_request=1000 * client_cpu / n,
-            client_cpu_share=client_cpu / (wall * (os.cpu_count() or 1)),
-            round_requests_per_s=[len(b.samples) / b.wall_s for b in blocks],
+            client_cpu_ms_per_request=1000 * client_cpu / n if served else None,
+            client_cpu_share=client_cpu / (wall * (os.cpu_count() or 1)) if served else None,
+            other_load_cores=sum(b.other_cpu_s for b in blocks) / wall,
+            block_requests_per_s=[len(b.samples) / b.wall_s for b in blocks],
         )
 
 
@@ -269,21 +329,35 @@ class Target(Protocol):
 
 
 class RawTarget:
-    """The Piper engine in this process, called from ``concurrency`` threads."""
+    """The Piper engine in this process, called from ``concurrency`` threads.
 
-    side = "raw"
+    Uncapped, every thread calls the one engine at once. Capped, the engines in ``slots``
+    (the same engine N times for ``engine_workers``, N engines for ``engine_replicas``) each
+    serve one thread at a time, as the server does, and latency includes the wait for one.
+    """
 
-    def __init__(self, engine: PiperEngine) -> None:
+    def __init__(self, engine: PiperEngine, slots: Sequence[PiperEngine] = ()) -> None:
         self.engine = engine
         self.params = SynthesisParams()
+        self.side = CAPPED if slots else RAW
+        self._slots: queue.SimpleQueue[PiperEngine] | None = None
+        if slots:
+            self._slots = queue.SimpleQueue()
+            for slot in slots:
+                self._slots.put(slot)
 
     def synthesize(self, text: str) -> Sample:
         start = time.perf_counter()
-        samples = 0
-        rate = 1
-        for chunk in self.engine.synthesize(text, VOICE_ID, self.params):
-            samples += len(chunk.samples)
-            rate = chunk.sample_rate_hz
+        engine = self._slots.get() if self._slots else self.engine
+        try:
+            samples = 0
+            rate = 1
+            for chunk in engine.synthesize(text, VOICE_ID, self.params):
+                samples += len(chunk.samples)
+                rate = chunk.sample_rate_hz
+        finally:
+            if self._slots:
+                self._slots.put(engine)
         return Sample(time.perf_counter() - start, None, samples / rate)
 
     def run_block(self, texts: Sequence[str], concurrency: int) -> Block:
@@ -317,7 +391,7 @@ def speech_body(text: str, response_format: str = "pcm") -> bytes:
 
 
 def timed_post(conn: http.client.HTTPConnection, body: bytes) -> tuple[float, float, int]:
-    """POST a speech request on a kept-alive connection: (ttfb_s, latency_s, body bytes)."""
+    """POST a speech request: (time to first body bytes, latency, body size)."""
     start = time.perf_counter()
     conn.request("POST", SPEECH_PATH, body=body, headers={"Content-Type": "application/json"})
     response = conn.getresponse()
@@ -339,9 +413,10 @@ class Server:
     def __init__(self, combo: Combo, workdir: Path) -> None:
         self.combo = combo
         self.port = free_port()
-        data_dir = workdir / f"data-{combo.engine_workers}-{combo.intra_op_threads}"
+        name = f"{combo.engine_workers}-{combo.intra_op_threads}"
+        data_dir = workdir / f"data-{name}"
         data_dir.mkdir()
-        self.log_path = workdir / f"server-{combo.engine_workers}-{combo.intra_op_threads}.log"
+        self.log_path = workdir / f"server-{name}.log"
         env = {**os.environ, **combo.env(data_dir)}
         command = [str(Path(sys.executable).with_name("voxserve")), "serve",
                    "--host", "127.0.0.1", "--port", str(self.port)]
@@ -389,11 +464,11 @@ class Server:
 class ServedThreadsTarget:
     """The server, loaded by ``http.client`` in threads, one kept-alive connection each.
 
-    Connections are opened per block: uvicorn closes connections idle for 5 s, which those
-    of one combination are while the others run.
+    Connections are opened per block: uvicorn closes connections idle for 5 s, as those of one
+    settings combination are while the others run.
     """
 
-    side = "served"
+    side = SERVED
 
     def __init__(self, server: Server) -> None:
         self.server = server
@@ -417,14 +492,11 @@ class ServedThreadsTarget:
             for conn in connections:
                 conn.close()
 
-    def close(self) -> None:
-        pass
-
 
 class ServedHttpxTarget:
     """The server, loaded by one asyncio ``httpx.AsyncClient`` with ``concurrency`` tasks."""
 
-    side = "served"
+    side = SERVED
 
     def __init__(self, server: Server) -> None:
         self.server = server
@@ -436,22 +508,26 @@ class ServedHttpxTarget:
         samples: list[Sample] = []
         limits = httpx.Limits(max_connections=concurrency)
         base = f"http://127.0.0.1:{self.server.port}"
+        headers = {"Content-Type": "application/json"}
         async with httpx.AsyncClient(base_url=base, limits=limits, timeout=300) as client:
+
+            async def request(text: str) -> Sample:
+                start = time.perf_counter()
+                ttfb = None
+                size = 0
+                body = speech_body(text)
+                async with client.stream("POST", SPEECH_PATH, content=body,
+                                         headers=headers) as response:
+                    response.raise_for_status()
+                    async for data in response.aiter_raw():
+                        if ttfb is None:
+                            ttfb = time.perf_counter() - start
+                        size += len(data)
+                return Sample(time.perf_counter() - start, ttfb, size / PCM_BYTES_PER_AUDIO_S)
 
             async def worker() -> None:
                 for text in queue:
-                    start = time.perf_counter()
-                    ttfb = None
-                    size = 0
-                    async with client.stream("POST", SPEECH_PATH, content=speech_body(text),
-                                             headers={"Content-Type": "application/json"}) as r:
-                        r.raise_for_status()
-                        async for data in r.aiter_raw():
-                            if ttfb is None:
-                                ttfb = time.perf_counter() - start
-                            size += len(data)
-                    latency = time.perf_counter() - start
-                    samples.append(Sample(latency, ttfb, size / PCM_BYTES_PER_AUDIO_S))
+                    samples.append(await request(text))
 
             start = time.perf_counter()
             await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -462,22 +538,19 @@ class ServedHttpxTarget:
         samples, wall = asyncio.run(self._run(texts, concurrency))
         return Block(samples, wall, self.server.cpu_s() - server_cpu, time.process_time() - cpu)
 
-    def close(self) -> None:
-        pass
-
 
 # --- the run ---------------------------------------------------------------------------------
 
 
 @dataclass(slots=True)
 class Setup:
-    """Everything under test for one settings combination."""
+    """Everything under test for one settings combination: the sides, in block order."""
 
     combo: Combo
     settings: Settings
     server: Server
     raw: RawTarget
-    served: ServedThreadsTarget | ServedHttpxTarget
+    targets: list[Target]
     ready_s: float = 0.0
 
 
@@ -485,11 +558,21 @@ class Setup:
 class LevelResult:
     combo: str
     concurrency: int
-    raw: SideStats
-    served: SideStats
+    block_size: int
+    sides: dict[str, SideStats]
+    #: served requests/s over raw requests/s, all blocks together.
     throughput_ratio: float
-    audio_ratio: float
-    round_ratios: list[float]
+    #: The same ratio for each raw/served block pair (same sentences, adjacent in time).
+    pair_ratios: list[float]
+    #: ``pair_ratios`` of the pairs during which other processes stayed under the threshold.
+    quiet_pair_ratios: list[float]
+    #: served over raw-capped requests/s, with --raw-capped.
+    capped_ratio: float | None
+
+    @property
+    def pair_ratio_quartiles(self) -> tuple[float, float, float]:
+        return (percentile(self.pair_ratios, 25), percentile(self.pair_ratios, 50),
+                percentile(self.pair_ratios, 75))
 
 
 @dataclass(slots=True)
@@ -506,9 +589,28 @@ class TtfaResult:
         return statistics.median(self.served_ttfa_s[response_format]) / raw
 
 
+def served_target(server: Server, client: ClientKind) -> Target:
+    return ServedThreadsTarget(server) if client == "threads" else ServedHttpxTarget(server)
+
+
+def load_engine(settings: Settings, stack: ExitStack) -> PiperEngine:
+    engine = PiperEngine(settings)
+    engine.load()
+    stack.callback(engine.close)
+    return engine
+
+
+def capped_slots(engine: PiperEngine, settings: Settings, stack: ExitStack) -> list[PiperEngine]:
+    """What the server synthesizes with: N threads on one engine, or N engine replicas."""
+    count = getattr(settings, WORKERS_FIELD)
+    if not REPLICAS:
+        return [engine] * count
+    return [engine] + [load_engine(settings, stack) for _ in range(count - 1)]
+
+
 @contextmanager
 def open_setups(config: Config, workdir: Path) -> Iterator[list[Setup]]:
-    """Start one server and load one raw engine per combination (servers first, in parallel)."""
+    """Start one server and load one raw engine per combination (servers start in parallel)."""
     with ExitStack() as stack:
         servers = []
         for combo in config.combos:
@@ -519,25 +621,21 @@ def open_setups(config: Config, workdir: Path) -> Iterator[list[Setup]]:
         for server in servers:
             ready_s = server.wait_ready()
             settings = server.combo.settings(workdir / "raw-data")
-            engine = PiperEngine(settings)
-            engine.load()
-            stack.callback(engine.close)
-            served: ServedThreadsTarget | ServedHttpxTarget = (
-                ServedThreadsTarget(server) if config.client == "threads"
-                else ServedHttpxTarget(server)
-            )
-            stack.callback(served.close)
-            setups.append(
-                Setup(server.combo, settings, server, RawTarget(engine), served, ready_s)
-            )
+            engine = load_engine(settings, stack)
+            raw = RawTarget(engine)
+            targets: list[Target] = [raw]
+            if config.raw_capped:
+                targets.append(RawTarget(engine, capped_slots(engine, settings, stack)))
+            targets.append(served_target(server, config.client))
+            setups.append(Setup(server.combo, settings, server, raw, targets, ready_s))
         yield setups
 
 
 def warm_up(setups: Sequence[Setup], sentences: Sequence[str]) -> None:
     """First requests pay one-off costs (imports, first encoder, connection set-up)."""
     for setup in setups:
-        setup.raw.run_block(sentences[:2], 1)
-        setup.served.run_block(sentences[:2], 1)
+        for target in setup.targets:
+            target.run_block(sentences[:2], 1)
         conn = setup.server.connect()
         for response_format in TTFA_FORMATS:
             timed_post(conn, speech_body(" ".join(sentences[:2]), response_format))
@@ -548,52 +646,115 @@ def block_texts(sentences: Sequence[str], start: int, count: int) -> list[str]:
     return [sentences[(start + i) % len(sentences)] for i in range(count)]
 
 
+class NoiseGauge:
+    """Measures the CPU other processes take, and waits (within a budget) for them to calm."""
+
+    def __init__(self, setups: Sequence[Setup], threshold_cores: float, budget_s: float) -> None:
+        self._setups = setups
+        self.threshold_cores = threshold_cores
+        self.budget_s = budget_s
+        self.waited_s = 0.0
+
+    def _own_cpu_s(self) -> float:
+        return time.process_time() + sum(setup.server.cpu_s() for setup in self._setups)
+
+    def snapshot(self) -> tuple[float, float]:
+        return machine_busy_s(), self._own_cpu_s()
+
+    def other_cpu_since(self, snapshot: tuple[float, float]) -> float:
+        busy, own = snapshot
+        return max(0.0, machine_busy_s() - busy - (self._own_cpu_s() - own))
+
+    def run_block(self, target: Target, texts: Sequence[str], concurrency: int) -> Block:
+        """Run one block and record how much CPU the rest of the machine took meanwhile."""
+        before = self.snapshot()
+        block = target.run_block(texts, concurrency)
+        block.other_cpu_s = self.other_cpu_since(before)
+        return block
+
+    def wait_quiet(self, window_s: float = 0.5) -> None:
+        """Sleep while other processes keep more than the threshold busy, budget allowing."""
+        while self.waited_s < self.budget_s:
+            before = self.snapshot()
+            time.sleep(window_s)
+            self.waited_s += window_s
+            if self.other_cpu_since(before) / window_s <= self.threshold_cores:
+                return
+
+
+def run_rounds(
+    setups: Sequence[Setup], sentences: Sequence[str], concurrency: int, config: Config,
+    cursor: int, gauge: NoiseGauge,
+) -> dict[tuple[int, str], list[Block]]:
+    """Every side of every combination runs each round's block, in alternating order."""
+    size = config.block_size(concurrency)
+    order = [(index, target) for index, setup in enumerate(setups) for target in setup.targets]
+    blocks: dict[tuple[int, str], list[Block]] = {}
+    for round_index in range(config.rounds(concurrency)):
+        texts = block_texts(sentences, cursor + round_index * size, size)
+        gauge.wait_quiet()
+        for index, target in order if round_index % 2 == 0 else order[::-1]:
+            block = gauge.run_block(target, texts, concurrency)
+            blocks.setdefault((index, target.side), []).append(block)
+    return blocks
+
+
+def quiet_pair_ratios(
+    raw: Sequence[Block], served: Sequence[Block], threshold_cores: float
+) -> list[float]:
+    """Per-pair throughput ratios of the pairs during which other processes stayed quiet."""
+    return [
+        r.wall_s / s.wall_s
+        for r, s in zip(raw, served, strict=True)
+        if max(r.other_cpu_s / r.wall_s, s.other_cpu_s / s.wall_s) <= threshold_cores
+    ]
+
+
 def measure_level(
     setups: Sequence[Setup], sentences: Sequence[str], concurrency: int, config: Config,
-    cursor: int,
+    cursor: int, gauge: NoiseGauge,
 ) -> list[LevelResult]:
-    """All combinations at one concurrency level, raw and served blocks alternating."""
-    per_block = max(1, config.requests // config.rounds)
-    targets: list[tuple[int, Target]] = []
-    for index, setup in enumerate(setups):
-        targets += [(index, setup.raw), (index, setup.served)]
-    blocks: dict[tuple[int, str], list[Block]] = {}
-    for round_index in range(config.rounds):
-        texts = block_texts(sentences, cursor + round_index * per_block, per_block)
-        order = targets if round_index % 2 == 0 else targets[::-1]
-        for index, target in order:
-            block = target.run_block(texts, concurrency)
-            blocks.setdefault((index, target.side), []).append(block)
+    """All combinations at one concurrency level."""
+    blocks = run_rounds(setups, sentences, concurrency, config, cursor, gauge)
     results = []
     for index, setup in enumerate(setups):
-        raw, served = blocks[(index, "raw")], blocks[(index, "served")]
-        raw_stats, served_stats = SideStats.of(raw), SideStats.of(served)
+        sides = {target.side: SideStats.of(blocks[index, target.side], target.side == SERVED)
+                 for target in setup.targets}
+        raw, served = sides[RAW], sides[SERVED]
+        pairs = zip(blocks[index, RAW], blocks[index, SERVED], strict=True)
         results.append(LevelResult(
             combo=setup.combo.label,
             concurrency=concurrency,
-            raw=raw_stats,
-            served=served_stats,
-            throughput_ratio=served_stats.requests_per_s / raw_stats.requests_per_s,
-            audio_ratio=served_stats.audio_s_per_s / raw_stats.audio_s_per_s,
-            round_ratios=[r.wall_s / s.wall_s for r, s in zip(raw, served, strict=True)],
+            block_size=config.block_size(concurrency),
+            sides=sides,
+            throughput_ratio=served.requests_per_s / raw.requests_per_s,
+            pair_ratios=[r.wall_s / s.wall_s for r, s in pairs],
+            quiet_pair_ratios=quiet_pair_ratios(
+                blocks[index, RAW], blocks[index, SERVED], config.quiet_threshold
+            ),
+            capped_ratio=(served.requests_per_s / sides[CAPPED].requests_per_s
+                          if CAPPED in sides else None),
         ))
     return results
 
 
-def measure_ttfa(setups: Sequence[Setup], sentences: Sequence[str], runs: int) -> list[TtfaResult]:
+def measure_ttfa(
+    setups: Sequence[Setup], sentences: Sequence[str], runs: int, gauge: NoiseGauge
+) -> list[TtfaResult]:
     """Paragraph of 5 sentences: served time to first body bytes vs raw first-sentence time."""
     paragraph = " ".join(sentences[:PARAGRAPH_SENTENCES])
     segments = prepare_segments(paragraph, setups[0].settings.max_segment_chars)
     results = [TtfaResult(s.combo.label, segments[0], len(segments), []) for s in setups]
     for _ in range(runs):
+        gauge.wait_quiet()
         for setup, result in zip(setups, results, strict=True):
             result.raw_first_sentence_s.append(setup.raw.synthesize(segments[0]).latency_s)
-            conn = setup.server.connect()
             for response_format in TTFA_FORMATS:
+                conn = setup.server.connect()
                 ttfb, total, _ = timed_post(conn, speech_body(paragraph, response_format))
+                conn.close()
                 result.served_ttfa_s.setdefault(response_format, []).append(ttfb)
                 result.served_total_s.setdefault(response_format, []).append(total)
-            conn.close()
     return results
 
 
@@ -601,82 +762,112 @@ def measure_ttfa(setups: Sequence[Setup], sentences: Sequence[str], runs: int) -
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
+    return "-" if value is None or math.isnan(value) else f"{value:.{digits}f}"
 
 
-def _ratio(served: float | None, raw: float | None) -> str:
-    return "-" if served is None or not raw else f"{served / raw:.3f}"
+def _ratio(numerator: float | None, denominator: float | None) -> str:
+    return "-" if numerator is None or not denominator else f"{numerator / denominator:.3f}"
 
 
-def print_level(result: LevelResult, per_block: int, rounds: int) -> None:
-    raw, served = result.raw, result.served
+_ROWS: tuple[tuple[str, str, float, bool], ...] = (
+    # (label, SideStats attribute, scale, with ratios)
+    ("requests/s", "requests_per_s", 1.0, True),
+    ("audio-s/s", "audio_s_per_s", 1.0, True),
+    ("audio-s per request", "audio_s_per_request", 1.0, True),
+    ("latency p50 (ms)", "latency_p50_s", 1000.0, True),
+    ("latency p95 (ms)", "latency_p95_s", 1000.0, True),
+    ("latency p99 (ms)", "latency_p99_s", 1000.0, True),
+    ("TTFB p50 (ms)", "ttfb_p50_s", 1000.0, False),
+    ("TTFB p95 (ms)", "ttfb_p95_s", 1000.0, False),
+    ("engine CPU ms/request", "engine_cpu_ms_per_request", 1.0, True),
+    ("client CPU ms/request", "client_cpu_ms_per_request", 1.0, False),
+    ("other load (cores)", "other_load_cores", 1.0, False),
+)
+
+
+def _row(label: str, values: Sequence[float | None], ratios: Sequence[str]) -> str:
+    digits = 1 if "ms" in label else 3
+    cells = "".join(f"{_fmt(v, digits):>11}" for v in values)
+    return f"{label:23}{cells}" + "".join(f"{r:>14}" for r in ratios)
+
+
+def print_level(result: LevelResult, quiet_threshold: float) -> None:
+    sides = result.sides
+    names = list(sides)
+    served = sides[SERVED]
     print(f"\n== {result.concurrency} concurrent client(s) | {result.combo} | "
-          f"{raw.requests} requests per side in {rounds} alternating blocks of {per_block} ==")
-    print(f"{'':24}{'raw':>10}{'served':>10}{'served/raw':>12}")
-    rows: list[tuple[str, float | None, float | None]] = [
-        ("requests/s", raw.requests_per_s, served.requests_per_s),
-        ("audio-s/s", raw.audio_s_per_s, served.audio_s_per_s),
-        ("audio-s per request", raw.audio_s_per_request, served.audio_s_per_request),
-        ("latency p50 (s)", raw.latency_p50_s, served.latency_p50_s),
-        ("latency p95 (s)", raw.latency_p95_s, served.latency_p95_s),
-        ("latency p99 (s)", raw.latency_p99_s, served.latency_p99_s),
-        ("TTFB p50 (s)", None, served.ttfb_p50_s),
-        ("TTFB p95 (s)", None, served.ttfb_p95_s),
-        ("engine CPU ms/request", raw.engine_cpu_ms_per_request,
-         served.engine_cpu_ms_per_request),
-        ("client CPU ms/request", None, served.client_cpu_ms_per_request),
-    ]
-    for name, raw_value, served_value in rows:
-        print(f"{name:24}{_fmt(raw_value):>10}{_fmt(served_value):>10}"
-              f"{_ratio(served_value, raw_value):>12}")
+          f"{served.requests} requests per side, {len(result.pair_ratios)} block pairs "
+          f"of {result.block_size} ==")
+    ratio_names = ["served/raw"] + (["served/capped"] if CAPPED in sides else [])
+    print(f"{'':23}" + "".join(f"{n:>11}" for n in names)
+          + "".join(f"{n:>14}" for n in ratio_names))
+    ratio_bases = [sides[RAW]] + ([sides[CAPPED]] if CAPPED in sides else [])
+    for label, attribute, scale, with_ratios in _ROWS:
+        values = [_scaled(getattr(sides[n], attribute), scale) for n in names]
+        ratios = [_ratio(getattr(served, attribute), getattr(base, attribute))
+                  if with_ratios else "" for base in ratio_bases]
+        print(_row(label, values, ratios))
+    q1, median, q3 = result.pair_ratio_quartiles
     verdict = "ok" if result.throughput_ratio >= TARGET_THROUGHPUT_RATIO else "BELOW TARGET"
-    rounds_text = " ".join(f"{r:.3f}" for r in result.round_ratios)
     print(f"ratio served/raw throughput: {result.throughput_ratio:.3f} "
-          f"(target >= {TARGET_THROUGHPUT_RATIO}: {verdict}); per block pair: {rounds_text}")
-    print(f"client CPU: {100 * served.client_cpu_share:.1f}% of the machine's CPU time "
-          f"during the served blocks")
+          f"(target >= {TARGET_THROUGHPUT_RATIO}: {verdict}); block pairs: median {median:.3f}, "
+          f"quartiles {q1:.3f}-{q3:.3f}")
+    quiet = result.quiet_pair_ratios
+    quiet_median = f"median {statistics.median(quiet):.3f}" if quiet else "no median"
+    print(f"quiet block pairs (other load <= {quiet_threshold} cores): {len(quiet)} of "
+          f"{len(result.pair_ratios)}, {quiet_median}")
+    if result.capped_ratio is not None:
+        print(f"ratio served/raw-capped throughput: {result.capped_ratio:.3f} "
+              "(serving overhead alone)")
+    share = served.client_cpu_share or 0.0
+    print(f"client CPU: {100 * share:.1f}% of the machine's CPU time during the served blocks")
+
+
+def _scaled(value: float | None, scale: float) -> float | None:
+    return None if value is None else value * scale
 
 
 def print_ttfa(result: TtfaResult) -> None:
     raw = statistics.median(result.raw_first_sentence_s)
     print(f"\n== time to first audio, {PARAGRAPH_SENTENCES}-sentence paragraph "
           f"({result.segments} segments) | {result.combo} | "
-          f"median of {len(result.raw_first_sentence_s)} ==")
-    print(f"raw engine, first sentence alone      {raw:.3f} s")
+          f"median of {len(result.raw_first_sentence_s)} runs ==")
+    print(f"raw engine, first sentence alone   {1000 * raw:7.1f} ms")
     for response_format in TTFA_FORMATS:
         ttfa = statistics.median(result.served_ttfa_s[response_format])
         total = statistics.median(result.served_total_s[response_format])
         ratio = result.ratio(response_format)
         verdict = "ok" if ratio <= TARGET_TTFA_RATIO else "ABOVE TARGET"
-        print(f"served {response_format:4} first bytes            {ttfa:.3f} s   "
+        print(f"served {response_format:4} first body bytes   {1000 * ttfa:7.1f} ms   "
               f"ratio {ratio:.3f} (target <= {TARGET_TTFA_RATIO}: {verdict}); "
-              f"whole paragraph {total:.3f} s")
+              f"whole paragraph {1000 * total:.0f} ms")
 
 
 def _grid_cell(result: LevelResult) -> str:
-    return f"{result.served.requests_per_s:.2f} ({result.throughput_ratio:.2f})"
+    return f"{result.sides[SERVED].requests_per_s:.2f} ({result.throughput_ratio:.2f})"
 
 
-def print_summary(levels: Sequence[LevelResult], ttfa: Sequence[TtfaResult]) -> dict[str, Any]:
+def print_summary(levels: Sequence[LevelResult], ttfa: Sequence[TtfaResult]) -> dict[str, str]:
     """Grid of served throughput per combination and level; the best combination per level."""
     clients = sorted({r.concurrency for r in levels})
     combos = list(dict.fromkeys(r.combo for r in levels))
     by_key = {(r.combo, r.concurrency): r for r in levels}
-    print("\n== summary: served requests/s (served/raw throughput ratio) ==")
-    print(f"{'settings':22}" + "".join(f"{f'C={c}':>18}" for c in clients)
-          + "".join(f"{f'TTFA {f}':>12}" for f in TTFA_FORMATS))
     ttfa_by_combo = {t.combo: t for t in ttfa}
+    print("\n== summary: served requests/s (served/raw throughput ratio); TTFA ratios ==")
+    print(f"{'settings':20}" + "".join(f"{f'C={c}':>16}" for c in clients)
+          + "".join(f"{f'TTFA {f}':>10}" for f in TTFA_FORMATS))
     for combo in combos:
-        cells = "".join(f"{_grid_cell(by_key[combo, c]):>18}" for c in clients)
-        ttfa_cells = "".join(f"{ttfa_by_combo[combo].ratio(f):>12.2f}" for f in TTFA_FORMATS)
-        print(f"{combo:22}{cells}{ttfa_cells}")
+        cells = "".join(f"{_grid_cell(by_key[combo, c]):>16}" for c in clients)
+        ttfa_cells = "".join(f"{ttfa_by_combo[combo].ratio(f):>10.2f}" for f in TTFA_FORMATS)
+        print(f"{combo:20}{cells}{ttfa_cells}")
     best = {}
     for c in clients:
         winner = max((by_key[combo, c] for combo in combos),
-                     key=lambda r: r.served.requests_per_s)
+                     key=lambda r: r.sides[SERVED].requests_per_s)
         best[str(c)] = winner.combo
         print(f"best served throughput at C={c}: {winner.combo} "
-              f"({winner.served.requests_per_s:.2f} req/s, ratio {winner.throughput_ratio:.3f})")
+              f"({winner.sides[SERVED].requests_per_s:.2f} req/s, "
+              f"served/raw {winner.throughput_ratio:.3f})")
     return best
 
 
@@ -690,46 +881,52 @@ def environment_info() -> dict[str, Any]:
     }
 
 
+def print_header(config: Config, info: dict[str, Any], sentences: int) -> None:
+    sides = "raw, raw-capped, served" if config.raw_capped else "raw, served"
+    print(f"voxserve serving benchmark: {sentences} Harvard sentences; clients "
+          f"{','.join(map(str, config.clients))}; ~{config.requests} requests per side per "
+          f"level; sides: {sides}; client: {config.client}")
+    print(f"settings: {'; '.join(c.label for c in config.combos)} "
+          f"(VOXSERVE_{WORKERS_FIELD.upper()}, VOXSERVE_PIPER_INTRA_OP_THREADS)")
+    print(f"machine: {info['cpu_count']} CPUs, load average {info['loadavg_start'][0]:.2f}, "
+          f"python {info['python']}, onnxruntime {info['onnxruntime']}")
+
+
 def run(config: Config) -> dict[str, Any]:
     sentences = load_sentences()
     info = environment_info()
-    per_block = max(1, config.requests // config.rounds)
-    print(f"voxserve serving benchmark: {len(sentences)} Harvard sentences, clients "
-          f"{','.join(map(str, config.clients))}, {per_block * config.rounds} requests per side "
-          f"per level, client={config.client}, settings: "
-          f"{'; '.join(c.label for c in config.combos)}")
-    print(f"machine: {info['cpu_count']} CPUs, load average {info['loadavg_start'][0]:.2f}, "
-          f"python {info['python']}, onnxruntime {info['onnxruntime']}")
+    print_header(config, info, len(sentences))
     started = time.perf_counter()
+    levels: list[LevelResult] = []
     with tempfile.TemporaryDirectory(prefix="voxserve-bench-") as tmp, \
             open_setups(config, Path(tmp)) as setups:
         for setup in setups:
-            print(f"server {setup.combo.label}: ready in {setup.ready_s:.1f} s "
-                  f"(port {setup.server.port})")
+            print(f"server {setup.combo.label}: ready in {setup.ready_s:.1f} s")
         warm_up(setups, sentences)
-        levels: list[LevelResult] = []
+        gauge = NoiseGauge(setups, config.quiet_threshold, config.quiet_wait_s)
         cursor = 0
         for concurrency in config.clients:
-            results = measure_level(setups, sentences, concurrency, config, cursor)
-            cursor += per_block * config.rounds
+            results = measure_level(setups, sentences, concurrency, config, cursor, gauge)
+            cursor += config.block_size(concurrency) * config.rounds(concurrency)
             for result in results:
-                print_level(result, per_block, config.rounds)
+                print_level(result, config.quiet_threshold)
             levels += results
-        ttfa = measure_ttfa(setups, sentences, config.ttfa_runs)
+        ttfa = measure_ttfa(setups, sentences, config.ttfa_runs, gauge)
         for result in ttfa:
             print_ttfa(result)
     best = print_summary(levels, ttfa)
     info["loadavg_end"] = os.getloadavg()
     elapsed = time.perf_counter() - started
-    print(f"\ndone in {elapsed:.0f} s; load average now {info['loadavg_end'][0]:.2f}")
+    info["quiet_waited_s"] = gauge.waited_s
+    print(f"\ndone in {elapsed:.0f} s ({gauge.waited_s:.0f} s of it waiting for other processes "
+          f"to go quiet); load average now {info['loadavg_end'][0]:.2f}")
     return {
         "config": {**asdict(config), "json_path": str(config.json_path)},
         "environment": info,
         "elapsed_s": elapsed,
-        "levels": [asdict(r) for r in levels],
-        "ttfa": [
-            {**asdict(t), "ratio": {f: t.ratio(f) for f in TTFA_FORMATS}} for t in ttfa
-        ],
+        "levels": [{**asdict(r), "pair_ratio_quartiles": r.pair_ratio_quartiles}
+                   for r in levels],
+        "ttfa": [{**asdict(t), "ratio": {f: t.ratio(f) for f in TTFA_FORMATS}} for t in ttfa],
         "best_served_throughput": best,
     }
 

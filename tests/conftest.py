@@ -7,12 +7,14 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
+from voxserve.scheduler import Scheduler
 from voxserve.service.catalog import EngineCatalog
 from voxserve.service.speech import SpeechService
 from voxserve.settings import Settings
@@ -47,11 +49,17 @@ def catalog(settings: Settings) -> Iterator[EngineCatalog]:
     loaded.close()
 
 
-@pytest.fixture(scope="session")
-def speech_service(settings: Settings, catalog: EngineCatalog) -> Iterator[SpeechService]:
-    service = SpeechService(settings, catalog)
-    yield service
-    service.close()
+@asynccontextmanager
+async def running_service(
+    settings: Settings, catalog: EngineCatalog
+) -> AsyncIterator[SpeechService]:
+    """A speech service with its scheduler running on the current event loop."""
+    scheduler = Scheduler(settings)
+    scheduler.start(catalog.replicas())
+    try:
+        yield SpeechService(settings, catalog, scheduler)
+    finally:
+        await scheduler.stop()
 
 
 def free_port() -> int:

@@ -44,16 +44,12 @@ def serve(
     log_level: Annotated[str | None, typer.Option(help="Log level [VOXSERVE_LOG_LEVEL]")] = None,
 ) -> None:
     """Start the HTTP server."""
-    import uvicorn
-
     from voxserve.api.app import create_app
+    from voxserve.server import run_server
 
     settings = _settings(host=host, port=port, models_dir=models_dir, log_level=log_level)
     configure_logging(settings.log_level)
-    uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port,
-        log_level=settings.log_level, access_log=True,
-    )
+    run_server(create_app(settings), settings)
 
 
 @app.command()
@@ -73,7 +69,7 @@ def say(
 ) -> None:
     """Synthesize text to an audio file, in-process (no server needed)."""
     from voxserve.service.catalog import EngineCatalog
-    from voxserve.service.speech import SpeechService
+    from voxserve.service.speech import plan_job, synthesize_iter
 
     if text == "-":
         text = sys.stdin.read()
@@ -81,18 +77,17 @@ def say(
         suffix = output.suffix.lower() if output else ""
         audio_format = _SUFFIX_FORMATS.get(suffix, AudioFormat.WAV)
     settings = _settings(piper_preload_voices=False)
-    configure_logging("warning")
+    configure_logging("warning", json_format=False)
     catalog = EngineCatalog(settings)
     try:
         catalog.load()
-        service = SpeechService(settings, catalog)
-        job = service.plan(
-            text=text, model=model, voice=voice, audio_format=audio_format, speed=speed,
-            sample_rate_hz=sample_rate,
+        job = plan_job(
+            settings, catalog, text=text, model=model, voice=voice, audio_format=audio_format,
+            speed=speed, sample_rate_hz=sample_rate,
         )
         sink = output.open("wb") if output else sys.stdout.buffer
         try:
-            for data in service.synthesize_iter(job):
+            for data in synthesize_iter(settings, job):
                 sink.write(data)
         finally:
             if output:
@@ -112,7 +107,7 @@ def voices(
     from voxserve.service.catalog import EngineCatalog
 
     settings = _settings(piper_preload_voices=False)
-    configure_logging("warning")
+    configure_logging("warning", json_format=False)
     catalog = EngineCatalog(settings)
     try:
         catalog.load()

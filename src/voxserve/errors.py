@@ -61,11 +61,24 @@ class NotReady(VoxserveError):
 
 
 class Overloaded(VoxserveError):
+    """Refused by admission control (the service's state, not the client's fault)."""
+
     code = "overloaded"
 
-    def __init__(self, message: str, *, retry_after_s: float = 1.0) -> None:
+    def __init__(self, message: str, *, retry_after_s: float = 1.0, reason: str = "overloaded"):
         super().__init__(message)
         self.retry_after_s = retry_after_s
+        self.reason = reason
+
+
+class ShuttingDown(VoxserveError):
+    code = "shutting_down"
+
+
+class DeadlineExceeded(VoxserveError):
+    """The request's timeout passed before its audio started."""
+
+    code = "deadline_exceeded"
 
 
 # --- the engine or configuration failed (server errors) --------------------------------

@@ -10,7 +10,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from voxserve.types import AudioFormat
@@ -29,6 +29,18 @@ DEFAULT_MODEL_ALIASES: dict[str, str] = {
     "tts-1-hd": "piper",
     "gpt-4o-mini-tts": "piper",
 }
+
+
+class EngineOverrides(BaseModel):
+    """Scheduling settings for one engine that differ from the global ones."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    replicas: int | None = Field(default=None, ge=1, le=256)
+    max_queue_segments: int | None = Field(default=None, ge=1)
+    queue_budget_ms: float | None = Field(default=None, ge=1.0)
+    max_batch_size: int | None = Field(default=None, ge=1)
+    max_queue_delay_ms: float | None = Field(default=None, ge=0.0)
 
 
 def _default_data_dir() -> Path:
@@ -72,8 +84,8 @@ class Settings(BaseSettings):
     join_fade_ms: float = Field(default=5.0, ge=0.0, le=100.0)
 
     # --- engine runtime ------------------------------------------------------------
-    #: Segments synthesized at the same time per engine (threads calling the model).
-    engine_workers: int = Field(default=1, ge=1, le=256)
+    #: Engine instances per engine, each with its own runtime, thread budget and thread.
+    engine_replicas: int = Field(default=1, ge=1, le=256)
     #: onnxruntime intra-op threads per Piper session (0: onnxruntime picks, all cores).
     piper_intra_op_threads: int = Field(default=0, ge=0, le=256)
     piper_inter_op_threads: int = Field(default=1, ge=0, le=256)
@@ -134,6 +146,15 @@ class Settings(BaseSettings):
     })
     maya1_vllm_gpu_memory_utilization: float = Field(default=0.85, gt=0.0, le=1.0)
     maya1_vllm_max_model_len: int = Field(default=8192, ge=256)
+
+    #: Per-engine scheduling overrides, e.g. ``{"maya1": {"queue_budget_ms": 3000}}``.
+    engine_overrides: dict[str, EngineOverrides] = Field(default_factory=dict)
+
+    def replicas_for(self, engine: str) -> int:
+        overrides = self.engine_overrides.get(engine)
+        return (overrides.replicas if overrides and overrides.replicas else None) or (
+            self.engine_replicas
+        )
 
     @field_validator("engines", mode="before")
     @classmethod

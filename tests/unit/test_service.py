@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from typing import Any
 
 import numpy as np
 import pytest
 
 from tests.audio_tools import decode_audio, max_step
+from tests.conftest import running_service
 from voxserve.engines.fake import FakeEngine, tone_for
 from voxserve.errors import (
     EmptyText,
@@ -18,8 +20,17 @@ from voxserve.errors import (
     UnsupportedSampleRate,
 )
 from voxserve.service.catalog import EngineCatalog
-from voxserve.service.speech import SpeechService, SpeechStats
+from voxserve.service.speech import SpeechJob, SpeechStats, plan_job, synthesize_iter
+from voxserve.settings import Settings
 from voxserve.types import AudioFormat
+
+
+@pytest.fixture(scope="module")
+def plan(settings: Settings, catalog: EngineCatalog):  # type: ignore[no-untyped-def]
+    def make(**fields: object) -> SpeechJob:
+        return plan_job(settings, catalog, **fields)  # type: ignore[arg-type]
+
+    return make
 
 
 @pytest.mark.parametrize(
@@ -36,33 +47,36 @@ from voxserve.types import AudioFormat
     ],
 )
 def test_plan_refuses_bad_requests(
-    speech_service: SpeechService, fields: dict[str, object], error: type[Exception], param: str
+    plan: Any, fields: dict[str, object], error: type[Exception], param: str
 ) -> None:
     with pytest.raises(error) as caught:
-        speech_service.plan(**fields)  # type: ignore[arg-type]
+        plan(**fields)
     assert caught.value.param == param  # type: ignore[attr-defined]
 
 
-def test_plan_splits_and_defaults(speech_service: SpeechService) -> None:
-    job = speech_service.plan(text="Hello there. How are you today?")
+def test_plan_splits_and_defaults(plan: Any) -> None:
+    job = plan(text="Hello there. How are you today?")
     assert job.segments == ("Hello there.", "How are you today?")
     assert job.audio_format == AudioFormat.MP3
     assert job.sample_rate_hz == 22050
     assert job.voice.id == "en_US-joe-medium"
 
 
-def _collect(service: SpeechService, job: object, stats: SpeechStats | None = None) -> bytes:
+def _collect(
+    settings: Settings, catalog: EngineCatalog, job: SpeechJob, stats: SpeechStats | None = None
+) -> bytes:
     async def run() -> bytes:
-        return b"".join([part async for part in service.stream(job, stats)])  # type: ignore[arg-type]
+        async with running_service(settings, catalog) as service:
+            return b"".join([part async for part in service.stream(job, stats)])
 
     return asyncio.run(run())
 
 
-def test_stream_fake_engine_joins_segments_in_order(speech_service: SpeechService) -> None:
+def test_stream_fake_engine_joins_segments_in_order(settings: Settings, catalog: EngineCatalog, plan: Any) -> None:
     text = "First one. Second sentence here. Third."
-    job = speech_service.plan(text=text, model="fake", audio_format=AudioFormat.WAV)
+    job = plan(text=text, model="fake", audio_format=AudioFormat.WAV)
     stats = SpeechStats()
-    samples, rate = decode_audio(_collect(speech_service, job, stats))
+    samples, rate = decode_audio(_collect(settings, catalog, job, stats))
     assert rate == 16000
     expected = [tone_for(segment) for segment in job.segments]
     silence = 0.2 * 16000 * (len(expected) - 1)
@@ -88,11 +102,11 @@ def _tone_hz(text: str) -> float:
 
 @pytest.mark.parametrize("audio_format", list(AudioFormat))
 def test_every_format_decodes_with_real_voice(
-    speech_service: SpeechService, audio_format: AudioFormat
+    settings: Settings, catalog: EngineCatalog, plan: Any, audio_format: AudioFormat
 ) -> None:
-    job = speech_service.plan(text="Hello there. How are you today?", audio_format=audio_format)
+    job = plan(text="Hello there. How are you today?", audio_format=audio_format)
     stats = SpeechStats()
-    data = _collect(speech_service, job, stats)
+    data = _collect(settings, catalog, job, stats)
     if audio_format == AudioFormat.PCM:
         decoded_s = len(data) / 2 / 22050
     else:
@@ -102,21 +116,21 @@ def test_every_format_decodes_with_real_voice(
     assert decoded_s == pytest.approx(stats.audio_s, abs=0.15)
 
 
-def test_resampled_output(speech_service: SpeechService) -> None:
-    job = speech_service.plan(text="Hello there.", audio_format=AudioFormat.WAV,
+def test_resampled_output(settings: Settings, catalog: EngineCatalog, plan: Any) -> None:
+    job = plan(text="Hello there.", audio_format=AudioFormat.WAV,
                               sample_rate_hz=16000)
-    samples, rate = decode_audio(_collect(speech_service, job))
+    samples, rate = decode_audio(_collect(settings, catalog, job))
     assert rate == 16000
     assert 0.5 < len(samples) / rate < 3.0
 
 
-def test_joins_are_click_free_with_real_voice(speech_service: SpeechService) -> None:
-    job = speech_service.plan(
+def test_joins_are_click_free_with_real_voice(settings: Settings, catalog: EngineCatalog, plan: Any) -> None:
+    job = plan(
         text="The birch canoe slid on the smooth planks. Glue the sheet to the dark blue "
         "background. It's easy to tell the depth of a well.",
         audio_format=AudioFormat.PCM,
     )
-    data = _collect(speech_service, job)
+    data = _collect(settings, catalog, job)
     samples = np.frombuffer(data, "<i2").astype(np.float32) / 32768
     # The configured 200 ms pauses are exact digital silence; audio must fade into and out of
     # them (a click would be a loud sample right next to the silence).
@@ -135,38 +149,39 @@ def _silent_runs(samples: np.ndarray, min_length: int) -> list[tuple[int, int]]:
 
 
 def test_stopping_early_synthesizes_no_more_segments(
-    speech_service: SpeechService, catalog: EngineCatalog
+    settings: Settings, catalog: EngineCatalog, plan: Any
 ) -> None:
     fake = catalog.engine("fake")
     assert isinstance(fake, FakeEngine)
     text = " ".join(f"Sentence number {n}." for n in range(1, 11))
-    job = speech_service.plan(text=text, model="fake", audio_format=AudioFormat.PCM)
+    job = plan(text=text, model="fake", audio_format=AudioFormat.PCM)
     before = len(fake.segments_synthesized)
 
     async def take_first() -> None:
-        stream = speech_service.stream(job)
-        await anext(stream)
-        await stream.aclose()
+        async with running_service(settings, catalog) as service:
+            stream = service.stream(job)
+            await anext(stream)
+            await stream.aclose()
 
     asyncio.run(take_first())
     # The first segment, plus at most the one prefetched while it was encoded.
     assert len(fake.segments_synthesized) - before <= 2
 
 
-def test_synthesize_iter_matches_stream_length(speech_service: SpeechService) -> None:
-    job = speech_service.plan(text="One. Two. Three.", model="fake", audio_format=AudioFormat.PCM)
-    blocking = b"".join(speech_service.synthesize_iter(job))
-    streamed = _collect(speech_service, job)
+def test_synthesize_iter_matches_stream_length(settings: Settings, catalog: EngineCatalog, plan: Any) -> None:
+    job = plan(text="One. Two. Three.", model="fake", audio_format=AudioFormat.PCM)
+    blocking = b"".join(synthesize_iter(settings, job))
+    streamed = _collect(settings, catalog, job)
     assert len(blocking) == len(streamed)
 
 
-def test_streaming_is_thread_safe_for_concurrent_jobs(speech_service: SpeechService) -> None:
+def test_streaming_is_thread_safe_for_concurrent_jobs(settings: Settings, catalog: EngineCatalog, plan: Any) -> None:
     texts = [f"Request {n} speaks. It has two sentences." for n in range(6)]
     results: dict[int, int] = {}
 
     def worker(n: int) -> None:
-        job = speech_service.plan(text=texts[n], audio_format=AudioFormat.FLAC)
-        samples, _rate = decode_audio(_collect(speech_service, job))
+        job = plan(text=texts[n], audio_format=AudioFormat.FLAC)
+        samples, _rate = decode_audio(_collect(settings, catalog, job))
         results[n] = len(samples)
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(6)]

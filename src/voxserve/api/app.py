@@ -1,4 +1,4 @@
-"""The FastAPI application: wiring of settings, catalog, service, routes and error mapping."""
+"""The FastAPI application: wiring of settings, catalog, scheduler, service, routes, errors."""
 
 from __future__ import annotations
 
@@ -11,9 +11,14 @@ from fastapi import FastAPI
 
 from voxserve import __version__
 from voxserve.api.errors import install_error_handlers
+from voxserve.api.middleware import RequestContextMiddleware
 from voxserve.api.routes import catalog as catalog_routes
 from voxserve.api.routes import health, speech
+from voxserve.api.routes import metrics as metrics_routes
+from voxserve.gpu_metrics import register_gpu_metrics
+from voxserve.scheduler import Scheduler
 from voxserve.service.catalog import EngineCatalog
+from voxserve.service.lifecycle import ServiceState
 from voxserve.service.speech import SpeechService
 from voxserve.settings import Settings
 
@@ -23,19 +28,30 @@ logger = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app. Engines load in the background; ``/readyz`` says when they are done."""
     settings = settings or Settings()
+    state = ServiceState()
     catalog = EngineCatalog(settings)
-    speech_service = SpeechService(settings, catalog)
+    scheduler = Scheduler(settings)
+    speech_service = SpeechService(settings, catalog, scheduler)
+
+    async def load_engines() -> None:
+        try:
+            await asyncio.to_thread(catalog.load)
+        except Exception as exc:
+            state.load_error = str(exc)
+            return
+        scheduler.start(catalog.replicas())
+        register_gpu_metrics()
+        state.started = True
+        logger.info("engines ready", extra={"engines": list(catalog.replicas())})
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        loading = asyncio.create_task(asyncio.to_thread(catalog.load))
-        loading.add_done_callback(_log_load_result)
+        loading = asyncio.create_task(load_engines())
         try:
             yield
         finally:
-            if not loading.done():
-                loading.cancel()
-            speech_service.close()
+            loading.cancel()
+            await scheduler.stop()
             catalog.close()
 
     app = FastAPI(
@@ -45,17 +61,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.service_state = state
     app.state.catalog = catalog
+    app.state.scheduler = scheduler
     app.state.speech = speech_service
     install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware, state=state)
     app.include_router(speech.router)
     app.include_router(catalog_routes.router)
     app.include_router(health.router)
+    app.include_router(metrics_routes.router)
     return app
-
-
-def _log_load_result(task: asyncio.Task[None]) -> None:
-    if task.cancelled():
-        return
-    if task.exception() is None:
-        logger.info("engines ready")

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from voxserve.service.catalog import EngineCatalog
+from voxserve.service.lifecycle import ServiceState
 from voxserve.service.speech import SpeechService
 from voxserve.settings import Settings
 
@@ -26,6 +27,12 @@ def get_speech_service(request: Request) -> SpeechService:
     return service
 
 
+def get_service_state(request: Request) -> ServiceState:
+    state: ServiceState = request.app.state.service_state
+    return state
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 CatalogDep = Annotated[EngineCatalog, Depends(get_catalog)]
 SpeechServiceDep = Annotated[SpeechService, Depends(get_speech_service)]
+ServiceStateDep = Annotated[ServiceState, Depends(get_service_state)]

@@ -21,6 +21,8 @@ _STATUS: dict[type[errors.VoxserveError], tuple[int, str]] = {
     errors.VoiceNotFound: (404, "invalid_request_error"),
     errors.NotReady: (503, "server_error"),
     errors.Overloaded: (503, "server_error"),
+    errors.ShuttingDown: (503, "server_error"),
+    errors.DeadlineExceeded: (504, "server_error"),
     errors.EngineFailed: (500, "server_error"),
     errors.EngineLoadError: (500, "server_error"),
     errors.ConfigurationError: (500, "server_error"),
@@ -45,9 +47,9 @@ def domain_error_response(exc: errors.VoxserveError) -> JSONResponse:
     headers = {}
     if isinstance(exc, errors.Overloaded):
         headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
-    elif isinstance(exc, errors.NotReady):
+    elif isinstance(exc, errors.NotReady | errors.ShuttingDown):
         headers["Retry-After"] = "5"
-    if status >= 500:
+    if status >= 500 and status not in (503, 504):
         logger.error("request failed: %s: %s", exc.code, exc.message)
     return JSONResponse(
         error_body(exc.message, error_type, code=exc.code, param=exc.param),

@@ -87,5 +87,5 @@ class VoiceList(BaseModel):
 
 
 class HealthStatus(BaseModel):
-    status: Literal["ok", "loading", "failed"]
+    status: Literal["ok", "loading", "failed", "draining"]
     detail: str | None = None

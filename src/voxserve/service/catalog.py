@@ -32,6 +32,7 @@ class EngineCatalog:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._engines: dict[str, Engine] = {}
+        self._replicas: dict[str, list[Engine]] = {}
         self._voices: dict[str, list[VoiceInfo]] = {}
         self._ready = threading.Event()
         self.load_error: str | None = None
@@ -39,13 +40,17 @@ class EngineCatalog:
     # --- lifecycle ------------------------------------------------------------------
 
     def load(self) -> None:
-        """Create, load and warm up every configured engine (blocking)."""
+        """Create, load and warm up every configured engine and its replicas (blocking)."""
         try:
             for name in self._settings.engines:
-                engine = create_engine(name, self._settings)
-                engine.load()
-                self._engines[name] = engine
-                self._voices[name] = list(engine.voices())
+                replicas = []
+                for _ in range(self._settings.replicas_for(name)):
+                    engine = create_engine(name, self._settings)
+                    engine.load()
+                    replicas.append(engine)
+                self._replicas[name] = replicas
+                self._engines[name] = replicas[0]
+                self._voices[name] = list(replicas[0].voices())
         except Exception as exc:
             self.load_error = str(exc)
             logger.exception("engine loading failed")
@@ -53,8 +58,9 @@ class EngineCatalog:
         self._ready.set()
 
     def close(self) -> None:
-        for engine in self._engines.values():
-            engine.close()
+        for replicas in self._replicas.values():
+            for engine in replicas:
+                engine.close()
 
     @property
     def ready(self) -> bool:
@@ -68,6 +74,10 @@ class EngineCatalog:
 
     def engines(self) -> list[Engine]:
         return list(self._engines.values())
+
+    def replicas(self) -> dict[str, list[Engine]]:
+        """Every loaded instance of every engine (the scheduler runs one thread per instance)."""
+        return {name: list(replicas) for name, replicas in self._replicas.items()}
 
     def models(self) -> list[ModelInfo]:
         listed = [ModelInfo(id=name, engine=name) for name in self._engines]

@@ -1,24 +1,25 @@
 """Speech synthesis for one request: validate, segment, synthesize, join, resample, encode.
 
 ``SpeechService.plan`` turns request fields into a validated :class:`SpeechJob` (raising
-domain errors); ``stream`` yields encoded bytes segment by segment, so the first bytes leave
-as soon as the first sentence is synthesized; ``synthesize_to_bytes`` is the blocking form
-used by the CLI.
+domain errors); ``admit`` asks the engine's scheduler whether it can take the job; ``stream``
+yields encoded bytes as audio arrives from the scheduler, so the first bytes leave as soon as
+the first sentence is synthesized; ``synthesize_iter`` is the blocking, in-process form used
+by the CLI.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncGenerator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from voxserve.audio import SegmentJoiner, StreamResampler, create_encoder
-from voxserve.engines.base import Engine, SynthesisParams, parse_options
+from voxserve.engines.base import Engine, SegmentRequest, SynthesisParams, parse_options
 from voxserve.errors import EmptyText, InvalidRequest, TextTooLong, UnsupportedSampleRate
+from voxserve.scheduler import Priority, Scheduler, SegmentTask
 from voxserve.service.catalog import EngineCatalog
 from voxserve.settings import Settings
 from voxserve.text import prepare_segments
@@ -91,16 +92,12 @@ class AudioRenderer:
 
 
 class SpeechService:
-    """Runs speech jobs on the catalog's engines, one thread pool per engine."""
+    """Plans speech jobs and streams them through the scheduler."""
 
-    def __init__(self, settings: Settings, catalog: EngineCatalog) -> None:
+    def __init__(self, settings: Settings, catalog: EngineCatalog, scheduler: Scheduler) -> None:
         self._settings = settings
         self._catalog = catalog
-        self._pools: dict[str, ThreadPoolExecutor] = {}
-
-    def close(self) -> None:
-        for pool in self._pools.values():
-            pool.shutdown(wait=False, cancel_futures=True)
+        self._scheduler = scheduler
 
     # --- validation ---------------------------------------------------------------------
 
@@ -117,107 +114,128 @@ class SpeechService:
         instructions: str | None = None,
     ) -> SpeechJob:
         """Validate a request and split its text; raises a ``VoxserveError`` subclass."""
-        if not text or not text.strip():
-            raise EmptyText("input is empty", param="input")
-        if len(text) > self._settings.max_input_chars:
-            raise TextTooLong(
-                f"input has {len(text)} characters; the limit is "
-                f"{self._settings.max_input_chars}",
-                param="input",
-            )
-        if not MIN_SPEED <= speed <= MAX_SPEED:
-            raise InvalidRequest(
-                f"speed must be between {MIN_SPEED} and {MAX_SPEED}", param="speed"
-            )
-        if sample_rate_hz is not None and sample_rate_hz not in SUPPORTED_SAMPLE_RATES_HZ:
-            rates = ", ".join(str(rate) for rate in SUPPORTED_SAMPLE_RATES_HZ)
-            raise UnsupportedSampleRate(
-                f"sample_rate {sample_rate_hz} is not supported (one of: {rates})",
-                param="sample_rate",
-            )
-        engine, voice_info = self._catalog.resolve(model, voice)
-        params = SynthesisParams(
-            speed=speed, options=parse_options(engine, options or {}), instructions=instructions
+        return plan_job(
+            self._settings, self._catalog, text=text, model=model, voice=voice,
+            audio_format=audio_format, speed=speed, sample_rate_hz=sample_rate_hz,
+            options=options, instructions=instructions,
         )
-        segments = tuple(prepare_segments(text, self._settings.max_segment_chars))
-        if not segments:
-            raise EmptyText("input has nothing to speak", param="input")
-        return SpeechJob(
-            engine=engine,
-            voice=voice_info,
-            segments=segments,
-            params=params,
-            audio_format=audio_format or self._settings.default_response_format,
-            sample_rate_hz=sample_rate_hz or voice_info.sample_rate_hz,
-            input_chars=len(text),
-        )
+
+    def admit(self, job: SpeechJob, priority: Priority = Priority.INTERACTIVE) -> float:
+        """Estimated queue wait in seconds; raises ``Overloaded`` when the engine cannot take it."""
+        return self._scheduler.engine(job.engine.name).admit(priority)
 
     # --- synthesis ----------------------------------------------------------------------
 
     async def stream(
-        self, job: SpeechJob, stats: SpeechStats | None = None
-    ) -> AsyncIterator[bytes]:
-        """Encoded audio, yielded per segment; the next segment is synthesized meanwhile.
+        self,
+        job: SpeechJob,
+        stats: SpeechStats | None = None,
+        priority: Priority = Priority.INTERACTIVE,
+    ) -> AsyncGenerator[bytes, None]:
+        """Encoded audio as it is synthesized; the next segment is queued while one plays.
 
-        If the consumer stops (client gone), the segment not yet started is cancelled.
+        Closing the iterator (the client went away) cancels the queued segment and stops the
+        running one after its current chunk.
         """
         stats = stats if stats is not None else SpeechStats()
+        scheduler = self._scheduler.engine(job.engine.name)
         renderer = AudioRenderer(job, self._settings, stats)
         render_inline = job.audio_format in _PASSTHROUGH_FORMATS and (
             job.sample_rate_hz == job.voice.sample_rate_hz
         )
-        loop = asyncio.get_running_loop()
-        pool = self._pool(job.engine)
-        pending: asyncio.Future[list[AudioChunk]] | None = loop.run_in_executor(
-            pool, self._synthesize_segment, job, 0
-        )
+
+        def submit(index: int) -> SegmentTask:
+            request = SegmentRequest(job.segments[index], job.voice.id, job.params)
+            return scheduler.submit(request, priority)
+
+        current: SegmentTask | None = None
+        upcoming: SegmentTask | None = submit(0)
         try:
             for index in range(len(job.segments)):
-                assert pending is not None
-                chunks = await pending
-                pending = None
+                current, upcoming = upcoming, None
                 if index + 1 < len(job.segments):
-                    pending = loop.run_in_executor(
-                        pool, self._synthesize_segment, job, index + 1
-                    )
-                if render_inline:
-                    data = renderer.add(chunks)
-                else:
-                    data = await asyncio.to_thread(renderer.add, chunks)
+                    upcoming = submit(index + 1)
+                assert current is not None
+                async for chunk in current.chunks():
+                    if render_inline:
+                        data = renderer.add([chunk])
+                    else:
+                        data = await asyncio.to_thread(renderer.add, [chunk])
+                    if data:
+                        stats.output_bytes += len(data)
+                        yield data
                 stats.segments_done += 1
-                if data:
-                    stats.output_bytes += len(data)
-                    yield data
             data = renderer.finish()
             if data:
                 stats.output_bytes += len(data)
                 yield data
         finally:
-            if pending is not None:
-                pending.cancel()
+            for task in (current, upcoming):
+                if task is not None:
+                    scheduler.cancel(task)
 
     def synthesize_iter(self, job: SpeechJob, stats: SpeechStats | None = None) -> Iterator[bytes]:
-        """Blocking form of :meth:`stream` (CLI): encoded bytes per segment."""
-        stats = stats if stats is not None else SpeechStats()
-        renderer = AudioRenderer(job, self._settings, stats)
-        for index in range(len(job.segments)):
-            data = renderer.add(self._synthesize_segment(job, index))
-            stats.segments_done += 1
-            if data:
-                yield data
-        yield renderer.finish()
+        """Blocking, unscheduled form of :meth:`stream` (CLI): bytes per segment."""
+        return synthesize_iter(self._settings, job, stats)
 
-    @staticmethod
-    def _synthesize_segment(job: SpeechJob, index: int) -> list[AudioChunk]:
-        return list(job.engine.synthesize(job.segments[index], job.voice.id, job.params))
 
-    def _pool(self, engine: Engine) -> ThreadPoolExecutor:
-        pool = self._pools.get(engine.name)
-        if pool is None:
-            pool = ThreadPoolExecutor(
-                max_workers=self._settings.engine_workers,
-                thread_name_prefix=f"engine-{engine.name}",
-            )
-            self._pools[engine.name] = pool
-        return pool
+def plan_job(
+    settings: Settings,
+    catalog: EngineCatalog,
+    *,
+    text: str,
+    model: str | None = None,
+    voice: str | None = None,
+    audio_format: AudioFormat | None = None,
+    speed: float = 1.0,
+    sample_rate_hz: int | None = None,
+    options: Mapping[str, Any] | None = None,
+    instructions: str | None = None,
+) -> SpeechJob:
+    """Validate request fields into a :class:`SpeechJob`; raises a ``VoxserveError``."""
+    if not text or not text.strip():
+        raise EmptyText("input is empty", param="input")
+    if len(text) > settings.max_input_chars:
+        raise TextTooLong(
+            f"input has {len(text)} characters; the limit is {settings.max_input_chars}",
+            param="input",
+        )
+    if not MIN_SPEED <= speed <= MAX_SPEED:
+        raise InvalidRequest(f"speed must be between {MIN_SPEED} and {MAX_SPEED}", param="speed")
+    if sample_rate_hz is not None and sample_rate_hz not in SUPPORTED_SAMPLE_RATES_HZ:
+        rates = ", ".join(str(rate) for rate in SUPPORTED_SAMPLE_RATES_HZ)
+        raise UnsupportedSampleRate(
+            f"sample_rate {sample_rate_hz} is not supported (one of: {rates})",
+            param="sample_rate",
+        )
+    engine, voice_info = catalog.resolve(model, voice)
+    params = SynthesisParams(
+        speed=speed, options=parse_options(engine, options or {}), instructions=instructions
+    )
+    segments = tuple(prepare_segments(text, settings.max_segment_chars))
+    if not segments:
+        raise EmptyText("input has nothing to speak", param="input")
+    return SpeechJob(
+        engine=engine,
+        voice=voice_info,
+        segments=segments,
+        params=params,
+        audio_format=audio_format or settings.default_response_format,
+        sample_rate_hz=sample_rate_hz or voice_info.sample_rate_hz,
+        input_chars=len(text),
+    )
 
+
+def synthesize_iter(
+    settings: Settings, job: SpeechJob, stats: SpeechStats | None = None
+) -> Iterator[bytes]:
+    """Synthesize a job in the calling thread, segment by segment (no scheduler)."""
+    stats = stats if stats is not None else SpeechStats()
+    renderer = AudioRenderer(job, settings, stats)
+    for text in job.segments:
+        chunks = list(job.engine.synthesize(text, job.voice.id, job.params))
+        data = renderer.add(chunks)
+        stats.segments_done += 1
+        if data:
+            yield data
+    yield renderer.finish()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from voxserve.api.dependencies import CatalogDep
+from voxserve.api.dependencies import ServiceStateDep
 from voxserve.api.schemas import HealthStatus
 
 router = APIRouter(tags=["health"])
@@ -18,12 +18,17 @@ async def healthz() -> HealthStatus:
 
 
 @router.get("/readyz", response_model=HealthStatus, responses={503: {"model": HealthStatus}})
-async def readyz(catalog: CatalogDep) -> JSONResponse:
-    """200 once every engine is loaded and warmed up; 503 before (or if loading failed)."""
-    if catalog.ready:
+async def readyz(state: ServiceStateDep) -> JSONResponse:
+    """200 once every engine is loaded and warmed up; 503 before, if loading failed, or while
+    draining for shutdown."""
+    if state.ready:
         return JSONResponse(HealthStatus(status="ok").model_dump())
-    status = HealthStatus(status="failed" if catalog.load_error else "loading",
-                          detail=catalog.load_error)
+    if state.load_error:
+        status = HealthStatus(status="failed", detail=state.load_error)
+    elif state.draining:
+        status = HealthStatus(status="draining")
+    else:
+        status = HealthStatus(status="loading")
     return JSONResponse(
         status.model_dump(),
         status_code=503,

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Header
 from fastapi.responses import StreamingResponse
 
-from voxserve.api.dependencies import SpeechServiceDep
+from voxserve import metrics
+from voxserve.api.dependencies import ServiceStateDep, SettingsDep, SpeechServiceDep
+from voxserve.api.middleware import access_record_var
 from voxserve.api.schemas import ErrorResponse, SpeechRequest
 from voxserve.api.sse import speech_events
 from voxserve.audio import content_type_for
+from voxserve.errors import DeadlineExceeded, InvalidRequest, NotReady, ShuttingDown
+from voxserve.scheduler import Priority
 from voxserve.service.speech import SpeechStats
 
 router = APIRouter(tags=["speech"])
@@ -19,8 +25,36 @@ router = APIRouter(tags=["speech"])
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "Invalid request"},
     404: {"model": ErrorResponse, "description": "Unknown model or voice"},
-    503: {"model": ErrorResponse, "description": "Not ready or overloaded"},
+    503: {"model": ErrorResponse, "description": "Loading, overloaded (see Retry-After) or "
+          "shutting down"},
+    504: {"model": ErrorResponse, "description": "The request's timeout passed before audio"},
 }
+
+
+def _priority(value: str | None) -> Priority:
+    if value is None:
+        return Priority.INTERACTIVE
+    try:
+        return Priority[value.strip().upper()]
+    except KeyError:
+        raise InvalidRequest(
+            "X-Voxserve-Priority must be 'interactive' or 'batch'", param="X-Voxserve-Priority"
+        ) from None
+
+
+def _timeout_s(value: str | None, default_s: float) -> float | None:
+    if value is None:
+        return default_s or None
+    try:
+        timeout_s = float(value)
+    except ValueError:
+        timeout_s = -1.0
+    if not 0 < timeout_s <= 3600:
+        raise InvalidRequest(
+            "X-Voxserve-Timeout must be a number of seconds in (0, 3600]",
+            param="X-Voxserve-Timeout",
+        )
+    return timeout_s
 
 
 @router.post(
@@ -28,8 +62,27 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     responses={200: {"content": {"audio/mpeg": {}, "text/event-stream": {}}}, **_ERRORS},
     response_class=StreamingResponse,
 )
-async def create_speech(body: SpeechRequest, service: SpeechServiceDep) -> StreamingResponse:
-    """Speak ``input``. Audio starts streaming once the first sentence is synthesized."""
+async def create_speech(
+    body: SpeechRequest,
+    service: SpeechServiceDep,
+    state: ServiceStateDep,
+    settings: SettingsDep,
+    x_voxserve_priority: Annotated[str | None, Header()] = None,
+    x_voxserve_timeout: Annotated[str | None, Header()] = None,
+) -> StreamingResponse:
+    """Speak ``input``. Audio starts streaming once the first sentence is synthesized.
+
+    Headers: ``X-Voxserve-Priority: interactive|batch`` (default interactive; batch work
+    yields to interactive work) and ``X-Voxserve-Timeout: SECONDS`` (504 if audio has not
+    started by then).
+    """
+    started = time.perf_counter()
+    if state.draining:
+        raise ShuttingDown("the server is shutting down; retry on another instance")
+    if not state.started:
+        raise NotReady("engines are still loading")
+    priority = _priority(x_voxserve_priority)
+    timeout_s = _timeout_s(x_voxserve_timeout, settings.request_timeout_s)
     job = service.plan(
         text=body.input,
         model=body.model,
@@ -40,10 +93,26 @@ async def create_speech(body: SpeechRequest, service: SpeechServiceDep) -> Strea
         options=body.options,
         instructions=body.instructions,
     )
+    record = access_record_var.get()
     stats = SpeechStats()
-    audio = service.stream(job, stats)
-    # Synthesize the first segment before answering, so its failure is a proper error status.
-    first = await anext(audio, b"")
+    if record is not None:
+        record.characters, record.segments = job.input_chars, len(job.segments)
+        record.engine, record.voice = job.engine.name, job.voice.id
+    service.admit(job, priority)
+    audio = service.stream(job, stats, priority)
+    # Wait for the first audio before answering, so a failure or a timeout there is a proper
+    # error status; afterwards the stream is committed.
+    try:
+        first = await asyncio.wait_for(anext(audio, b""), timeout_s)
+    except TimeoutError:
+        await audio.aclose()
+        raise DeadlineExceeded(
+            f"no audio within the request's timeout of {timeout_s} s"
+        ) from None
+    except BaseException:
+        await audio.aclose()
+        raise
+    metrics.TIME_TO_FIRST_AUDIO.labels(job.engine.name).observe(time.perf_counter() - started)
     headers = {
         "X-Voxserve-Voice": job.voice.id,
         "X-Voxserve-Segments": str(len(job.segments)),
@@ -51,10 +120,15 @@ async def create_speech(body: SpeechRequest, service: SpeechServiceDep) -> Strea
     }
 
     async def body_bytes() -> AsyncIterator[bytes]:
-        if first:
-            yield first
-        async for data in audio:
-            yield data
+        try:
+            if first:
+                yield first
+            async for data in audio:
+                yield data
+        finally:
+            await audio.aclose()
+            if record is not None:
+                record.audio_s = round(stats.audio_s, 3)
 
     if body.stream_format == "sse":
         def usage() -> dict[str, Any]:

@@ -1,0 +1,295 @@
+"""Per-engine scheduling: one priority queue feeding N engine replicas, with optional batching.
+
+The queue and all bookkeeping live on the event loop; each replica owns one engine instance
+(its own runtime and thread budget) and one thread that runs it, so blocking model calls
+never touch the loop. Work is per segment: a long request holds at most two queued
+segments at a time, so short requests interleave with it instead of waiting for all of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Hashable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from voxserve import metrics
+from voxserve.engines.base import BatchingEngine, Engine, SegmentRequest
+from voxserve.errors import EngineFailed, NotReady, Overloaded, VoxserveError
+from voxserve.scheduler.admission import AdmissionLimits, ServiceTimeEstimate, check_admission
+from voxserve.scheduler.queue import SegmentQueue
+from voxserve.scheduler.task import Priority, SegmentTask
+from voxserve.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _RunResult:
+    busy_s: float
+    audio_s: float
+    segments: int
+    failed: bool
+
+
+class EngineScheduler:
+    """Queue, admission control and replicas for one engine."""
+
+    def __init__(
+        self,
+        name: str,
+        replicas: Sequence[Engine],
+        limits: AdmissionLimits,
+        max_batch_size: int,
+        max_queue_delay_s: float,
+    ) -> None:
+        if not replicas:
+            raise ValueError(f"engine '{name}' has no replicas")
+        self.name = name
+        self.limits = limits
+        self._replicas = list(replicas)
+        primary = self._replicas[0]
+        self._batching = primary.capabilities.batching_gain and isinstance(primary, BatchingEngine)
+        self.max_batch_size = (
+            min(max_batch_size, primary.capabilities.max_batch_size) if self._batching else 1
+        )
+        self._max_queue_delay_s = max_queue_delay_s
+        self._queue = SegmentQueue()
+        self._running: dict[Priority, int] = dict.fromkeys(Priority, 0)
+        self.estimate = ServiceTimeEstimate()
+        self._executors = [
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{name}-replica{index}")
+            for index in range(len(self._replicas))
+        ]
+        self._loops: list[asyncio.Task[None]] = []
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._loops = [
+            asyncio.create_task(self._replica_loop(index), name=f"{self.name}-replica{index}")
+            for index in range(len(self._replicas))
+        ]
+
+    async def stop(self) -> None:
+        for loop_task in self._loops:
+            loop_task.cancel()
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        for executor in self._executors:
+            executor.shutdown(wait=False, cancel_futures=True)
+
+    # --- requester side -------------------------------------------------------------------
+
+    @property
+    def replicas(self) -> int:
+        return len(self._replicas)
+
+    def queued(self, priority: Priority | None = None) -> int:
+        return len(self._queue) if priority is None else self._queue.waiting(priority)
+
+    def running(self) -> int:
+        return sum(self._running.values())
+
+    def admit(self, priority: Priority, budget_s: float | None = None) -> float:
+        """Estimated wait for a new request's first segment; raises ``Overloaded`` to refuse."""
+        try:
+            return check_admission(
+                engine=self.name,
+                limits=self.limits,
+                queued_total=len(self._queue),
+                ahead=self._queue.waiting_at_or_above(priority) + self.running(),
+                replicas=len(self._replicas),
+                estimate=self.estimate,
+                budget_s=budget_s,
+            )
+        except Overloaded as refusal:
+            metrics.REJECTED.labels(self.name, refusal.reason).inc()
+            raise
+
+    def submit(self, request: SegmentRequest, priority: Priority) -> SegmentTask:
+        task = SegmentTask(request=request, priority=priority, loop=asyncio.get_running_loop())
+        self._queue.put(task)
+        self._update_gauges()
+        return task
+
+    def cancel(self, task: SegmentTask) -> None:
+        """Drop a queued task, or stop a running one after its current chunk."""
+        if task.cancelled:
+            return
+        if task.started_at_s is None:
+            self._queue.forget(task)
+        task.cancel()
+        self._update_gauges()
+
+    # --- replica side ---------------------------------------------------------------------
+
+    async def _replica_loop(self, index: int) -> None:
+        engine = self._replicas[index]
+        executor = self._executors[index]
+        loop = asyncio.get_running_loop()
+        while True:
+            first = await self._queue.get()
+            batch = [first]
+            if self._batching and self.max_batch_size > 1:
+                batch += await self._gather_batch(engine, first)
+            self._start(batch)
+            try:
+                if len(batch) == 1:
+                    result = await loop.run_in_executor(executor, _run_single, engine, first)
+                else:
+                    result = await loop.run_in_executor(executor, _run_batch, engine, batch)
+                self._record(result, len(batch))
+            except Exception:  # the runners report to tasks themselves; this is a bug guard
+                logger.exception("replica %s of %s failed", index, self.name)
+            finally:
+                for task in batch:
+                    self._running[task.priority] -= 1
+                self._update_gauges()
+
+    async def _gather_batch(self, engine: Engine, first: SegmentTask) -> list[SegmentTask]:
+        """More queued tasks with the same batch key, waiting up to ``max_queue_delay``."""
+        assert isinstance(engine, BatchingEngine)
+        key = _batch_key(engine, first.request)
+        gathered: list[SegmentTask] = []
+        deadline = time.monotonic() + self._max_queue_delay_s
+        while len(gathered) + 1 < self.max_batch_size:
+            task = self._queue.pop_nowait(lambda t: _batch_key(engine, t.request) == key)
+            if task is not None:
+                gathered.append(task)
+                continue
+            remaining_s = deadline - time.monotonic()
+            if remaining_s <= 0:
+                break
+            await self._queue.wait_for_more(remaining_s)
+        return gathered
+
+    def _start(self, batch: list[SegmentTask]) -> None:
+        now = time.monotonic()
+        for task in batch:
+            task.started_at_s = now
+            self._running[task.priority] += 1
+            metrics.QUEUE_WAIT.labels(self.name, task.priority.label).observe(
+                now - task.enqueued_at_s
+            )
+        self._update_gauges()
+
+    def _record(self, result: _RunResult, batch_size: int) -> None:
+        metrics.BATCH_SIZE.labels(self.name).observe(batch_size)
+        if result.failed:
+            return
+        if result.segments:
+            self.estimate.observe(result.busy_s / result.segments)
+        if result.audio_s > 0:
+            metrics.AUDIO_SECONDS.labels(self.name).inc(result.audio_s)
+            metrics.REAL_TIME_FACTOR.labels(self.name).observe(result.busy_s / result.audio_s)
+
+    def _update_gauges(self) -> None:
+        for priority in Priority:
+            metrics.QUEUE_DEPTH.labels(self.name, priority.label).set(self._queue.waiting(priority))
+            metrics.IN_FLIGHT.labels(self.name, priority.label).set(self._running[priority])
+
+
+def _batch_key(engine: BatchingEngine, request: SegmentRequest) -> Hashable:
+    return engine.batch_key(request.voice_id, request.params)
+
+
+def _engine_error(engine: Engine, error: Exception) -> VoxserveError:
+    if isinstance(error, VoxserveError) and not isinstance(error, EngineFailed):
+        return error  # e.g. an invalid option only the engine could check: the client's fault
+    metrics.ENGINE_ERRORS.labels(engine.name).inc()
+    if isinstance(error, EngineFailed):
+        return error
+    logger.exception("engine %s raised", engine.name, exc_info=error)
+    return EngineFailed(f"engine '{engine.name}' failed: {error}")
+
+
+def _run_single(engine: Engine, task: SegmentTask) -> _RunResult:
+    """Runs on the replica's thread: stream one segment's chunks back to its task."""
+    started = time.monotonic()
+    audio_s = 0.0
+    request = task.request
+    try:
+        chunks = engine.synthesize(request.text, request.voice_id, request.params)
+        try:
+            for chunk in chunks:
+                if task.cancelled:
+                    break
+                audio_s += chunk.duration_s
+                task.deliver(chunk)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+    except Exception as error:
+        task.fail(_engine_error(engine, error))
+        return _RunResult(time.monotonic() - started, audio_s, 1, failed=True)
+    task.finish()
+    return _RunResult(time.monotonic() - started, audio_s, 1, failed=task.cancelled)
+
+
+def _run_batch(engine: Engine, batch: list[SegmentTask]) -> _RunResult:
+    """Runs on the replica's thread: one batched engine call, results routed to each task."""
+    assert isinstance(engine, BatchingEngine)
+    started = time.monotonic()
+    try:
+        results = engine.synthesize_batch([task.request for task in batch])
+        if len(results) != len(batch):
+            raise EngineFailed(f"{engine.name} returned {len(results)} results for {len(batch)}")
+    except Exception as error:
+        failure = _engine_error(engine, error)
+        for task in batch:
+            task.fail(failure)
+        return _RunResult(time.monotonic() - started, 0.0, len(batch), failed=True)
+    audio_s = 0.0
+    for task, chunks in zip(batch, results, strict=True):
+        for chunk in chunks:
+            audio_s += chunk.duration_s
+            task.deliver(chunk)
+        task.finish()
+    return _RunResult(time.monotonic() - started, audio_s, len(batch), failed=False)
+
+
+class Scheduler:
+    """The engine schedulers of one process, created once the engines are loaded."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._engines: dict[str, EngineScheduler] = {}
+
+    def start(self, replicas_by_engine: Mapping[str, Sequence[Engine]]) -> None:
+        for name, replicas in replicas_by_engine.items():
+            overrides = self._settings.engine_overrides.get(name)
+            budget_ms = (overrides and overrides.queue_budget_ms) or self._settings.queue_budget_ms
+            scheduler = EngineScheduler(
+                name,
+                replicas,
+                AdmissionLimits(
+                    max_queue_segments=(overrides and overrides.max_queue_segments)
+                    or self._settings.max_queue_segments,
+                    queue_budget_s=budget_ms / 1000,
+                ),
+                max_batch_size=(overrides and overrides.max_batch_size)
+                or self._settings.max_batch_size,
+                max_queue_delay_s=(
+                    (overrides and overrides.max_queue_delay_ms)
+                    or self._settings.max_queue_delay_ms
+                ) / 1000,
+            )
+            scheduler.start()
+            self._engines[name] = scheduler
+
+    @property
+    def started(self) -> bool:
+        return bool(self._engines)
+
+    def engine(self, name: str) -> EngineScheduler:
+        scheduler = self._engines.get(name)
+        if scheduler is None:
+            raise NotReady(f"engine '{name}' is not scheduled yet")
+        return scheduler
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(s.stop() for s in self._engines.values()))
+        self._engines.clear()

@@ -1,0 +1,81 @@
+"""A priority queue of segment tasks: interactive before batch, first come first served within."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+from collections.abc import Callable
+
+from voxserve.scheduler.task import Priority, SegmentTask
+
+
+class SegmentQueue:
+    """Lives on the event loop (no locks). Cancelled tasks are dropped when they reach the front."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[int, int, SegmentTask]] = []
+        self._order = itertools.count()
+        self._waiting: dict[Priority, int] = dict.fromkeys(Priority, 0)
+        self._changed = asyncio.Event()
+
+    def __len__(self) -> int:
+        return sum(self._waiting.values())
+
+    def waiting(self, priority: Priority) -> int:
+        return self._waiting[priority]
+
+    def waiting_at_or_above(self, priority: Priority) -> int:
+        """Tasks that would run before a new task of ``priority``."""
+        return sum(count for p, count in self._waiting.items() if p <= priority)
+
+    def put(self, task: SegmentTask) -> None:
+        heapq.heappush(self._heap, (int(task.priority), next(self._order), task))
+        self._waiting[task.priority] += 1
+        self._changed.set()
+
+    def forget(self, task: SegmentTask) -> None:
+        """Account for a queued task that was cancelled (it stays in the heap until popped)."""
+        self._waiting[task.priority] -= 1
+
+    async def get(self) -> SegmentTask:
+        """The next live task, waiting for one if needed."""
+        while True:
+            task = self.pop_nowait()
+            if task is not None:
+                return task
+            self._changed.clear()
+            await self._changed.wait()
+
+    def pop_nowait(
+        self, matching: Callable[[SegmentTask], bool] | None = None
+    ) -> SegmentTask | None:
+        """Pop the first live task (optionally the first live one ``matching``), or None."""
+        self._drop_cancelled_front()
+        if not self._heap:
+            return None
+        if matching is None:
+            _, _, task = heapq.heappop(self._heap)
+            self._waiting[task.priority] -= 1
+            return task
+        for _, _, task in sorted(self._heap, key=lambda entry: entry[:2]):
+            if not task.cancelled and matching(task):
+                self._remove(task)
+                return task
+        return None
+
+    async def wait_for_more(self, timeout_s: float) -> None:
+        """Return when a task is added or ``timeout_s`` passes."""
+        self._changed.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), timeout_s)
+
+    def _drop_cancelled_front(self) -> None:
+        while self._heap and self._heap[0][2].cancelled:
+            heapq.heappop(self._heap)
+
+    def _remove(self, task: SegmentTask) -> None:
+        self._heap = [entry for entry in self._heap if entry[2] is not task]
+        heapq.heapify(self._heap)
+        self._waiting[task.priority] -= 1
