@@ -6,12 +6,14 @@ Names carry their units (``_ms``, ``_s``, ``_hz``, ``_chars``).
 
 from __future__ import annotations
 
+import json
+import os
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from voxserve.types import AudioFormat
 
@@ -66,7 +68,7 @@ class Settings(BaseSettings):
 
     # --- engines and names ---------------------------------------------------------
     #: Engines to load at start-up, by registry name (``piper``, ``fake`` for tests).
-    engines: list[str] = Field(default_factory=lambda: ["piper"])
+    engines: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["piper"])
     default_model: str = "piper"
     default_voice: str = "en_US-joe-medium"
     #: Client-facing voice names (OpenAI's ``alloy`` …) mapped to local voice ids.
@@ -159,7 +161,9 @@ class Settings(BaseSettings):
     @field_validator("engines", mode="before")
     @classmethod
     def _split_engine_list(cls, value: object) -> object:
-        if isinstance(value, str) and not value.lstrip().startswith("["):
+        if isinstance(value, str):
+            if value.lstrip().startswith("["):
+                return json.loads(value)
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
@@ -169,6 +173,10 @@ class Settings(BaseSettings):
             raise ValueError("VOXSERVE_ENGINES must name at least one engine")
         if len(set(self.engines)) != len(self.engines):
             raise ValueError(f"VOXSERVE_ENGINES names an engine twice: {self.engines}")
+        known = {f"VOXSERVE_{name.upper()}" for name in type(self).model_fields}
+        unknown = sorted(k for k in os.environ if k.startswith("VOXSERVE_") and k not in known)
+        if unknown:
+            raise ValueError(f"unknown setting(s) in the environment: {', '.join(unknown)}")
         return self
 
     @cached_property

@@ -26,8 +26,10 @@ from voxserve.types import AudioChunk
 #: Bump when the binary layout below changes; older values then read as corrupt (misses).
 VALUE_FORMAT_VERSION = 1
 _MAGIC = b"VXSG"
-#: magic, version, 3 pad bytes, sample rate, chunk count, CRC-32 of everything after the header.
-_HEADER = struct.Struct("<4sB3xIII")
+#: magic, version, 3 pad bytes, sample rate, chunk count; then the CRC-32 of every other byte.
+_PREFIX = struct.Struct("<4sB3xII")
+_CRC = struct.Struct("<I")
+_HEADER_BYTES = _PREFIX.size + _CRC.size
 _S16_MAX = 32767.0
 
 
@@ -85,27 +87,28 @@ class CachedSegment:
     def encode(self) -> bytes:
         """Compact binary form: versioned header, chunk table, PCM; CRC-protected."""
         table = struct.pack(f"<{len(self.chunk_lengths)}I", *self.chunk_lengths)
-        crc = zlib.crc32(self.pcm_s16le, zlib.crc32(table))
-        header = _HEADER.pack(
-            _MAGIC, VALUE_FORMAT_VERSION, self.sample_rate_hz, len(self.chunk_lengths), crc
+        prefix = _PREFIX.pack(
+            _MAGIC, VALUE_FORMAT_VERSION, self.sample_rate_hz, len(self.chunk_lengths)
         )
-        return b"".join((header, table, self.pcm_s16le))
+        crc = zlib.crc32(self.pcm_s16le, zlib.crc32(table, zlib.crc32(prefix)))
+        return b"".join((prefix, _CRC.pack(crc), table, self.pcm_s16le))
 
     @classmethod
     def decode(cls, data: bytes) -> CachedSegment:
         """Parse :meth:`encode` output; raises :class:`CorruptCacheValue` on any mismatch."""
-        if len(data) < _HEADER.size:
+        if len(data) < _HEADER_BYTES:
             raise CorruptCacheValue(f"{len(data)} bytes is shorter than the header")
-        magic, version, rate, count, crc = _HEADER.unpack_from(data)
+        magic, version, rate, count = _PREFIX.unpack_from(data)
         if magic != _MAGIC or version != VALUE_FORMAT_VERSION:
             raise CorruptCacheValue(f"unknown magic/version {magic!r}/{version}")
-        table_end = _HEADER.size + 4 * count
+        (crc,) = _CRC.unpack_from(data, _PREFIX.size)
+        view = memoryview(data)
+        if zlib.crc32(view[_HEADER_BYTES:], zlib.crc32(view[: _PREFIX.size])) != crc:
+            raise CorruptCacheValue("checksum mismatch")
+        table_end = _HEADER_BYTES + 4 * count
         if len(data) < table_end:
             raise CorruptCacheValue("truncated chunk table")
-        view = memoryview(data)
-        if zlib.crc32(view[table_end:], zlib.crc32(view[_HEADER.size : table_end])) != crc:
-            raise CorruptCacheValue("checksum mismatch")
-        lengths = struct.unpack_from(f"<{count}I", data, _HEADER.size)
+        lengths = struct.unpack_from(f"<{count}I", data, _HEADER_BYTES)
         try:
             return cls(bytes(view[table_end:]), rate, lengths)
         except ValueError as exc:

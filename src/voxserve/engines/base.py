@@ -99,6 +99,8 @@ def parse_options(engine: Engine, options: Mapping[str, Any]) -> EngineOptions:
 ENGINE_REGISTRY: dict[str, str] = {
     "piper": "voxserve.engines.piper:PiperEngine",
     "fake": "voxserve.engines.fake:FakeEngine",
+    "fake-batch": "voxserve.engines.fake:FakeBatchEngine",
+    "maya1": "voxserve.engines.maya1:Maya1Engine",
 }
 
 

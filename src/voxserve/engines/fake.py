@@ -7,13 +7,14 @@ proportional to it, so tests can check routing, ordering and streaming without a
 
 from __future__ import annotations
 
+import time
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 
 import numpy as np
 from pydantic import Field
 
-from voxserve.engines.base import EngineOptions, SynthesisParams
+from voxserve.engines.base import EngineOptions, SegmentRequest, SynthesisParams
 from voxserve.errors import EngineFailed, VoiceNotFound
 from voxserve.settings import Settings
 from voxserve.types import AudioChunk, EngineCapabilities, VoiceInfo
@@ -25,6 +26,8 @@ SECONDS_PER_CHAR = 0.02
 class FakeOptions(EngineOptions):
     #: Raise ``EngineFailed`` for a segment containing this text (tests error paths).
     fail_on: str | None = Field(default=None, min_length=1)
+    #: Pretend each segment takes this long to synthesize (tests across processes).
+    sleep_ms: float = Field(default=0.0, ge=0.0, le=10_000.0)
 
 
 class FakeEngine:
@@ -47,7 +50,7 @@ class FakeEngine:
         return [
             VoiceInfo(
                 id="fake-tone",
-                engine="fake",
+                engine=self.name,
                 language="en_US",
                 sample_rate_hz=FAKE_SAMPLE_RATE_HZ,
                 description="Test tones, no model",
@@ -61,10 +64,31 @@ class FakeEngine:
         if self.before_segment is not None:
             self.before_segment(text)
         options = params.options
-        if isinstance(options, FakeOptions) and options.fail_on and options.fail_on in text:
-            raise EngineFailed(f"fake engine told to fail on {options.fail_on!r}")
+        if isinstance(options, FakeOptions):
+            if options.fail_on and options.fail_on in text:
+                raise EngineFailed(f"fake engine told to fail on {options.fail_on!r}")
+            if options.sleep_ms:
+                time.sleep(options.sleep_ms / 1000)
         self.segments_synthesized.append(text)
         yield AudioChunk(samples=tone_for(text, params.speed), sample_rate_hz=FAKE_SAMPLE_RATE_HZ)
+
+
+class FakeBatchEngine(FakeEngine):
+    """The fake engine declaring a gain from batching, so the batcher can be tested."""
+
+    name = "fake-batch"
+    capabilities = EngineCapabilities(batching_gain=True, max_batch_size=8, deterministic=True)
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.batch_sizes: list[int] = []
+
+    def batch_key(self, voice_id: str, params: SynthesisParams) -> Hashable:
+        return (voice_id, params.speed)
+
+    def synthesize_batch(self, requests: Sequence[SegmentRequest]) -> list[list[AudioChunk]]:
+        self.batch_sizes.append(len(requests))
+        return [list(self.synthesize(r.text, r.voice_id, r.params)) for r in requests]
 
 
 def tone_for(text: str, speed: float = 1.0) -> np.ndarray:

@@ -1,0 +1,222 @@
+"""The scheduler on fake engines: priority order, admission, cancellation, batching."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import numpy as np
+import pytest
+from prometheus_client import REGISTRY
+
+from voxserve.engines.base import SegmentRequest, SynthesisParams
+from voxserve.engines.fake import FakeBatchEngine, FakeEngine, tone_for
+from voxserve.errors import EngineFailed, Overloaded
+from voxserve.scheduler import EngineScheduler, Priority
+from voxserve.scheduler.admission import AdmissionLimits
+from voxserve.settings import Settings
+from voxserve.types import AudioChunk
+
+
+def _engine(tmp_path: Path, cls: type[FakeEngine] = FakeEngine) -> FakeEngine:
+    engine = cls(Settings(data_dir=tmp_path, engines=["fake"]))
+    engine.load()
+    return engine
+
+
+@asynccontextmanager
+async def _scheduler(
+    engine: FakeEngine, *, max_queue: int = 100, budget_s: float = 60.0, batch: int = 8,
+    delay_s: float = 0.05,
+) -> AsyncIterator[EngineScheduler]:
+    scheduler = EngineScheduler(engine.name, [engine], AdmissionLimits(max_queue, budget_s),
+                                max_batch_size=batch, max_queue_delay_s=delay_s)
+    scheduler.start()
+    try:
+        yield scheduler
+    finally:
+        await scheduler.stop()
+
+
+def _request(text: str, speed: float = 1.0) -> SegmentRequest:
+    return SegmentRequest(text, "fake-tone", SynthesisParams(speed=speed))
+
+
+class Gate:
+    """Blocks the engine's thread on segments starting with 'hold' until opened."""
+
+    def __init__(self) -> None:
+        self.opened = threading.Event()
+        self.entered = threading.Event()
+
+    def __call__(self, text: str) -> None:
+        if text.startswith("hold"):
+            self.entered.set()
+            assert self.opened.wait(10), "gate never opened"
+
+
+async def _audio(task: object) -> list[AudioChunk]:
+    return [chunk async for chunk in task.chunks()]  # type: ignore[attr-defined]
+
+
+async def _wait(event: threading.Event) -> None:
+    assert await asyncio.to_thread(event.wait, 10)
+
+
+def test_interactive_segments_run_before_batch_segments(tmp_path: Path) -> None:
+    engine = _engine(tmp_path)
+    gate = Gate()
+    engine.before_segment = gate
+
+    async def run() -> None:
+        async with _scheduler(engine) as scheduler:
+            blocker = scheduler.submit(_request("hold the replica"), Priority.BATCH)
+            await _wait(gate.entered)
+            tasks = [
+                scheduler.submit(_request("batch one"), Priority.BATCH),
+                scheduler.submit(_request("batch two"), Priority.BATCH),
+                scheduler.submit(_request("interactive one"), Priority.INTERACTIVE),
+                scheduler.submit(_request("batch three"), Priority.BATCH),
+                scheduler.submit(_request("interactive two"), Priority.INTERACTIVE),
+            ]
+            assert scheduler.queued(Priority.BATCH) == 3
+            assert scheduler.queued(Priority.INTERACTIVE) == 2
+            gate.opened.set()
+            for task in [blocker, *tasks]:
+                await _audio(task)
+
+    asyncio.run(run())
+    assert engine.segments_synthesized == [
+        "hold the replica", "interactive one", "interactive two",
+        "batch one", "batch two", "batch three",
+    ]
+
+
+def test_admission_refuses_a_full_queue(tmp_path: Path) -> None:
+    engine = _engine(tmp_path)
+    gate = Gate()
+    engine.before_segment = gate
+
+    async def run() -> None:
+        async with _scheduler(engine, max_queue=2) as scheduler:
+            scheduler.submit(_request("hold"), Priority.INTERACTIVE)
+            await _wait(gate.entered)
+            scheduler.admit(Priority.INTERACTIVE)  # queue empty: accepted
+            scheduler.submit(_request("a"), Priority.INTERACTIVE)
+            scheduler.submit(_request("b"), Priority.INTERACTIVE)
+            before = REGISTRY.get_sample_value(
+                "voxserve_rejected_requests_total", {"engine": "fake", "reason": "queue_full"}
+            ) or 0.0
+            with pytest.raises(Overloaded) as refused:
+                scheduler.admit(Priority.INTERACTIVE)
+            assert refused.value.reason == "queue_full"
+            assert refused.value.retry_after_s >= 1
+            after = REGISTRY.get_sample_value(
+                "voxserve_rejected_requests_total", {"engine": "fake", "reason": "queue_full"}
+            )
+            assert after == before + 1
+            gate.opened.set()
+
+    asyncio.run(run())
+
+
+def test_admission_refuses_when_estimated_wait_exceeds_budget(tmp_path: Path) -> None:
+    engine = _engine(tmp_path)
+    gate = Gate()
+    engine.before_segment = gate
+
+    async def run() -> None:
+        async with _scheduler(engine, budget_s=1.5) as scheduler:
+            scheduler.estimate.observe(1.0)  # one second per segment
+            scheduler.submit(_request("hold"), Priority.INTERACTIVE)
+            await _wait(gate.entered)
+            assert scheduler.admit(Priority.INTERACTIVE) == pytest.approx(1.0)
+            scheduler.submit(_request("a"), Priority.BATCH)
+            # Batch work queued behind does not delay an interactive request ...
+            assert scheduler.admit(Priority.INTERACTIVE) == pytest.approx(1.0)
+            # ... but does delay another batch request: 2 s estimated > 1.5 s budget.
+            with pytest.raises(Overloaded) as refused:
+                scheduler.admit(Priority.BATCH)
+            assert refused.value.reason == "queue_budget"
+            assert scheduler.admit(Priority.INTERACTIVE, budget_s=5.0) == pytest.approx(1.0)
+            gate.opened.set()
+
+    asyncio.run(run())
+
+
+def test_cancelled_queued_segment_is_never_synthesized(tmp_path: Path) -> None:
+    engine = _engine(tmp_path)
+    gate = Gate()
+    engine.before_segment = gate
+
+    async def run() -> None:
+        async with _scheduler(engine) as scheduler:
+            blocker = scheduler.submit(_request("hold"), Priority.INTERACTIVE)
+            await _wait(gate.entered)
+            doomed = scheduler.submit(_request("doomed"), Priority.INTERACTIVE)
+            kept = scheduler.submit(_request("kept"), Priority.INTERACTIVE)
+            scheduler.cancel(doomed)
+            assert scheduler.queued() == 1
+            gate.opened.set()
+            await _audio(blocker)
+            await _audio(kept)
+
+    asyncio.run(run())
+    assert engine.segments_synthesized == ["hold", "kept"]
+
+
+def test_engine_errors_reach_the_requester(tmp_path: Path) -> None:
+    engine = _engine(tmp_path)
+    engine.before_segment = lambda text: (_ for _ in ()).throw(RuntimeError("boom"))
+
+    async def run() -> None:
+        async with _scheduler(engine) as scheduler:
+            task = scheduler.submit(_request("x"), Priority.INTERACTIVE)
+            with pytest.raises(EngineFailed, match="boom"):
+                await _audio(task)
+            engine.before_segment = None
+            assert await _audio(scheduler.submit(_request("y"), Priority.INTERACTIVE))
+
+    asyncio.run(run())
+
+
+def test_batching_groups_compatible_segments_and_routes_results(tmp_path: Path) -> None:
+    engine = _engine(tmp_path, FakeBatchEngine)
+    assert isinstance(engine, FakeBatchEngine)
+    gate = Gate()
+    engine.before_segment = gate
+
+    async def run() -> dict[str, list[AudioChunk]]:
+        async with _scheduler(engine, batch=4) as scheduler:
+            blocker = scheduler.submit(_request("hold"), Priority.INTERACTIVE)
+            await _wait(gate.entered)
+            texts = [f"segment {n}" for n in range(6)]
+            tasks = {text: scheduler.submit(_request(text), Priority.INTERACTIVE)
+                     for text in texts}
+            fast = scheduler.submit(_request("faster one", speed=2.0), Priority.INTERACTIVE)
+            gate.opened.set()
+            await _audio(blocker)
+            results = {text: await _audio(task) for text, task in tasks.items()}
+            results["faster one"] = await _audio(fast)
+            return results
+
+    results = asyncio.run(run())
+    # The blocker ran alone, then 4 + 2 compatible segments as batches (single segments take
+    # the plain synthesize path), then the one with another speed alone.
+    assert engine.batch_sizes == [4, 2]
+    assert engine.segments_synthesized == [
+        "hold", *(f"segment {n}" for n in range(6)), "faster one"
+    ]
+    for text, chunks in results.items():
+        speed = 2.0 if text == "faster one" else 1.0
+        np.testing.assert_array_equal(np.concatenate([c.samples for c in chunks]),
+                                      tone_for(text, speed))
+
+
+def test_piper_runs_unbatched(catalog: object) -> None:
+    piper = catalog.engine("piper")  # type: ignore[attr-defined]
+    scheduler = EngineScheduler("piper", [piper], AdmissionLimits(10, 10.0), 8, 0.01)
+    assert scheduler.max_batch_size == 1

@@ -1,0 +1,44 @@
+"""The settings object: environment parsing and refusals."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from voxserve.settings import Settings
+
+
+def test_engine_list_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VOXSERVE_ENGINES", "piper, fake")
+    assert Settings().engines == ["piper", "fake"]
+    monkeypatch.setenv("VOXSERVE_ENGINES", '["fake"]')
+    assert Settings().engines == ["fake"]
+
+
+def test_json_maps_and_overrides_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VOXSERVE_VOICE_ALIASES", '{"alloy": "en_US-amy-medium"}')
+    monkeypatch.setenv("VOXSERVE_ENGINE_OVERRIDES", '{"piper": {"replicas": 2}}')
+    monkeypatch.setenv("VOXSERVE_ENGINE_REPLICAS", "3")
+    settings = Settings()
+    assert settings.voice_aliases == {"alloy": "en_US-amy-medium"}
+    assert settings.replicas_for("piper") == 2
+    assert settings.replicas_for("fake") == 3
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"VOXSERVE_ENGINES": ""},
+        {"VOXSERVE_ENGINES": "piper,piper"},
+        {"VOXSERVE_PORT": "0"},
+        {"VOXSERVE_MAX_INPUT_CHARS": "-1"},
+        {"VOXSERVE_DEFAULT_RESPONSE_FORMAT": "ogg"},
+        {"VOXSERVE_UNKNOWN_SETTING": "1"},
+        {"VOXSERVE_ENGINE_OVERRIDES": '{"piper": {"replicas": 0}}'},
+    ],
+)
+def test_bad_configuration_is_refused(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError):
+        Settings()
