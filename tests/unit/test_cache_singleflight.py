@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from functools import partial
 
 import numpy as np
 import pytest
@@ -42,7 +43,7 @@ def test_different_keys_run_separately() -> None:
             return value
 
         results = await asyncio.gather(
-            *(flight.run(k, lambda k=k: echo(k)) for k in ("a", "b", "a"))  # type: ignore[misc]
+            *(flight.run(k, partial(echo, k)) for k in ("a", "b", "a"))
         )
         assert results == ["a", "b", "a"]
 
