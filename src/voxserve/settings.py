@@ -139,8 +139,10 @@ class Settings(BaseSettings):
     maya1_temperature: float = Field(default=0.4, gt=0.0, le=2.0)
     maya1_top_p: float = Field(default=0.9, gt=0.0, le=1.0)
     maya1_repetition_penalty: float = Field(default=1.1, ge=1.0, le=2.0)
-    #: Skip frames with a token outside its slot's range instead of failing the segment.
+    #: A frame with a token outside its slot's range fails the segment (False: skip the frame).
     maya1_strict_frames: bool = True
+    #: Put BOS before the text (True/False), or follow the tokenizer (None, as the reference).
+    maya1_prompt_leading_bos: bool | None = None
     #: Named voice descriptions offered as voices (a request's ``instructions`` overrides).
     maya1_voices: dict[str, str] = Field(default_factory=lambda: {
         "maya1-warm": "40-year-old, warm, low pitch, conversational",

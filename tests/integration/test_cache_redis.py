@@ -19,11 +19,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 from prometheus_client import REGISTRY
 
 from voxserve.cache import CachedSegment
-from voxserve.cache.redis import RedisCache
+
+redis = pytest.importorskip("redis", reason="the Redis cache needs redis-py (the redis extra)")
+
+from voxserve.cache.redis import RedisCache  # noqa: E402
 
 pytestmark = [
     pytest.mark.integration,
@@ -125,8 +127,8 @@ def test_round_trip_with_ttl(server: RedisProcess) -> None:
 
     asyncio.run(scenario())
     with server.client() as client:
-        keys = client.keys(f"{cache._key_prefix}*")
-        assert keys == [f"{cache._key_prefix}k1".encode()]
+        keys = client.keys(f"{cache.key_prefix}*")
+        assert keys == [f"{cache.key_prefix}k1".encode()]
         assert 0 < client.ttl(keys[0]) <= 90
     assert metric("voxserve_cache_hits_total", cache.name) == 1
     assert metric("voxserve_cache_misses_total", cache.name) == 1
@@ -143,14 +145,14 @@ def test_oversize_values_are_not_stored(server: RedisProcess) -> None:
 
     asyncio.run(scenario())
     with server.client() as client:
-        assert client.keys(f"{cache._key_prefix}*") == []
+        assert client.keys(f"{cache.key_prefix}*") == []
     assert metric("voxserve_cache_errors_total", cache.name) == 0
 
 
 def test_corrupt_value_is_a_counted_miss(server: RedisProcess) -> None:
     cache = new_cache(server)
     with server.client() as client:
-        client.set(f"{cache._key_prefix}bad", b"not a segment")
+        client.set(f"{cache.key_prefix}bad", b"not a segment")
 
     async def scenario() -> None:
         assert await cache.get("bad") is None

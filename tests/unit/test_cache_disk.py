@@ -115,7 +115,9 @@ def test_restart_with_a_smaller_bound_evicts_by_last_use(tmp_path: Path) -> None
     assert metric("voxserve_cache_bytes", name) == 2 * FILE_BYTES
 
 
-def test_failed_write_leaves_no_file_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_write_leaves_no_file_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def broken_replace(source: object, target: object) -> None:
         raise OSError(28, "No space left on device")
 

@@ -90,6 +90,7 @@ def test_factory_memory_is_memory_in_front_of_disk(tmp_path: Path) -> None:
 
 
 def test_factory_redis_is_memory_in_front_of_redis(tmp_path: Path) -> None:
+    pytest.importorskip("redis")
     from voxserve.cache.redis import RedisCache
 
     settings = Settings(data_dir=tmp_path, cache_url="redis://127.0.0.1:1/0")

@@ -14,7 +14,6 @@ the others' files) but then only approximately stay within it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import re
@@ -76,10 +75,12 @@ class DiskCache:
     async def close(self) -> None:
         await asyncio.to_thread(self._pool.shutdown)
 
-    # --- on the IO threads --------------------------------------------------------------
-
     async def _run(self, function: Callable[[], R]) -> R:
         return await asyncio.get_running_loop().run_in_executor(self._pool, function)
+
+    # --- on the IO threads --------------------------------------------------------------
+    # Renames, unlinks and index changes happen together under ``_lock``, so the index always
+    # matches the files; reading and writing the bytes happen outside it.
 
     def _read(self, key: str) -> CachedSegment | None:
         path = self._path(key)
@@ -88,18 +89,22 @@ class DiskCache:
             data = path.read_bytes()
         except FileNotFoundError:
             with self._lock:
-                self._forget(key)
+                if not path.exists():  # else it was written just now
+                    self._forget(key)
             return None
         try:
             value = CachedSegment.decode(data)
         except CorruptCacheValue:
             with self._lock:
                 self._forget(key)
-            path.unlink(missing_ok=True)
+                path.unlink(missing_ok=True)
             raise
-        with contextlib.suppress(FileNotFoundError):
-            os.utime(path)  # the file's mtime is its last use
-        self._account(key, len(data))
+        with self._lock:
+            try:
+                os.utime(path)  # the file's mtime is its last use
+                self._record(key, path.stat().st_size)
+            except FileNotFoundError:  # evicted since it was read
+                self._forget(key)
         return value
 
     def _write(self, key: str, value: CachedSegment) -> None:
@@ -112,27 +117,27 @@ class DiskCache:
         tmp = path.with_name(f"{TMP_PREFIX}{uuid.uuid4().hex}")
         try:
             tmp.write_bytes(data)
-            os.replace(tmp, path)
+            with self._lock:
+                os.replace(tmp, path)
+                self._record(key, len(data))
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        self._account(key, len(data))
 
     def _path(self, key: str) -> Path:
         if not _KEY.fullmatch(key):
             raise ValueError(f"disk cache keys are lowercase hex digests, not {key!r}")
         return self.root / key[:2] / key
 
-    def _account(self, key: str, size: int) -> None:
-        """Record ``key`` as just used with ``size`` bytes, then evict down to the bound."""
-        with self._lock:
-            self._forget(key)
-            self._index[key] = size
-            self._bytes += size
-            self._evict()
+    def _record(self, key: str, size: int) -> None:
+        """Mark ``key`` as just used with ``size`` bytes, then evict down to the bound."""
+        self._forget(key)
+        self._index[key] = size
+        self._bytes += size
+        self._evict()
 
     def _evict(self) -> None:
-        """Remove the least recently used files until within the bound (caller holds the lock)."""
+        """Remove the least recently used files until within the bound."""
         evicted = 0
         while self._bytes > self._max_bytes and self._index:
             victim, size = self._index.popitem(last=False)
@@ -144,7 +149,7 @@ class DiskCache:
             CACHE_EVICTIONS.labels(self.name).inc(evicted)
 
     def _forget(self, key: str) -> None:
-        """Drop ``key`` from the index (caller holds the lock)."""
+        """Drop ``key`` from the index."""
         size = self._index.pop(key, None)
         if size is not None:
             self._bytes -= size
@@ -170,14 +175,15 @@ class DiskCache:
         for shard in self.root.iterdir():
             if not (_SHARD.fullmatch(shard.name) and shard.is_dir()):
                 continue
-            for entry in os.scandir(shard):
-                try:
-                    stat = entry.stat(follow_symlinks=False)
-                except FileNotFoundError:
-                    continue
-                if entry.name.startswith(TMP_PREFIX):
-                    if stat.st_mtime_ns < stale_before_ns:
-                        Path(entry.path).unlink(missing_ok=True)
-                elif _KEY.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
-                    found.append((stat.st_mtime_ns, entry.name, stat.st_size))
+            with os.scandir(shard) as entries:
+                for entry in entries:
+                    try:
+                        stat = entry.stat(follow_symlinks=False)
+                    except FileNotFoundError:
+                        continue
+                    if entry.name.startswith(TMP_PREFIX):
+                        if stat.st_mtime_ns < stale_before_ns:
+                            Path(entry.path).unlink(missing_ok=True)
+                    elif _KEY.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+                        found.append((stat.st_mtime_ns, entry.name, stat.st_size))
         return found

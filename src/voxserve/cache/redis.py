@@ -44,7 +44,7 @@ class RedisCache:
         self._timeout_s = timeout_s
         self._max_value_bytes = max_value_bytes
         self._backoff_s = backoff_s
-        self._key_prefix = key_prefix
+        self.key_prefix = key_prefix
         self._skip_until = 0.0
         self._errors = ErrorReporter(name, logger)
         self._client = Redis.from_url(
@@ -59,7 +59,7 @@ class RedisCache:
             return None
         try:
             data = await asyncio.wait_for(
-                self._client.get(self._key_prefix + key), self._timeout_s
+                self._client.get(self.key_prefix + key), self._timeout_s
             )
         except Exception as exc:
             self._failed("get", exc)
@@ -83,7 +83,7 @@ class RedisCache:
             return
         try:
             await asyncio.wait_for(
-                self._client.set(self._key_prefix + key, data, ex=self._ttl_s), self._timeout_s
+                self._client.set(self.key_prefix + key, data, ex=self._ttl_s), self._timeout_s
             )
         except Exception as exc:
             self._failed("put", exc)

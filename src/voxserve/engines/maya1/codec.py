@@ -55,7 +55,7 @@ def read_snac_config(snac_dir: Path) -> dict[str, Any]:
     if not (snac_dir / SNAC_WEIGHTS).is_file():
         raise EngineLoadError(f"maya1: SNAC directory {snac_dir} has no {SNAC_WEIGHTS}")
     try:
-        config = json.loads(config_path.read_text("utf-8"))
+        config: Any = json.loads(config_path.read_text("utf-8"))
     except (OSError, ValueError) as exc:
         raise EngineLoadError(f"maya1: cannot read {config_path}: {exc}") from exc
     if not isinstance(config, dict):
@@ -83,7 +83,7 @@ def samples_per_frame(config: dict[str, Any]) -> int:
 class SnacCodec:
     """A loaded SNAC decoder on one device (float32); thread-safe for concurrent decodes."""
 
-    def __init__(self, model: torch.nn.Module, config: dict[str, Any], device: torch.device):
+    def __init__(self, model: Any, config: dict[str, Any], device: torch.device) -> None:
         self._model = model
         self._device = device
         self.sample_rate_hz = int(config.get("sampling_rate", 24000))
@@ -141,7 +141,7 @@ class StreamingDecoder:
         self.frames = 0
 
     def push(self, frame: Frame) -> FloatSamples | None:
-        """Add a frame; from the 4th on, returns the samples of the frame 3 before the newest."""
+        """Add a frame; from the 4th on, returns the second of the last four (2 before this one)."""
         self.frames += 1
         self._window = [*self._window[1 - WINDOW_FRAMES:], frame]
         if len(self._window) < WINDOW_FRAMES:

@@ -84,20 +84,23 @@ class FrameAssembler:
             self.skipped += 1
             return None
 
+    def push_all(self, token_ids: Iterable[int]) -> list[Frame]:
+        """Push a whole sequence; returns its frames (up to the first EOS_AUDIO)."""
+        frames = []
+        for token in token_ids:
+            frame = self.push(token)
+            if frame is not None:
+                frames.append(frame)
+            if self.finished:
+                break
+        return frames
+
 
 def frames_from_tokens(
     token_ids: Iterable[int], tokens: Maya1Tokens, *, strict: bool
 ) -> list[Frame]:
     """All whole frames of a generated sequence (up to the first EOS_AUDIO)."""
-    assembler = FrameAssembler(tokens, strict=strict)
-    frames = []
-    for token in token_ids:
-        frame = assembler.push(token)
-        if frame is not None:
-            frames.append(frame)
-        if assembler.finished:
-            break
-    return frames
+    return FrameAssembler(tokens, strict=strict).push_all(token_ids)
 
 
 def frames_to_tokens(frames: Iterable[Frame], tokens: Maya1Tokens) -> list[int]:

@@ -23,10 +23,12 @@ def read_model_config(model_dir: Path, tokens: Maya1Tokens) -> dict[str, Any]:
     if not config_path.is_file():
         raise EngineLoadError(f"maya1: model directory {model_dir} has no {MODEL_CONFIG}")
     try:
-        config = json.loads(config_path.read_text("utf-8"))
+        config: Any = json.loads(config_path.read_text("utf-8"))
     except (OSError, ValueError) as exc:
         raise EngineLoadError(f"maya1: cannot read {config_path}: {exc}") from exc
-    vocab_size = config.get("vocab_size") if isinstance(config, dict) else None
+    if not isinstance(config, dict):
+        raise EngineLoadError(f"maya1: {config_path} is not a JSON object")
+    vocab_size = config.get("vocab_size")
     if not isinstance(vocab_size, int):
         raise EngineLoadError(f"maya1: {config_path} has no integer vocab_size")
     if vocab_size < tokens.code_end:

@@ -7,7 +7,7 @@ so neither importing this package nor using the transformers backend imports vLL
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -32,14 +32,14 @@ class GenerationRequest:
 class Backend(Protocol):
     """What the engine needs from an LLM runtime. Implementations are thread-safe."""
 
-    def stream(self, request: GenerationRequest) -> Iterator[int]:
-        """Generated ids one by one, ending at EOS_AUDIO or ``max_new_tokens``.
+    def stream(self, request: GenerationRequest) -> Generator[int, None, None]:
+        """Generated ids one by one, until EOS_AUDIO (not yielded) or ``max_new_tokens``.
 
-        Closing the iterator early stops the generation.
+        Closing the generator early stops the generation.
         """
 
     def generate_batch(self, requests: Sequence[GenerationRequest]) -> list[list[int]]:
-        """Generated ids of several requests; result ``i`` belongs to ``requests[i]``."""
+        """Generated ids (without EOS_AUDIO) of several requests, in request order."""
 
     def close(self) -> None:
         """Release the model."""

@@ -15,7 +15,7 @@ position ids so that left padding does not shift the rotary positions of shorter
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,7 @@ class TransformersBackend:
         from transformers import AutoModelForCausalLM
 
         try:
-            model = AutoModelForCausalLM.from_pretrained(
+            model: Any = AutoModelForCausalLM.from_pretrained(
                 str(model_dir), dtype=dtype, local_files_only=True
             )
         except Exception as exc:  # OSError for missing weights, ValueError, …
@@ -51,7 +51,7 @@ class TransformersBackend:
         model.eval()
         return cls(model, tokens, device)
 
-    def stream(self, request: GenerationRequest) -> Iterator[int]:
+    def stream(self, request: GenerationRequest) -> Generator[int, None, None]:
         generation = _LockstepGeneration(self._model, self._tokens, self._device, [request])
         while not generation.done:
             (token,) = generation.advance()
