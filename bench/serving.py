@@ -703,7 +703,7 @@ class NoiseGauge:
         block.other_cpu_s = self.other_cpu_since(before)
         return block
 
-    def wait_quiet(self, window_s: float = 0.5) -> None:
+    def wait_quiet(self, window_s: float = 1.0) -> None:
         """Sleep while other processes keep more than the threshold busy, budget allowing."""
         while self.waited_s < self.budget_s:
             before = self.snapshot()

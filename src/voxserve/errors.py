@@ -53,6 +53,10 @@ class VoiceNotFound(VoxserveError):
     code = "voice_not_found"
 
 
+class ArtifactNotFound(VoxserveError):
+    code = "not_found"
+
+
 # --- the service cannot serve right now ------------------------------------------------
 
 

@@ -55,6 +55,8 @@ class VoiceInfo:
     description: str = ""
     speakers: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
+    #: Fingerprint of the voice's model files; part of cache keys ("" = do not cache).
+    version: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -98,10 +98,10 @@ def test_overload_is_refused_with_503_and_retry_after(server: Server) -> None:
     # requests of 2 segments cannot all be admitted.
     results: list[httpx.Response] = []
 
-    def client() -> None:
-        results.append(_speak(server, "First part here. Second part here.", sleep_ms=300))
+    def client(n: int) -> None:  # distinct texts: identical ones would be synthesized once
+        results.append(_speak(server, f"Client {n} first part. Second part {n}.", sleep_ms=300))
 
-    threads = [threading.Thread(target=client) for _ in range(8)]
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:

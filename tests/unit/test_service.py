@@ -72,7 +72,9 @@ def _collect(
     return asyncio.run(run())
 
 
-def test_stream_fake_engine_joins_segments_in_order(settings: Settings, catalog: EngineCatalog, plan: Any) -> None:
+def test_stream_fake_engine_joins_segments_in_order(
+    settings: Settings, catalog: EngineCatalog, plan: Any
+) -> None:
     text = "First one. Second sentence here. Third."
     job = plan(text=text, model="fake", audio_format=AudioFormat.WAV)
     stats = SpeechStats()
@@ -86,7 +88,7 @@ def test_stream_fake_engine_joins_segments_in_order(settings: Settings, catalog:
     # Segments come back in order: each stretch between silences has its own tone's pitch.
     position = 0
     for segment, tone in zip(job.segments, expected, strict=True):
-        piece = samples[position: position + len(tone)]
+        piece = samples[position : position + len(tone)]
         spectrum = np.abs(np.fft.rfft(piece))
         peak_hz = np.argmax(spectrum) * 16000 / len(piece)
         assert peak_hz == pytest.approx(_tone_hz(segment), abs=5), segment
@@ -117,14 +119,15 @@ def test_every_format_decodes_with_real_voice(
 
 
 def test_resampled_output(settings: Settings, catalog: EngineCatalog, plan: Any) -> None:
-    job = plan(text="Hello there.", audio_format=AudioFormat.WAV,
-                              sample_rate_hz=16000)
+    job = plan(text="Hello there.", audio_format=AudioFormat.WAV, sample_rate_hz=16000)
     samples, rate = decode_audio(_collect(settings, catalog, job))
     assert rate == 16000
     assert 0.5 < len(samples) / rate < 3.0
 
 
-def test_joins_are_click_free_with_real_voice(settings: Settings, catalog: EngineCatalog, plan: Any) -> None:
+def test_joins_are_click_free_with_real_voice(
+    settings: Settings, catalog: EngineCatalog, plan: Any
+) -> None:
     job = plan(
         text="The birch canoe slid on the smooth planks. Glue the sheet to the dark blue "
         "background. It's easy to tell the depth of a well.",
@@ -137,8 +140,8 @@ def test_joins_are_click_free_with_real_voice(settings: Settings, catalog: Engin
     runs = _silent_runs(samples, min_length=int(0.15 * 22050))
     assert len(runs) == 2, runs
     for start, end in runs:
-        assert np.max(np.abs(samples[start - 10: start])) < 0.03
-        assert np.max(np.abs(samples[end: end + 10])) < 0.03
+        assert np.max(np.abs(samples[start - 10 : start])) < 0.03
+        assert np.max(np.abs(samples[end : end + 10])) < 0.03
 
 
 def _silent_runs(samples: np.ndarray, min_length: int) -> list[tuple[int, int]]:
@@ -168,14 +171,18 @@ def test_stopping_early_synthesizes_no_more_segments(
     assert len(fake.segments_synthesized) - before <= 2
 
 
-def test_synthesize_iter_matches_stream_length(settings: Settings, catalog: EngineCatalog, plan: Any) -> None:
+def test_synthesize_iter_matches_stream_length(
+    settings: Settings, catalog: EngineCatalog, plan: Any
+) -> None:
     job = plan(text="One. Two. Three.", model="fake", audio_format=AudioFormat.PCM)
     blocking = b"".join(synthesize_iter(settings, job))
     streamed = _collect(settings, catalog, job)
     assert len(blocking) == len(streamed)
 
 
-def test_streaming_is_thread_safe_for_concurrent_jobs(settings: Settings, catalog: EngineCatalog, plan: Any) -> None:
+def test_streaming_is_thread_safe_for_concurrent_jobs(
+    settings: Settings, catalog: EngineCatalog, plan: Any
+) -> None:
     texts = [f"Request {n} speaks. It has two sentences." for n in range(6)]
     results: dict[int, int] = {}
 
@@ -190,5 +197,3 @@ def test_streaming_is_thread_safe_for_concurrent_jobs(settings: Settings, catalo
     for thread in threads:
         thread.join()
     assert len(results) == 6 and all(length > 22050 for length in results.values())
-
-

@@ -12,15 +12,18 @@ from fastapi import FastAPI
 from voxserve import __version__
 from voxserve.api.errors import install_error_handlers
 from voxserve.api.middleware import RequestContextMiddleware
+from voxserve.api.routes import artifacts as artifact_routes
 from voxserve.api.routes import catalog as catalog_routes
 from voxserve.api.routes import health, speech
 from voxserve.api.routes import metrics as metrics_routes
+from voxserve.cache import create_segment_cache
 from voxserve.gpu_metrics import register_gpu_metrics
 from voxserve.scheduler import Scheduler
 from voxserve.service.catalog import EngineCatalog
 from voxserve.service.lifecycle import ServiceState
 from voxserve.service.speech import SpeechService
 from voxserve.settings import Settings
+from voxserve.storage import create_artifact_store
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +34,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     state = ServiceState()
     catalog = EngineCatalog(settings)
     scheduler = Scheduler(settings)
-    speech_service = SpeechService(settings, catalog, scheduler)
+    cache = create_segment_cache(settings)
+    artifacts = create_artifact_store(settings)
+    speech_service = SpeechService(settings, catalog, scheduler, cache)
 
     async def load_engines() -> None:
         try:
@@ -52,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             loading.cancel()
             await scheduler.stop()
+            await cache.close()
             catalog.close()
 
     app = FastAPI(
@@ -65,9 +71,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.catalog = catalog
     app.state.scheduler = scheduler
     app.state.speech = speech_service
+    app.state.cache = cache
+    app.state.artifacts = artifacts
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, state=state)
     app.include_router(speech.router)
+    app.include_router(artifact_routes.router)
     app.include_router(catalog_routes.router)
     app.include_router(health.router)
     app.include_router(metrics_routes.router)

@@ -10,6 +10,7 @@ from voxserve.service.catalog import EngineCatalog
 from voxserve.service.lifecycle import ServiceState
 from voxserve.service.speech import SpeechService
 from voxserve.settings import Settings
+from voxserve.storage import ArtifactStore
 
 
 def get_settings(request: Request) -> Settings:
@@ -32,7 +33,13 @@ def get_service_state(request: Request) -> ServiceState:
     return state
 
 
+def get_artifacts(request: Request) -> ArtifactStore:
+    artifacts: ArtifactStore = request.app.state.artifacts
+    return artifacts
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 CatalogDep = Annotated[EngineCatalog, Depends(get_catalog)]
 SpeechServiceDep = Annotated[SpeechService, Depends(get_speech_service)]
 ServiceStateDep = Annotated[ServiceState, Depends(get_service_state)]
+ArtifactsDep = Annotated[ArtifactStore, Depends(get_artifacts)]

@@ -19,6 +19,7 @@ _STATUS: dict[type[errors.VoxserveError], tuple[int, str]] = {
     errors.InvalidRequest: (400, "invalid_request_error"),
     errors.ModelNotFound: (404, "invalid_request_error"),
     errors.VoiceNotFound: (404, "invalid_request_error"),
+    errors.ArtifactNotFound: (404, "invalid_request_error"),
     errors.NotReady: (503, "server_error"),
     errors.Overloaded: (503, "server_error"),
     errors.ShuttingDown: (503, "server_error"),

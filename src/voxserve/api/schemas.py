@@ -42,6 +42,22 @@ class SpeechRequest(BaseModel):
         default_factory=dict,
         description="Engine-specific options, e.g. piper: noise_scale, noise_w_scale, speaker.",
     )
+    return_url: bool = Field(
+        default=False,
+        description="Store the audio and answer with JSON holding its URL instead of the bytes.",
+    )
+
+
+class StoredSpeech(BaseModel):
+    """Answer to a speech request with ``return_url``: where the stored audio is."""
+
+    id: str
+    object: Literal["speech.file"] = "speech.file"
+    url: str
+    content_type: str
+    bytes: int
+    audio_seconds: float
+    expires_in_s: int | None = None
 
 
 class ErrorDetail(BaseModel):

@@ -55,6 +55,7 @@ class FakeEngine:
                 sample_rate_hz=FAKE_SAMPLE_RATE_HZ,
                 description="Test tones, no model",
                 aliases=("tone",),
+                version="fake-1",
             )
         ]
 

@@ -21,6 +21,7 @@ from piper import PiperVoice
 from piper.config import PiperConfig, SynthesisConfig
 from pydantic import Field
 
+from voxserve.cache.keys import files_fingerprint
 from voxserve.engines.base import EngineOptions, SynthesisParams
 from voxserve.errors import EngineFailed, EngineLoadError, InvalidOption, VoiceNotFound
 from voxserve.settings import Settings
@@ -97,6 +98,7 @@ class _VoiceConfig:
             raise EngineLoadError(
                 f"voice '{files.voice_id}': bad config {files.config_path}: {exc!r}"
             ) from exc
+        self.version = files_fingerprint([files.model_path, files.config_path])
         self.language: str = raw.get("language", {}).get("code") or self.config.espeak_voice
         self.quality: str = raw.get("audio", {}).get("quality", "")
         self.dataset: str = raw.get("dataset", "")
@@ -126,6 +128,7 @@ class _VoiceConfig:
             description=f"Piper voice ({details})" if details else "Piper voice",
             speakers=tuple(self.config.speaker_id_map),
             aliases=aliases,
+            version=self.version,
         )
 
 

@@ -10,16 +10,24 @@ by the CLI.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from voxserve.audio import SegmentJoiner, StreamResampler, create_encoder
+from voxserve.cache import (
+    CachedSegment,
+    NullCache,
+    SegmentCache,
+    SingleFlight,
+    get_or_synthesize,
+    segment_cache_key,
+)
 from voxserve.engines.base import Engine, SegmentRequest, SynthesisParams, parse_options
 from voxserve.errors import EmptyText, InvalidRequest, TextTooLong, UnsupportedSampleRate
-from voxserve.scheduler import Priority, Scheduler, SegmentTask
+from voxserve.scheduler import EngineScheduler, Priority, Scheduler, SegmentTask
 from voxserve.service.catalog import EngineCatalog
 from voxserve.settings import Settings
 from voxserve.text import prepare_segments
@@ -91,13 +99,53 @@ class AudioRenderer:
         return self._encoder.encode(samples)
 
 
-class SpeechService:
-    """Plans speech jobs and streams them through the scheduler."""
+class _SegmentSource(Protocol):
+    def chunks(self) -> AsyncIterator[AudioChunk]: ...
+    def cancel(self) -> None: ...
 
-    def __init__(self, settings: Settings, catalog: EngineCatalog, scheduler: Scheduler) -> None:
+
+class _Scheduled:
+    """A segment straight from the scheduler: chunks stream as the engine yields them."""
+
+    def __init__(self, scheduler: EngineScheduler, task: SegmentTask) -> None:
+        self._scheduler, self._task = scheduler, task
+
+    def chunks(self) -> AsyncIterator[AudioChunk]:
+        return self._task.chunks()
+
+    def cancel(self) -> None:
+        self._scheduler.cancel(self._task)
+
+
+class _Cached:
+    """A segment from the cache, or synthesized once (single-flight) and then cached."""
+
+    def __init__(self, task: asyncio.Task[list[AudioChunk]]) -> None:
+        self._task = task
+
+    async def chunks(self) -> AsyncIterator[AudioChunk]:
+        for chunk in await asyncio.shield(self._task):
+            yield chunk
+
+    def cancel(self) -> None:
+        self._task.cancel()
+
+
+class SpeechService:
+    """Plans speech jobs and streams them through the cache and the scheduler."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        catalog: EngineCatalog,
+        scheduler: Scheduler,
+        cache: SegmentCache | None = None,
+    ) -> None:
         self._settings = settings
         self._catalog = catalog
         self._scheduler = scheduler
+        self._cache: SegmentCache = cache or NullCache()
+        self._flight: SingleFlight[CachedSegment] = SingleFlight()
 
     # --- validation ---------------------------------------------------------------------
 
@@ -115,9 +163,16 @@ class SpeechService:
     ) -> SpeechJob:
         """Validate a request and split its text; raises a ``VoxserveError`` subclass."""
         return plan_job(
-            self._settings, self._catalog, text=text, model=model, voice=voice,
-            audio_format=audio_format, speed=speed, sample_rate_hz=sample_rate_hz,
-            options=options, instructions=instructions,
+            self._settings,
+            self._catalog,
+            text=text,
+            model=model,
+            voice=voice,
+            audio_format=audio_format,
+            speed=speed,
+            sample_rate_hz=sample_rate_hz,
+            options=options,
+            instructions=instructions,
         )
 
     def admit(self, job: SpeechJob, priority: Priority = Priority.INTERACTIVE) -> float:
@@ -131,11 +186,14 @@ class SpeechService:
         job: SpeechJob,
         stats: SpeechStats | None = None,
         priority: Priority = Priority.INTERACTIVE,
+        *,
+        use_cache: bool = True,
     ) -> AsyncGenerator[bytes, None]:
         """Encoded audio as it is synthesized; the next segment is queued while one plays.
 
-        Closing the iterator (the client went away) cancels the queued segment and stops the
-        running one after its current chunk.
+        Segments of deterministic engines come from the cache when present (and are stored
+        after synthesis) unless ``use_cache`` is False. Closing the iterator (the client went
+        away) cancels the queued segment and stops the running one after its current chunk.
         """
         stats = stats if stats is not None else SpeechStats()
         scheduler = self._scheduler.engine(job.engine.name)
@@ -143,13 +201,21 @@ class SpeechService:
         render_inline = job.audio_format in _PASSTHROUGH_FORMATS and (
             job.sample_rate_hz == job.voice.sample_rate_hz
         )
+        cached = (
+            use_cache
+            and not isinstance(self._cache, NullCache)
+            and job.engine.capabilities.deterministic
+            and bool(job.voice.version)
+        )
 
-        def submit(index: int) -> SegmentTask:
+        def submit(index: int) -> _SegmentSource:
             request = SegmentRequest(job.segments[index], job.voice.id, job.params)
-            return scheduler.submit(request, priority)
+            if not cached:
+                return _Scheduled(scheduler, scheduler.submit(request, priority))
+            return _Cached(asyncio.ensure_future(self._cached_segment(request, job, priority)))
 
-        current: SegmentTask | None = None
-        upcoming: SegmentTask | None = submit(0)
+        current: _SegmentSource | None = None
+        upcoming: _SegmentSource | None = submit(0)
         try:
             for index in range(len(job.segments)):
                 current, upcoming = upcoming, None
@@ -170,9 +236,31 @@ class SpeechService:
                 stats.output_bytes += len(data)
                 yield data
         finally:
-            for task in (current, upcoming):
-                if task is not None:
-                    scheduler.cancel(task)
+            for source in (current, upcoming):
+                if source is not None:
+                    source.cancel()
+
+    async def _cached_segment(
+        self, request: SegmentRequest, job: SpeechJob, priority: Priority
+    ) -> list[AudioChunk]:
+        key = segment_cache_key(
+            engine=job.engine.name,
+            voice_id=job.voice.id,
+            voice_version=job.voice.version,
+            text=request.text,
+            params=request.params,
+            sample_rate_hz=job.voice.sample_rate_hz,
+        )
+        scheduler = self._scheduler.engine(job.engine.name)
+
+        async def synthesize() -> list[AudioChunk]:
+            task = scheduler.submit(request, priority)
+            try:
+                return [chunk async for chunk in task.chunks()]
+            finally:
+                scheduler.cancel(task)
+
+        return await get_or_synthesize(self._cache, self._flight, key, synthesize)
 
     def synthesize_iter(self, job: SpeechJob, stats: SpeechStats | None = None) -> Iterator[bytes]:
         """Blocking, unscheduled form of :meth:`stream` (CLI): bytes per segment."""

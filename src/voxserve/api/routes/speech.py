@@ -4,21 +4,30 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Header, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from voxserve import metrics
-from voxserve.api.dependencies import ServiceStateDep, SettingsDep, SpeechServiceDep
+from voxserve.api.dependencies import (
+    ArtifactsDep,
+    ServiceStateDep,
+    SettingsDep,
+    SpeechServiceDep,
+)
 from voxserve.api.middleware import access_record_var
-from voxserve.api.schemas import ErrorResponse, SpeechRequest
+from voxserve.api.schemas import ErrorResponse, SpeechRequest, StoredSpeech
 from voxserve.api.sse import speech_events
 from voxserve.audio import content_type_for
 from voxserve.errors import DeadlineExceeded, InvalidRequest, NotReady, ShuttingDown
 from voxserve.scheduler import Priority
-from voxserve.service.speech import SpeechStats
+from voxserve.service.speech import SpeechJob, SpeechStats
+from voxserve.settings import Settings
+from voxserve.storage import ArtifactStore
+from voxserve.types import AudioFormat
 
 router = APIRouter(tags=["speech"])
 
@@ -59,22 +68,28 @@ def _timeout_s(value: str | None, default_s: float) -> float | None:
 
 @router.post(
     "/v1/audio/speech",
-    responses={200: {"content": {"audio/mpeg": {}, "text/event-stream": {}}}, **_ERRORS},
+    responses={200: {"content": {"audio/mpeg": {}, "text/event-stream": {}}},
+               201: {"model": StoredSpeech, "description": "Stored (with return_url)"},
+               **_ERRORS},
     response_class=StreamingResponse,
 )
 async def create_speech(
     body: SpeechRequest,
+    request: Request,
     service: SpeechServiceDep,
     state: ServiceStateDep,
     settings: SettingsDep,
+    artifacts: ArtifactsDep,
     x_voxserve_priority: Annotated[str | None, Header()] = None,
     x_voxserve_timeout: Annotated[str | None, Header()] = None,
-) -> StreamingResponse:
+    x_voxserve_cache: Annotated[str | None, Header()] = None,
+) -> Response:
     """Speak ``input``. Audio starts streaming once the first sentence is synthesized.
 
     Headers: ``X-Voxserve-Priority: interactive|batch`` (default interactive; batch work
-    yields to interactive work) and ``X-Voxserve-Timeout: SECONDS`` (504 if audio has not
-    started by then).
+    yields to interactive work), ``X-Voxserve-Timeout: SECONDS`` (504 if audio has not
+    started by then), ``X-Voxserve-Cache: bypass`` (neither read nor write the cache).
+    With ``return_url: true`` the audio is stored and the answer is JSON with its URL.
     """
     started = time.perf_counter()
     if state.draining:
@@ -99,7 +114,8 @@ async def create_speech(
         record.characters, record.segments = job.input_chars, len(job.segments)
         record.engine, record.voice = job.engine.name, job.voice.id
     service.admit(job, priority)
-    audio = service.stream(job, stats, priority)
+    use_cache = (x_voxserve_cache or "").strip().lower() != "bypass"
+    audio = service.stream(job, stats, priority, use_cache=use_cache)
     # Wait for the first audio before answering, so a failure or a timeout there is a proper
     # error status; afterwards the stream is committed.
     try:
@@ -113,6 +129,8 @@ async def create_speech(
         await audio.aclose()
         raise
     metrics.TIME_TO_FIRST_AUDIO.labels(job.engine.name).observe(time.perf_counter() - started)
+    if body.return_url:
+        return await _store(job, first, audio, stats, request, artifacts, settings)
     headers = {
         "X-Voxserve-Voice": job.voice.id,
         "X-Voxserve-Segments": str(len(job.segments)),
@@ -141,3 +159,40 @@ async def create_speech(
     return StreamingResponse(
         body_bytes(), media_type=content_type_for(job.audio_format), headers=headers
     )
+
+
+_EXTENSIONS = {AudioFormat.OPUS: "ogg"}
+
+
+async def _store(
+    job: SpeechJob,
+    first: bytes,
+    audio: AsyncGenerator[bytes, None],
+    stats: SpeechStats,
+    request: Request,
+    artifacts: ArtifactStore,
+    settings: Settings,
+) -> JSONResponse:
+    """Synthesize to the end, store the file, answer with where it is."""
+    try:
+        data = first + b"".join([piece async for piece in audio])
+    finally:
+        await audio.aclose()
+    record = access_record_var.get()
+    if record is not None:
+        record.audio_s = round(stats.audio_s, 3)
+    file_id = uuid.uuid4().hex
+    key = f"speech/{file_id}.{_EXTENSIONS.get(job.audio_format, job.audio_format.value)}"
+    content_type = content_type_for(job.audio_format)
+    await artifacts.put(key, data, content_type)
+    url = await artifacts.url(key, settings.storage_url_expiry_s)
+    expires_in_s = settings.storage_url_expiry_s if url else None
+    stored = StoredSpeech(
+        id=file_id,
+        url=url or str(request.url_for("get_audio_file", key=key)),
+        content_type=content_type,
+        bytes=len(data),
+        audio_seconds=round(stats.audio_s, 3),
+        expires_in_s=expires_in_s,
+    )
+    return JSONResponse(stored.model_dump(), status_code=201)

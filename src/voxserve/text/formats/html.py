@@ -9,19 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from bs4 import BeautifulSoup, NavigableString, Tag
+from bs4 import BeautifulSoup
+from bs4.element import NavigableString, PageElement, Tag
 
 from voxserve.text.formats import Block, RawDocument, chapters_from_headings, collapse_spaces
 
-_DROPPED = frozenset(
-    "script style nav noscript template head title svg math iframe object embed canvas audio "
-    "video form button select textarea input".split()
-)
-_BLOCKS = frozenset(
-    "address article aside blockquote body caption dd details dialog div dl dt fieldset "
-    "figcaption figure footer h1 h2 h3 h4 h5 h6 header hgroup hr html li main ol p pre section "
-    "summary table tbody tfoot thead tr ul".split()
-)
+_DROPPED = frozenset({
+    "script", "style", "nav", "noscript", "template", "head", "title", "svg", "math", "iframe",
+    "object", "embed", "canvas", "audio", "video", "form", "button", "select", "textarea", "input",
+})  # fmt: skip
+_BLOCKS = frozenset({
+    "address", "article", "aside", "blockquote", "body", "caption", "dd", "details", "dialog",
+    "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "h1", "h2", "h3", "h4", "h5",
+    "h6", "header", "hgroup", "hr", "html", "li", "main", "ol", "p", "pre", "section", "summary",
+    "table", "tbody", "tfoot", "thead", "tr", "ul",
+})  # fmt: skip
 _CELLS = frozenset(("td", "th"))
 _HEADINGS = {f"h{level}": level for level in range(1, 7)}
 
@@ -37,8 +39,7 @@ def read_html(text: str) -> RawDocument:
     """Chapters (at h1 or h2 headings) and paragraphs of an HTML page; title from ``<title>``."""
     soup = parse_html(text)
     document = chapters_from_headings(html_blocks(soup))
-    title_tag = soup.find("title")
-    title = collapse_spaces(title_tag.get_text()) if title_tag is not None else ""
+    title = collapse_spaces(soup.title.get_text()) if soup.title is not None else ""
     return RawDocument(title or document.title, document.chapters)
 
 
@@ -57,7 +58,7 @@ def html_blocks(soup: BeautifulSoup) -> Iterator[Block]:
     text: list[str] = []
     anchors: set[str] = set()
     level = 0
-    stack: list[Tag | NavigableString | _BlockEnd] = [soup]
+    stack: list[PageElement | _BlockEnd] = [soup]
     while stack:
         item = stack.pop()
         if isinstance(item, _BlockEnd):
@@ -66,11 +67,9 @@ def html_blocks(soup: BeautifulSoup) -> Iterator[Block]:
             if block is not None:
                 yield block
             continue
-        if isinstance(item, NavigableString):
-            if type(item) is NavigableString:  # not a comment, doctype, CDATA...
-                text.append(item)
-            continue
-        if item.name in _DROPPED:
+        if type(item) is NavigableString:  # not a comment, doctype, CDATA...
+            text.append(item)
+        if not isinstance(item, Tag) or item.name in _DROPPED:
             continue
         if item.name in _BLOCKS:
             block = _flush(text, anchors, level)
@@ -80,8 +79,8 @@ def html_blocks(soup: BeautifulSoup) -> Iterator[Block]:
             stack.append(_BLOCK_END)
         elif item.name == "br":
             text.append(" ")
-        if item.name in _CELLS and "".join(text).strip():
-            text.append(", ")
+        if item.name in _CELLS:
+            text.append(", ")  # stripped again at the ends of the row
         anchor = item.get("id") or (item.get("name") if item.name == "a" else None)
         if isinstance(anchor, str):
             anchors.add(anchor)
@@ -93,7 +92,7 @@ def html_blocks(soup: BeautifulSoup) -> Iterator[Block]:
 
 def _flush(text: list[str], anchors: set[str], level: int) -> Block | None:
     """The block made of the text gathered so far, or ``None`` if there is none; clears it."""
-    content = collapse_spaces("".join(text))
+    content = collapse_spaces("".join(text)).strip(" ,")
     text.clear()
     if not content:
         return None

@@ -62,7 +62,7 @@ def is_heading(line: str) -> bool:
     if match is None:
         return False
     title = match["title"]
-    return title is None or (title[0].isupper() or title[0] in "\"'(") and _is_title_line(title)
+    return title is None or (_is_title_line(title) and (title[0].isupper() or title[0] in "\"'("))
 
 
 def _match_heading(line: str) -> re.Match[str] | None:
