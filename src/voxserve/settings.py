@@ -125,6 +125,24 @@ class Settings(BaseSettings):
     s3_region: str | None = None
     storage_url_expiry_s: int = Field(default=3600, ge=1, le=7 * 24 * 3600)
 
+    # --- document conversion projects (voxserve.jobs) --------------------------------------
+    #: SQLAlchemy URL of the job database; default SQLite at ``<data_dir>/voxserve.db``.
+    #: PostgreSQL: ``postgresql+psycopg://user@host:5432/db``.
+    database_url: str | None = None
+    #: ``inprocess`` (the API server converts projects itself) or ``amqp://user:pass@host/``
+    #: (RabbitMQ: the API publishes tasks, ``voxserve worker`` processes consume them).
+    queue_url: str = "inprocess"
+    queue_name: str = "voxserve.segments"
+    #: Unacknowledged tasks a worker holds at once (RabbitMQ prefetch).
+    worker_prefetch: int = Field(default=4, ge=1, le=1000)
+    #: Deliveries of one task before it goes to the dead-letter queue.
+    task_max_attempts: int = Field(default=5, ge=1, le=100)
+    task_retry_base_delay_ms: float = Field(default=500.0, ge=0.0)
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    max_document_chars: int = Field(default=5_000_000, ge=100)
+    webhook_timeout_s: float = Field(default=10.0, gt=0.0)
+    webhook_max_attempts: int = Field(default=5, ge=1, le=20)
+
     # --- maya1 engine (voxserve.engines.maya1; needs the ``maya1`` extra) ------------------
     #: Directory with the Maya1 LLM in transformers layout; default ``<models_dir>/maya1``.
     maya1_model_dir: Path | None = None
@@ -180,6 +198,10 @@ class Settings(BaseSettings):
         if unknown:
             raise ValueError(f"unknown setting(s) in the environment: {', '.join(unknown)}")
         return self
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'voxserve.db').expanduser()}"
 
     @cached_property
     def resolved_models_dir(self) -> Path:

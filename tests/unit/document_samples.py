@@ -200,7 +200,7 @@ def epub_files(
     return files
 
 
-def build_epub(path: Path, files: Mapping[str, str]) -> Path:
+def build_epub(path: Path, files: Mapping[str, str | bytes]) -> Path:
     """Write an EPUB zip: ``mimetype`` first and stored, then ``files`` deflated."""
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("mimetype", "application/epub+zip", compress_type=zipfile.ZIP_STORED)

@@ -176,6 +176,14 @@ def test_epub_chapters(tmp_path: Path, epub3: bool) -> None:
     assert "Contents" not in text  # the navigation document
 
 
+def test_epub_with_broken_navigation_falls_back_to_headings(tmp_path: Path) -> None:
+    files = samples.epub_files(epub3=False)
+    files["OEBPS/toc.ncx"] = "<ncx><navMap><navPoint"
+    document = parse_file(samples.build_epub(tmp_path / "book.epub", files))
+    assert titles(document) == ["Chapter One", "Chapter Two: Money", "Chapter Four"]
+    assert "Chapter Three" in chapter_segments(document, 1)  # no nav entry to split at
+
+
 def test_epub_never_uses_paths_outside_the_archive(tmp_path: Path) -> None:
     chapters = [EpubChapter("ch1.xhtml", "Safe", "<p>Safe text.</p>")]
     files: dict[str, str] = samples.epub_files(chapters)
@@ -389,11 +397,14 @@ def test_epub_missing_its_package(tmp_path: Path) -> None:
         parse_file(samples.build_epub(tmp_path / "book.epub", files))
 
 
-def test_epub_with_xml_entities_is_refused(tmp_path: Path) -> None:
-    files = samples.epub_files()
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+def test_epub_with_xml_entities_is_refused(tmp_path: Path, encoding: str) -> None:
+    files: dict[str, str | bytes] = dict(samples.epub_files())
     laughs = '<!DOCTYPE package [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]>'
-    files["OEBPS/content.opf"] = files["OEBPS/content.opf"].replace("?>", "?>" + laughs, 1)
-    with pytest.raises(CorruptDocument):
+    opf = str(files["OEBPS/content.opf"]).replace("?>", "?>" + laughs, 1)
+    opf = opf.replace('version="1.0"', f'version="1.0" encoding="{encoding}"', 1)
+    files["OEBPS/content.opf"] = opf.encode(encoding)
+    with pytest.raises(CorruptDocument, match="entities"):
         parse_file(samples.build_epub(tmp_path / "book.epub", files))
 
 
@@ -474,8 +485,19 @@ def test_pdf_text_limit(tmp_path: Path) -> None:
 # --- robustness ---------------------------------------------------------------------------
 
 
-@settings(max_examples=150, deadline=None)
-@given(text=st.text(max_size=400), markdown=st.booleans())
+_MARKUP_PIECES = [
+    "#", "## ", "*", "_", "`", "```", ">", "- ", "1. ", "=", "---", "|", "[", "](", ")", "![",
+    "<p>", "<h1>", "\n", "\n\n", " ", "CHAPTER 1", "Part Two", "Prologue", "word", "Mr.",
+    "$5", "3.5", "é", "!", "?", ".",
+]  # fmt: skip
+_TEXTS = st.one_of(
+    st.text(max_size=400),
+    st.lists(st.sampled_from(_MARKUP_PIECES), max_size=80).map("".join),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=_TEXTS, markdown=st.booleans())
 def test_parse_text_never_fails_except_empty(text: str, markdown: bool) -> None:
     try:
         document = parse_text(text, markdown=markdown, max_segment_chars=40)

@@ -16,12 +16,15 @@ ignored.
 from __future__ import annotations
 
 import io
+import logging
 import posixpath
+import struct
 import zipfile
 import zlib
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 from xml.etree import ElementTree
+from xml.parsers import expat
 
 from voxserve.text.formats import (
     Block,
@@ -34,11 +37,19 @@ from voxserve.text.formats import (
 )
 from voxserve.text.formats.html import html_blocks, parse_html
 
+logger = logging.getLogger(__name__)
+
 EPUB_MIMETYPE = b"application/epub+zip"
 MAX_MEMBERS = 10_000
 MAX_COMPRESSION_RATIO = 100
 # Members smaller than this may compress better than the ratio (small, repetitive XML).
 _RATIO_CHECK_BYTES = 1024 * 1024
+# What zipfile raises on malformed archives, and on ones it cannot read (encrypted members,
+# unknown compression methods or zip versions: NotImplementedError is a RuntimeError).
+_CORRUPT_ZIP = (
+    zipfile.BadZipFile, zlib.error, struct.error, EOFError, OSError, ValueError, OverflowError
+)
+_UNREADABLE_ZIP = RuntimeError
 _XHTML_TYPES = frozenset(("application/xhtml+xml", "text/html"))
 _NCX_TYPE = "application/x-dtbncx+xml"
 # Font obfuscation (IDPF, Adobe) is the only encryption that leaves the text readable.
@@ -79,7 +90,9 @@ def read_epub(data: bytes, *, max_unpacked_bytes: int) -> RawDocument:
     """Title and chapters of an EPUB, refusing archives that unpack past the limits."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, OSError) as error:
+    except _UNREADABLE_ZIP as error:
+        raise UnsupportedDocument(f"the EPUB uses unsupported zip features: {error}") from error
+    except _CORRUPT_ZIP as error:
         raise CorruptDocument(f"the EPUB is not a readable zip archive: {error}") from error
     with archive:
         _check_limits(archive, max_unpacked_bytes)
@@ -145,9 +158,9 @@ def _read_member(archive: zipfile.ZipFile, path: str) -> bytes:
     try:
         with archive.open(info) as stream:
             content = stream.read(info.file_size + 1)
-    except (RuntimeError, NotImplementedError) as error:  # encrypted, unknown compression
+    except _UNREADABLE_ZIP as error:
         raise UnsupportedDocument(f"cannot read EPUB member {path!r}: {error}") from error
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as error:
+    except _CORRUPT_ZIP as error:
         raise CorruptDocument(f"EPUB member {path!r} is corrupt: {error}") from error
     if len(content) != info.file_size or zlib.crc32(content) != info.CRC:
         raise CorruptDocument(f"EPUB member {path!r} does not match its declared size or CRC")
@@ -173,13 +186,30 @@ def _resolve(base: str, href: str) -> tuple[str, str | None] | None:
 # --- package and navigation -------------------------------------------------------------
 
 
+class _EntityDeclared(Exception):
+    """Raised from the XML parser when a document declares an entity."""
+
+
+def _refuse_entity(*_declaration: object) -> None:
+    """Expat handler for entity declarations: entities are never expanded (billion laughs)."""
+    raise _EntityDeclared
+
+
 def _parse_xml(content: bytes, path: str) -> ElementTree.Element:
-    """Parse an XML member; documents declaring entities (billion laughs) are refused."""
-    if b"<!ENTITY" in content:
-        raise CorruptDocument(f"EPUB member {path!r} declares XML entities; refused")
+    """Parse an XML member; documents declaring entities are refused, whatever their encoding.
+
+    A first expat pass (no tree) looks for entity declarations, which ElementTree's C parser
+    offers no hook for.
+    """
+    scanner = expat.ParserCreate()
+    scanner.EntityDeclHandler = _refuse_entity
+    scanner.UnparsedEntityDeclHandler = _refuse_entity
     try:
+        scanner.Parse(content, True)
         return ElementTree.fromstring(content)
-    except ElementTree.ParseError as error:
+    except _EntityDeclared as error:
+        raise CorruptDocument(f"EPUB member {path!r} declares XML entities; refused") from error
+    except (expat.ExpatError, ElementTree.ParseError) as error:
         raise CorruptDocument(f"EPUB member {path!r} is not well-formed XML: {error}") from error
 
 
@@ -221,11 +251,21 @@ def _read_package(archive: zipfile.ZipFile) -> _Package:
 
 
 def _read_toc(archive: zipfile.ZipFile, package: _Package) -> list[_TocEntry]:
-    """Navigation entries in order: the EPUB 3 nav document's, else the NCX's."""
-    entries = _nav_entries(archive, package.nav_path) if package.nav_path else []
-    if not entries and package.ncx_path:
-        entries = _ncx_entries(archive, package.ncx_path)
-    return entries
+    """Navigation entries in order: the EPUB 3 nav document's, else the NCX's.
+
+    A missing or malformed navigation file only loses the chapter titles it would have given.
+    """
+    for path, read in ((package.nav_path, _nav_entries), (package.ncx_path, _ncx_entries)):
+        if path is None:
+            continue
+        try:
+            entries = read(archive, path)
+        except CorruptDocument:
+            logger.info("ignoring the unreadable EPUB navigation file %r", path, exc_info=True)
+            continue
+        if entries:
+            return entries
+    return []
 
 
 def _nav_entries(archive: zipfile.ZipFile, path: str) -> list[_TocEntry]:

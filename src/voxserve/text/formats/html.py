@@ -7,12 +7,16 @@ dropped. Element ids are kept on the blocks they start so EPUB navigation can po
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 
-from bs4 import BeautifulSoup
+from bs4 import BeautifulSoup, XMLParsedAsHTMLWarning
 from bs4.element import NavigableString, PageElement, Tag
 
 from voxserve.text.formats import Block, RawDocument, chapters_from_headings, collapse_spaces
+
+# XHTML (EPUB chapters) is read with the HTML parser on purpose: lenient, and no lxml needed.
+warnings.filterwarnings("ignore", category=XMLParsedAsHTMLWarning)
 
 _DROPPED = frozenset({
     "script", "style", "nav", "noscript", "template", "head", "title", "svg", "math", "iframe",

@@ -110,7 +110,12 @@ def _title(reader: PdfReader) -> str | None:
     except Exception:  # broken metadata only loses the title
         logger.info("ignoring the unreadable metadata of a PDF", exc_info=True)
         return None
-    return collapse_spaces(title or "") or None
+    return _text(title) or None
+
+
+def _text(value: object) -> str:
+    """A metadata or outline string, whitespace collapsed ("" for a missing or odd value)."""
+    return collapse_spaces(value) if isinstance(value, str) else ""
 
 
 def _bookmarks(reader: PdfReader) -> list[tuple[str, int]]:
@@ -121,8 +126,7 @@ def _bookmarks(reader: PdfReader) -> list[tuple[str, int]]:
         if len(level) == 1:
             children = next((item for item in outline if isinstance(item, list)), [])
             level = [item for item in children if isinstance(item, Destination)] or level
-        marks = [(collapse_spaces(item.title or ""), reader.get_destination_page_number(item))
-                 for item in level]
+        marks = [(_text(item.title), reader.get_destination_page_number(item)) for item in level]
     except Exception:  # a broken outline only loses the chapter split
         logger.info("ignoring the unreadable outline of a PDF", exc_info=True)
         return []
