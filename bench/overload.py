@@ -1,0 +1,288 @@
+"""Overload and priority benchmark for the scheduler (issue: serving under load).
+
+Runs a ``voxserve serve`` subprocess with the bundled Piper voice and measures, in one run:
+
+1. **Capacity**: closed-loop throughput (requests/s) with as many clients as keep the engine
+   busy, one Harvard sentence per request.
+2. **Open-loop load** at 0.5x, 1x and 4x that capacity (Poisson arrivals, bounded count):
+   accepted share, accepted p50/p95 latency, refusal (503) latency p50/p95, and the server's
+   resident memory before and after. Targets: refusals p95 <= 20 ms; accepted p95 <= queue
+   budget + p95 service time; memory bounded.
+3. **Priority**: interactive p95 latency alone, then while batch-priority clients
+   (``X-Voxserve-Priority: batch``) saturate the engine. Target: ratio <= 1.5.
+
+    .venv/bin/python bench/overload.py [--seconds 20] [--queue-budget-ms 2000] [--json out.json]
+
+Clients are threads using ``http.client`` (cheap on CPU, so the 2-core test machine spends
+its time in the server). Nothing here is a test: it prints figures for the closing notes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+SENTENCES = [
+    line.strip()
+    for line in (BENCH_DIR / "data" / "harvard-dev.txt").read_text().splitlines()
+    if line.strip()
+]
+
+
+@dataclass
+class Outcome:
+    status: int
+    latency_s: float
+
+
+@dataclass
+class LoadResult:
+    label: str
+    offered_rps: float
+    sent: int
+    accepted: int
+    refused: int
+    other: int
+    accepted_p50_ms: float | None
+    accepted_p95_ms: float | None
+    refused_p50_ms: float | None
+    refused_p95_ms: float | None
+    rss_before_mb: float
+    rss_after_mb: float
+    notes: list[str] = field(default_factory=list)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index] * 1000
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class Server:
+    def __init__(self, queue_budget_ms: float, replicas: int) -> None:
+        self.port = _free_port()
+        self._data = tempfile.TemporaryDirectory(prefix="voxserve-bench-")
+        env = {
+            **os.environ, "VOXSERVE_DATA_DIR": self._data.name,
+            "VOXSERVE_QUEUE_BUDGET_MS": str(queue_budget_ms),
+            "VOXSERVE_ENGINE_REPLICAS": str(replicas), "VOXSERVE_CACHE_URL": "none",
+            "VOXSERVE_LOG_LEVEL": "warning",
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "voxserve", "serve", "--port", str(self.port)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if self._get("/readyz") == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("server did not become ready")
+
+    def _get(self, path: str) -> int:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        try:
+            connection.request("GET", path)
+            return connection.getresponse().status
+        finally:
+            connection.close()
+
+    def speak(self, text: str, priority: str = "interactive") -> Outcome:
+        started = time.perf_counter()
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+        try:
+            body = json.dumps({"input": text, "response_format": "pcm"})
+            connection.request("POST", "/v1/audio/speech", body, {
+                "content-type": "application/json", "x-voxserve-priority": priority})
+            response = connection.getresponse()
+            response.read()
+            return Outcome(response.status, time.perf_counter() - started)
+        finally:
+            connection.close()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self._data.cleanup()
+
+
+def closed_loop(server: Server, clients: int, seconds: float,
+                priority: str = "interactive") -> list[Outcome]:
+    outcomes: list[Outcome] = []
+    lock = threading.Lock()
+    stop_at = time.monotonic() + seconds
+
+    def client(seed: int) -> None:
+        rng = random.Random(seed)
+        while time.monotonic() < stop_at:
+            outcome = server.speak(rng.choice(SENTENCES), priority)
+            with lock:
+                outcomes.append(outcome)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
+def open_loop(server: Server, rate_rps: float, seconds: float, label: str,
+              max_in_flight: int = 200) -> LoadResult:
+    rng = random.Random(7)
+    outcomes: list[Outcome] = []
+    lock = threading.Lock()
+    threads: list[threading.Thread] = []
+    rss_before = _rss_mb(server.process.pid)
+    notes = []
+
+    def fire(text: str) -> None:
+        outcome = server.speak(text)
+        with lock:
+            outcomes.append(outcome)
+
+    next_at = time.monotonic()
+    stop_at = next_at + seconds
+    while next_at < stop_at:
+        time.sleep(max(0.0, next_at - time.monotonic()))
+        threads = [t for t in threads if t.is_alive()]
+        if len(threads) >= max_in_flight:
+            notes.append("client in-flight cap reached")
+        else:
+            thread = threading.Thread(target=fire, args=(rng.choice(SENTENCES),))
+            thread.start()
+            threads.append(thread)
+        next_at += rng.expovariate(rate_rps)
+    for thread in threads:
+        thread.join()
+    accepted = [o.latency_s for o in outcomes if o.status == 200]
+    refused = [o.latency_s for o in outcomes if o.status == 503]
+    return LoadResult(
+        label=label, offered_rps=rate_rps, sent=len(outcomes), accepted=len(accepted),
+        refused=len(refused), other=len(outcomes) - len(accepted) - len(refused),
+        accepted_p50_ms=_percentile(accepted, 50), accepted_p95_ms=_percentile(accepted, 95),
+        refused_p50_ms=_percentile(refused, 50), refused_p95_ms=_percentile(refused, 95),
+        rss_before_mb=rss_before, rss_after_mb=_rss_mb(server.process.pid),
+        notes=sorted(set(notes)),
+    )
+
+
+def _p95(outcomes: list[Outcome]) -> float:
+    value = _percentile([o.latency_s for o in outcomes if o.status == 200], 95)
+    return value if value is not None else float("nan")
+
+
+def priority_run(server: Server, seconds: float, batch_clients: int) -> dict[str, float]:
+    idle = closed_loop(server, 1, seconds)
+    batch_done = threading.Event()
+    batch: list[Outcome] = []
+
+    def saturate() -> None:
+        batch.extend(closed_loop(server, batch_clients, seconds + 2, priority="batch"))
+        batch_done.set()
+
+    saturator = threading.Thread(target=saturate)
+    saturator.start()
+    time.sleep(1.0)  # let the batch clients fill the queue
+    loaded = closed_loop(server, 1, seconds)
+    saturator.join()
+    idle_p95, loaded_p95 = _p95(idle), _p95(loaded)
+    return {
+        "idle_interactive_p95_ms": idle_p95,
+        "loaded_interactive_p95_ms": loaded_p95,
+        "ratio": loaded_p95 / idle_p95,
+        "batch_requests_completed": float(sum(1 for o in batch if o.status == 200)),
+        "interactive_requests_idle": float(len(idle)),
+        "interactive_requests_loaded": float(len(loaded)),
+    }
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:8.1f}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
+    parser.add_argument("--seconds", type=float, default=20.0, help="per load phase")
+    parser.add_argument("--queue-budget-ms", type=float, default=2000.0)
+    parser.add_argument("--replicas", type=int, default=1)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+
+    server = Server(args.queue_budget_ms, args.replicas)
+    report: dict[str, object] = {"queue_budget_ms": args.queue_budget_ms}
+    try:
+        warm = closed_loop(server, 2, 3.0)
+        capacity_outcomes = closed_loop(server, 2 * args.replicas, args.seconds)
+        capacity_rps = len(capacity_outcomes) / args.seconds
+        service_p95_ms = _p95(capacity_outcomes[: max(1, len(capacity_outcomes))])
+        solo_p95_ms = _p95(warm)
+        report |= {"capacity_rps": capacity_rps, "service_p95_ms_at_capacity": service_p95_ms}
+        print(f"capacity: {capacity_rps:.2f} requests/s (closed loop, {2 * args.replicas} "
+              f"clients); single-request p95 {solo_p95_ms:.0f} ms")
+        results = []
+        print(f"\n{'load':>6} {'offered/s':>9} {'sent':>5} {'ok':>5} {'503':>5} "
+              f"{'ok p50':>8} {'ok p95':>8} {'503 p50':>8} {'503 p95':>8} {'RSS MB':>13}")
+        for factor in (0.5, 1.0, 4.0):
+            result = open_loop(server, factor * capacity_rps, args.seconds, f"{factor}x")
+            results.append(result)
+            print(f"{result.label:>6} {result.offered_rps:9.2f} {result.sent:5d} "
+                  f"{result.accepted:5d} {result.refused:5d} {_fmt(result.accepted_p50_ms)} "
+                  f"{_fmt(result.accepted_p95_ms)} {_fmt(result.refused_p50_ms)} "
+                  f"{_fmt(result.refused_p95_ms)} {result.rss_before_mb:6.0f}->"
+                  f"{result.rss_after_mb:5.0f}")
+        report["open_loop"] = [asdict(r) for r in results]
+        overloaded = results[-1]
+        bound_ms = args.queue_budget_ms + solo_p95_ms
+        print(f"\n4x: refusals p95 {_fmt(overloaded.refused_p95_ms).strip()} ms (target <= 20); "
+              f"accepted p95 {_fmt(overloaded.accepted_p95_ms).strip()} ms (target <= budget "
+              f"{args.queue_budget_ms:.0f} + service p95 {solo_p95_ms:.0f} = {bound_ms:.0f})")
+        priority = priority_run(server, args.seconds, batch_clients=4 * args.replicas)
+        report["priority"] = priority
+        print(f"\ninteractive p95 idle {priority['idle_interactive_p95_ms']:.0f} ms, while batch "
+              f"saturates {priority['loaded_interactive_p95_ms']:.0f} ms: ratio "
+              f"{priority['ratio']:.2f} (target <= 1.5; {priority['batch_requests_completed']:.0f}"
+              " batch requests done meanwhile)")
+    finally:
+        server.stop()
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+
+
+
+if __name__ == "__main__":
+    main()
