@@ -1,0 +1,169 @@
+"""Segment audio -> one encoded chapter file plus one subtitle cue per segment.
+
+Segments are joined in ``segment_index`` order. Each segment is trimmed of leading and
+trailing near-silence and faded in and out by :class:`voxserve.audio.SegmentJoiner` (so the
+pauses are even and the joins click-free), and the pause in front of it is
+``sentence_silence_ms`` within a paragraph and ``paragraph_silence_ms`` at a paragraph change.
+A cue spans exactly the samples of its segment's (trimmed) audio, so subtitles start and end
+where the segment's audio does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from voxserve.audio import SegmentJoiner, StreamResampler, create_encoder
+from voxserve.types import AudioFormat, FloatSamples
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentAudio:
+    """The synthesized audio of one segment (sentence or sentence piece) of a project."""
+
+    chapter_index: int
+    paragraph_index: int
+    #: Global order within the project.
+    segment_index: int
+    #: The segment's (normalized) text, for subtitles.
+    text: str
+    #: Mono 16-bit little-endian PCM.
+    pcm_s16le: bytes
+    sample_rate_hz: int
+
+
+@dataclass(frozen=True, slots=True)
+class Cue:
+    """One subtitle cue: the time span of one segment's audio."""
+
+    start_s: float
+    end_s: float
+    text: str
+    segment_index: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChapterAudio:
+    """One encoded chapter.
+
+    ``duration_s`` is the length of the PCM timeline (samples / rate). MP3 and AAC files
+    decode a little longer (encoder delay and padding to whole codec frames, a few tens of
+    milliseconds); cue times refer to the PCM timeline, relative to the chapter start.
+    """
+
+    index: int
+    title: str
+    data: bytes
+    content_type: str
+    duration_s: float
+    cues: tuple[Cue, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class JoinedAudio:
+    """Joined samples of some segments and each segment's ``[start, end)`` sample span."""
+
+    samples: FloatSamples
+    sample_rate_hz: int
+    #: ``(start_sample, end_sample, text, segment_index)`` per segment that has audio.
+    spans: tuple[tuple[int, int, str, int], ...]
+
+    def cues(self, offset_samples: int = 0) -> tuple[Cue, ...]:
+        """Cues of the spans, shifted by ``offset_samples``."""
+        rate = self.sample_rate_hz
+        return tuple(
+            Cue((offset_samples + start) / rate, (offset_samples + end) / rate, text, index)
+            for start, end, text, index in self.spans
+        )
+
+
+def assemble_chapter(
+    index: int,
+    title: str,
+    segments: Sequence[SegmentAudio],
+    *,
+    audio_format: AudioFormat,
+    sentence_silence_ms: float = 200.0,
+    paragraph_silence_ms: float = 600.0,
+    fade_ms: float = 5.0,
+) -> ChapterAudio:
+    """Join ``segments`` (all of chapter ``index``), encode them once, and cue every segment.
+
+    The chapter's rate is that of its first segment; segments at other rates are resampled.
+    A segment that is empty or silent throughout adds no audio and gets no cue.
+    Raises ``ValueError`` for no segments or a segment of another chapter.
+    """
+    if any(segment.chapter_index != index for segment in segments):
+        raise ValueError(f"every segment must belong to chapter {index}")
+    joined = join_segments(
+        segments,
+        sentence_silence_ms=sentence_silence_ms,
+        paragraph_silence_ms=paragraph_silence_ms,
+        fade_ms=fade_ms,
+    )
+    encoder = create_encoder(audio_format, joined.sample_rate_hz)
+    data = encoder.encode(joined.samples) + encoder.finish()
+    return ChapterAudio(
+        index=index,
+        title=title,
+        data=data,
+        content_type=encoder.content_type,
+        duration_s=joined.samples.size / joined.sample_rate_hz,
+        cues=joined.cues(),
+    )
+
+
+def join_segments(
+    segments: Sequence[SegmentAudio],
+    *,
+    sample_rate_hz: int | None = None,
+    sentence_silence_ms: float = 200.0,
+    paragraph_silence_ms: float = 600.0,
+    fade_ms: float = 5.0,
+) -> JoinedAudio:
+    """Join segments in ``segment_index`` order (see the module doc) at ``sample_rate_hz``.
+
+    ``sample_rate_hz`` defaults to the rate of the first segment.
+    """
+    if not segments:
+        raise ValueError("a chapter needs at least one segment")
+    ordered = sorted(segments, key=lambda segment: segment.segment_index)
+    rate = sample_rate_hz or ordered[0].sample_rate_hz
+    if min(sentence_silence_ms, paragraph_silence_ms) < 0:
+        raise ValueError("silences must not be negative")
+    # Silence 0: the joiner only trims and fades; the pauses are put in here.
+    joiner = SegmentJoiner(rate, silence_between_ms=0.0, fade_ms=fade_ms)
+    sentence_gap = round(sentence_silence_ms * rate / 1000)
+    paragraph_gap = round(paragraph_silence_ms * rate / 1000)
+    pieces: list[FloatSamples] = []
+    spans: list[tuple[int, int, str, int]] = []
+    position = 0
+    last_paragraph: tuple[int, int] | None = None
+    for segment in ordered:
+        audio = joiner.add(_samples_at(segment, rate))
+        if audio.size == 0:
+            continue
+        paragraph = (segment.chapter_index, segment.paragraph_index)
+        if last_paragraph is not None:
+            gap = sentence_gap if paragraph == last_paragraph else paragraph_gap
+            pieces.append(np.zeros(gap, np.float32))
+            position += gap
+        spans.append((position, position + audio.size, segment.text, segment.segment_index))
+        pieces.append(audio)
+        position += audio.size
+        last_paragraph = paragraph
+    samples = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
+    return JoinedAudio(samples, rate, tuple(spans))
+
+
+def _samples_at(segment: SegmentAudio, rate: int) -> FloatSamples:
+    """The segment's PCM as float32 in [-1, 1), resampled to ``rate`` when needed."""
+    if len(segment.pcm_s16le) % 2:
+        raise ValueError(f"segment {segment.segment_index}: odd number of PCM bytes")
+    samples = (np.frombuffer(segment.pcm_s16le, "<i2") / 32768.0).astype(np.float32)
+    if segment.sample_rate_hz == rate or samples.size == 0:
+        return samples
+    resampler = StreamResampler(segment.sample_rate_hz, rate)
+    return np.concatenate([resampler.process(samples), resampler.flush()])
