@@ -12,7 +12,14 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from voxserve.types import AudioFormat
@@ -142,6 +149,36 @@ class Settings(BaseSettings):
     max_document_chars: int = Field(default=5_000_000, ge=100)
     webhook_timeout_s: float = Field(default=10.0, gt=0.0)
     webhook_max_attempts: int = Field(default=5, ge=1, le=20)
+
+    # --- security (voxserve.security) --------------------------------------------------------
+    #: ``none`` (default; then bind to 127.0.0.1 unless told otherwise), ``api_key`` or ``jwt``.
+    auth: Literal["none", "api_key", "jwt"] = "none"
+    #: Hashed API keys of the embedded default; default ``<data_dir>/api_keys.json``.
+    api_keys_file: Path | None = None
+    jwt_algorithms: list[str] = Field(default_factory=lambda: ["HS256"])
+    #: HS256 secret (at least 32 characters; placeholders such as "changeme" are refused).
+    jwt_secret: SecretStr | None = None
+    #: PEM public key for RS256/ES256, or a JWKS JSON file.
+    jwt_public_key_file: Path | None = None
+    jwt_jwks_file: Path | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_leeway_s: float = Field(default=30.0, ge=0.0, le=600.0)
+    #: JWT claim holding the scopes (space-separated string or list).
+    jwt_scope_claim: str = "scope"
+    #: Per key (or per client address without auth); 0 disables that limit.
+    rate_limit_requests_per_minute: int = Field(default=600, ge=0)
+    rate_limit_chars_per_minute: int = Field(default=200_000, ge=0)
+    rate_limit_concurrent_streams: int = Field(default=8, ge=0)
+    #: ``memory`` (per process) or ``redis://…`` (shared by every replica).
+    rate_limit_storage_url: str = "memory"
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_json_depth: int = Field(default=16, ge=2, le=256)
+    #: ``none``, ``file`` (JSON lines at ``audit_log_file``) or ``database``.
+    audit_log: Literal["none", "file", "database"] = "file"
+    audit_log_file: Path | None = None
+    #: Put request text in audit records (off: only its length and SHA-256).
+    audit_log_text: bool = False
 
     # --- maya1 engine (voxserve.engines.maya1; needs the ``maya1`` extra) ------------------
     #: Directory with the Maya1 LLM in transformers layout; default ``<models_dir>/maya1``.
