@@ -1,0 +1,180 @@
+"""Request-size and JSON-depth limits (raw ASGI, so what is read can be counted), safe names."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+from fastapi import FastAPI, Request
+from fastapi.testclient import TestClient
+from starlette.types import Message, Receive, Scope, Send
+
+from voxserve.security import RequestLimitsMiddleware, UnsafeName, json_depth, safe_name
+
+CHUNK = 1000
+
+
+class Echo:
+    """An app that reads the whole body and answers its length."""
+
+    def __init__(self) -> None:
+        self.called = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.called = True
+        size = 0
+        while True:
+            message = await receive()
+            size += len(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        body = json.dumps({"size": size}).encode()
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": body})
+
+
+def run(app: Any, *, body_chunks: list[bytes], headers: dict[str, str] | None = None,
+        path: str = "/v1/audio/speech") -> tuple[int, dict[str, Any], int]:
+    """(status, JSON body, bytes the server handed to the app)."""
+    pending = list(body_chunks)
+    consumed = 0
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        nonlocal consumed
+        if pending:
+            chunk = pending.pop(0)
+            consumed += len(chunk)
+            return {"type": "http.request", "body": chunk, "more_body": bool(pending)}
+        await asyncio.sleep(0)
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": path,
+             "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]}
+    asyncio.run(app(scope, receive, send))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    assert sum(m["type"] == "http.response.start" for m in sent) == 1
+    return start["status"], json.loads(body), consumed
+
+
+def chunks(total: int) -> list[bytes]:
+    return [b"x" * CHUNK for _ in range(total // CHUNK)]
+
+
+def test_content_length_over_the_limit_is_refused_unread() -> None:
+    inner = Echo()
+    app = RequestLimitsMiddleware(inner, max_body_bytes=4096, max_json_depth=8)
+    status, body, consumed = run(app, body_chunks=chunks(100_000),
+                                 headers={"content-length": "100000"})
+    assert status == 413
+    assert body["error"]["code"] == "request_too_large"
+    assert body["error"]["type"] == "invalid_request_error"
+    assert consumed == 0 and not inner.called
+
+
+def test_streamed_body_over_the_limit_stops_reading() -> None:
+    inner = Echo()
+    app = RequestLimitsMiddleware(inner, max_body_bytes=4096, max_json_depth=8)
+    status, body, consumed = run(app, body_chunks=chunks(100_000))  # chunked: no length
+    assert status == 413 and body["error"]["code"] == "request_too_large"
+    assert consumed <= 4096 + CHUNK  # stopped at the first chunk past the limit
+    status, body, _ = run(app, body_chunks=chunks(4000))
+    assert (status, body) == (200, {"size": 4000})
+
+
+def test_streamed_json_over_the_limit_stops_reading() -> None:
+    app = RequestLimitsMiddleware(Echo(), max_body_bytes=4096, max_json_depth=8)
+    status, _, consumed = run(app, body_chunks=chunks(100_000),
+                              headers={"content-type": "application/json"})
+    assert status == 413 and consumed <= 4096 + CHUNK
+
+
+def test_per_route_overrides() -> None:
+    app = RequestLimitsMiddleware(Echo(), max_body_bytes=2048, max_json_depth=8,
+                                  overrides={"/v1/projects": 50_000})
+    upload = {"content-length": "30000", "content-type": "multipart/form-data; boundary=x"}
+    assert run(app, body_chunks=chunks(30_000), headers=upload, path="/v1/projects")[0] == 200
+    assert run(app, body_chunks=chunks(30_000), headers=upload,
+               path="/v1/projects/abc/cancel")[0] == 200
+    assert run(app, body_chunks=chunks(30_000), headers=upload, path="/v1/projectsX")[0] == 413
+    assert run(app, body_chunks=chunks(30_000), headers=upload, path="/v1/audio/speech")[0] == 413
+    assert app.limit_for("/v1/projects") == 50_000 and app.limit_for("/") == 2048
+
+
+def test_a_form_upload_over_the_limit_is_413_not_the_apps_400() -> None:
+    """FastAPI turns a failing body read into 400; the middleware's 413 replaces it."""
+    api = FastAPI()
+
+    @api.post("/v1/projects")
+    async def upload(request: Request) -> dict[str, int]:
+        form = await request.form()
+        return {"fields": len(form)}
+
+    client = TestClient(RequestLimitsMiddleware(api, max_body_bytes=1024, max_json_depth=8))
+
+    def body() -> Any:  # a generator: sent chunked, without Content-Length
+        for _ in range(50):
+            part = b'--x\r\nContent-Disposition: form-data; name="a"\r\n\r\n'
+            yield part + b"y" * 500 + b"\r\n"
+        yield b"--x--\r\n"
+
+    response = client.post("/v1/projects", content=body(),
+                           headers={"content-type": "multipart/form-data; boundary=x"})
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "request_too_large"
+    small = client.post("/v1/projects", data={"a": "b"})
+    assert small.status_code == 200 and small.json() == {"fields": 1}
+
+
+def test_deep_json_is_refused_before_the_app() -> None:
+    api = FastAPI()
+    seen: list[Any] = []
+
+    @api.post("/v1/audio/speech")
+    async def speech(payload: dict[str, Any]) -> dict[str, str]:
+        seen.append(payload)
+        return {"ok": "yes"}
+
+    client = TestClient(RequestLimitsMiddleware(api, max_body_bytes=100_000, max_json_depth=8))
+    deep = '{"input": ' + "[" * 50 + "]" * 50 + "}"
+    response = client.post("/v1/audio/speech", content=deep,
+                           headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "json_too_deep"
+    assert seen == []
+    # Brackets inside strings (with escaped quotes) do not count.
+    text = json.dumps({"input": "[[[[[[[[[[[[ \" {{{{{{{{{{{{{{ \\\" ]]"})
+    ok = client.post("/v1/audio/speech", content=text,
+                     headers={"content-type": "application/json; charset=utf-8"})
+    assert ok.status_code == 200 and seen == [json.loads(text)]
+
+
+@pytest.mark.parametrize(("body", "depth"), [
+    (b"", 0), (b"1", 0), (b'"[["', 0), (b"[]", 1), (b'{"a": [1, {"b": []}]}', 4),
+    (b'["\\"[", ["]"]]', 2), (b'["\\\\", [[]]]', 3), (b'{"a": "unterminated [[[', 1),
+    (b"[" * 1000, 1000),
+])
+def test_json_depth(body: bytes, depth: int) -> None:
+    assert json_depth(body) == depth
+
+
+@pytest.mark.parametrize("name", ["en_US-joe-medium", "maya1-warm", "voice.onnx", "a b"])
+def test_safe_names_pass(name: str) -> None:
+    assert safe_name(name) == name
+
+
+@pytest.mark.parametrize("name", [
+    "", "..", ".", "../etc/passwd", "a/b", "a\\b", "/etc/passwd", "voice\x00.onnx",
+    "C:evil", "x" * 300, "foo..bar", "line\nbreak",
+])
+def test_unsafe_names_are_refused(name: str) -> None:
+    with pytest.raises(UnsafeName) as caught:
+        safe_name(name, param="voice")
+    assert caught.value.param == "voice" and caught.value.code == "invalid_name"

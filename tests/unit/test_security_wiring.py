@@ -1,0 +1,137 @@
+"""The wiring the app will use, on a small app: middleware order, dependencies, a streamed
+route holding a concurrency slot, and error statuses with their headers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.testclient import TestClient
+
+from voxserve.security import (
+    ApiKeyStore,
+    AuditMiddleware,
+    Authenticator,
+    FileAuditLog,
+    Forbidden,
+    RateLimited,
+    RateLimiter,
+    RateLimitMiddleware,
+    RequestLimitsMiddleware,
+    SecurityError,
+    Unauthenticated,
+    add_rate_limit_headers,
+    client_identity,
+    count_request,
+    hold_stream_slot,
+    require_scope,
+)
+from voxserve.security.audit import STATE_TEXT
+from voxserve.settings import Settings
+
+STATUS = {Unauthenticated: 401, Forbidden: 403, RateLimited: 429}
+
+
+def build(tmp_path: Path) -> tuple[FastAPI, RateLimiter, list[str]]:
+    settings = Settings(data_dir=tmp_path, auth="api_key", rate_limit_requests_per_minute=5,
+                        rate_limit_chars_per_minute=1000, rate_limit_concurrent_streams=1)
+    app = FastAPI()
+    app.state.authenticator = Authenticator(settings)
+    limiter = RateLimiter.from_settings(settings)
+    app.state.rate_limiter = limiter
+    events: list[str] = []
+
+    @app.exception_handler(SecurityError)
+    async def _security(_: Request, exc: SecurityError) -> JSONResponse:
+        return JSONResponse({"error": {"message": exc.message, "code": exc.code}},
+                            status_code=STATUS[type(exc)], headers=exc.headers)
+
+    router = APIRouter(dependencies=[Depends(require_scope("speech")), Depends(count_request)])
+
+    @router.post("/v1/audio/speech")
+    async def speech(request: Request, payload: dict[str, str]) -> StreamingResponse:
+        text = payload["input"]
+        setattr(request.state, STATE_TEXT, text)
+        identity = client_identity(request)
+        add_rate_limit_headers(request, await limiter.check_characters(identity, len(text)))
+        hold_stream_slot(request, await limiter.acquire_stream(identity))
+
+        async def body() -> AsyncIterator[bytes]:
+            for word in text.split():
+                events.append(f"in_use={await limiter.in_use(identity)}")
+                yield word.encode()
+                await asyncio.sleep(0)
+
+        return StreamingResponse(body(), media_type="audio/mpeg")
+
+    app.include_router(router)
+    audit = FileAuditLog(tmp_path / "audit.jsonl")
+    # Outermost last: RequestLimits (first added) runs innermost of the three.
+    app.add_middleware(RequestLimitsMiddleware, max_body_bytes=2048, max_json_depth=8)
+    app.add_middleware(RateLimitMiddleware)
+    app.add_middleware(AuditMiddleware, audit_log=audit)
+    return app, limiter, events
+
+
+def test_full_wiring(tmp_path: Path) -> None:
+    record, key = ApiKeyStore(tmp_path / "api_keys.json").create("svc", ["speech"])
+    _, other = ApiKeyStore(tmp_path / "api_keys.json").create("ops", ["projects"])
+    app, limiter, events = build(tmp_path)
+    client = TestClient(app)
+    auth = {"Authorization": f"Bearer {key}"}
+
+    assert client.post("/v1/audio/speech", json={"input": "hi"}).status_code == 401
+    forbidden = client.post("/v1/audio/speech", json={"input": "hi"},
+                            headers={"Authorization": f"Bearer {other}"})
+    assert forbidden.status_code == 403
+
+    ok = client.post("/v1/audio/speech", json={"input": "one two three"}, headers=auth)
+    assert ok.status_code == 200 and ok.content == b"onetwothree"
+    assert ok.headers["x-ratelimit-limit"] == "5"
+    assert ok.headers["x-ratelimit-remaining"] == "4"
+    assert ok.headers["x-ratelimit-remaining-characters"] == str(1000 - 13)
+    assert ok.headers["x-ratelimit-remaining-streams"] == "0"
+    assert events == ["in_use=1"] * 3  # the slot is held while streaming...
+    assert asyncio.run(limiter.in_use(f"key:{record.id}")) == 0  # ...and released after
+
+    too_big = client.post("/v1/audio/speech", content=b'{"input": "' + b"x" * 4000 + b'"}',
+                          headers={**auth, "content-type": "application/json"})
+    assert too_big.status_code == 413
+    for _ in range(4):
+        assert client.post("/v1/audio/speech", json={"input": "a"}, headers=auth).is_success
+    refused = client.post("/v1/audio/speech", json={"input": "a"}, headers=auth)
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "rate_limit_exceeded"
+    assert int(refused.headers["retry-after"]) >= 1
+    assert refused.headers["x-ratelimit-remaining"] == "0"
+
+    audit = (tmp_path / "audit.jsonl").read_text().splitlines()
+    # 5 served, the 429 and the 403 (authenticated); not the 401 nor the 413 (before auth).
+    assert [json.loads(line)["status"] for line in audit] == [403, 200, 200, 200, 200, 200, 429]
+    assert "one two three" not in "".join(audit)
+
+
+def test_slot_is_released_when_the_stream_fails(tmp_path: Path) -> None:
+    limiter = RateLimiter(requests_per_minute=0, chars_per_minute=0, concurrent_streams=1)
+    app = FastAPI()
+
+    @app.get("/stream")
+    async def stream(request: Request) -> StreamingResponse:
+        hold_stream_slot(request, await limiter.acquire_stream("ip:x"))
+
+        async def body() -> AsyncIterator[bytes]:
+            yield b"first"
+            raise RuntimeError("engine died mid-stream")
+
+        return StreamingResponse(body())
+
+    client = TestClient(RateLimitMiddleware(app), raise_server_exceptions=False)
+    for _ in range(3):  # with a leaked slot the second call would be refused
+        with contextlib.suppress(RuntimeError):
+            client.get("/stream")
+        assert asyncio.run(limiter.in_use("ip:x")) == 0
