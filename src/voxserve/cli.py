@@ -1,4 +1,4 @@
-"""``voxserve`` command line: serve, say, voices."""
+"""``voxserve`` command line: serve, worker, say, convert, voices."""
 
 from __future__ import annotations
 
@@ -50,6 +50,68 @@ def serve(
     settings = _settings(host=host, port=port, models_dir=models_dir, log_level=log_level)
     configure_logging(settings.log_level)
     run_server(create_app(settings), settings)
+
+
+@app.command()
+def worker(
+    log_level: Annotated[str | None, typer.Option(help="Log level [VOXSERVE_LOG_LEVEL]")] = None,
+) -> None:
+    """Convert document projects: consume segment tasks from RabbitMQ [VOXSERVE_QUEUE_URL]."""
+    import asyncio
+
+    from voxserve.jobs.processes import run_worker
+
+    settings = _settings(log_level=log_level)
+    configure_logging(settings.log_level)
+    try:
+        asyncio.run(run_worker(settings))
+    except VoxserveError as exc:
+        typer.echo(f"voxserve: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def convert(
+    document: Annotated[Path, typer.Argument(help="Text, Markdown, HTML, EPUB or PDF file",
+                                             exists=True, dir_okay=False)],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output directory")],
+    voice: Annotated[str | None, typer.Option(help="Voice id or alias")] = None,
+    model: Annotated[str | None, typer.Option(help="Model (engine) name or alias")] = None,
+    audio_format: Annotated[
+        AudioFormat, typer.Option("--format", "-f", help="Audio format of chapters and book")
+    ] = AudioFormat.MP3,
+    speed: Annotated[float, typer.Option(help="0.25 to 4.0")] = 1.0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
+) -> None:
+    """Convert a document to an audiobook in OUTPUT, in-process (no server needed):
+    chapter files, the whole book, subtitles (VTT, SRT) and manifest.json."""
+    import asyncio
+
+    from voxserve.jobs.processes import convert as run_convert
+    from voxserve.jobs.service_types import ProjectSpec
+
+    settings = _settings(piper_preload_voices=False)
+    configure_logging("warning", json_format=False)
+    spec = ProjectSpec(model=model, voice=voice, audio_format=audio_format, speed=speed)
+    with typer.progressbar(length=1, label="converting", file=sys.stderr,
+                           hidden=quiet) as bar:
+        shown = [0]
+
+        def on_progress(done: int, total: int) -> None:
+            bar.length = total
+            if done > shown[0]:
+                bar.update(done - shown[0])
+                shown[0] = done
+
+        try:
+            project, files = asyncio.run(
+                run_convert(settings, document, output, spec, on_progress)
+            )
+        except VoxserveError as exc:
+            typer.echo(f"\nvoxserve: {exc.message}", err=True)
+            raise typer.Exit(2) from None
+    if not quiet:
+        typer.echo(f"{project.name}: {len(files)} files in {output}", err=True)
 
 
 @app.command()

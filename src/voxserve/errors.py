@@ -45,6 +45,30 @@ class InvalidOption(InvalidRequest):
     code = "invalid_option"
 
 
+class UnsupportedDocument(InvalidRequest):
+    """Not a format we read (an image, a Word file, an encrypted PDF...)."""
+
+    code = "unsupported_document"
+
+
+class DocumentTooLarge(InvalidRequest):
+    """Over a size limit: upload bytes, unpacked bytes, zip members, PDF pages, characters."""
+
+    code = "document_too_large"
+
+
+class CorruptDocument(InvalidRequest):
+    """Claims to be a format we read but cannot be read as one (broken zip, PDF or XML)."""
+
+    code = "corrupt_document"
+
+
+class EmptyDocument(InvalidRequest):
+    """Nothing to read aloud."""
+
+    code = "empty_document"
+
+
 class ModelNotFound(VoxserveError):
     code = "model_not_found"
 
@@ -55,6 +79,22 @@ class VoiceNotFound(VoxserveError):
 
 class ArtifactNotFound(VoxserveError):
     code = "not_found"
+
+
+class ProjectNotFound(VoxserveError):
+    code = "project_not_found"
+
+
+class ProjectNotReady(VoxserveError):
+    """The project's outputs do not exist yet (it is still converting, or it failed)."""
+
+    code = "project_not_ready"
+
+
+class ProjectConflict(VoxserveError):
+    """The project's state does not allow this (e.g. canceling a completed project)."""
+
+    code = "project_state_conflict"
 
 
 # --- the service cannot serve right now ------------------------------------------------

@@ -26,7 +26,8 @@ class LiveServer:
 
 @pytest.fixture(scope="module")
 def live(settings: Settings) -> Iterator[LiveServer]:
-    app = create_app(settings.model_copy(update={"engines": ["fake"], "default_model": "fake"}))
+    app = create_app(settings.model_copy(  # no cache: the hook must see every synthesis
+        update={"engines": ["fake"], "default_model": "fake", "cache_url": "none"}))
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

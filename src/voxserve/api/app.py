@@ -14,10 +14,12 @@ from voxserve.api.errors import install_error_handlers
 from voxserve.api.middleware import RequestContextMiddleware
 from voxserve.api.routes import artifacts as artifact_routes
 from voxserve.api.routes import catalog as catalog_routes
-from voxserve.api.routes import health, speech
+from voxserve.api.routes import health, projects, speech
 from voxserve.api.routes import metrics as metrics_routes
 from voxserve.cache import create_segment_cache
 from voxserve.gpu_metrics import register_gpu_metrics
+from voxserve.jobs.runtime import JobRuntime
+from voxserve.jobs.service import ProjectService
 from voxserve.scheduler import Scheduler
 from voxserve.service.catalog import EngineCatalog
 from voxserve.service.lifecycle import ServiceState
@@ -37,6 +39,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     cache = create_segment_cache(settings)
     artifacts = create_artifact_store(settings)
     speech_service = SpeechService(settings, catalog, scheduler, cache)
+    jobs = JobRuntime(settings, catalog, scheduler, artifacts)
+    project_service = ProjectService(settings, catalog, jobs.repository, jobs.queue, artifacts)
 
     async def load_engines() -> None:
         try:
@@ -45,17 +49,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             state.load_error = str(exc)
             return
         scheduler.start(catalog.replicas())
+        await jobs.start_workers()
         register_gpu_metrics()
         state.started = True
         logger.info("engines ready", extra={"engines": list(catalog.replicas())})
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await jobs.open()  # migrate; re-enqueue unfinished projects (in-process queue)
         loading = asyncio.create_task(load_engines())
         try:
             yield
         finally:
             loading.cancel()
+            await jobs.close()
             await scheduler.stop()
             await cache.close()
             catalog.close()
@@ -73,9 +80,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.speech = speech_service
     app.state.cache = cache
     app.state.artifacts = artifacts
+    app.state.jobs = jobs
+    app.state.projects = project_service
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, state=state)
     app.include_router(speech.router)
+    app.include_router(projects.router)
     app.include_router(artifact_routes.router)
     app.include_router(catalog_routes.router)
     app.include_router(health.router)

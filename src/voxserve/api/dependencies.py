@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from voxserve.jobs.service import ProjectService
 from voxserve.service.catalog import EngineCatalog
 from voxserve.service.lifecycle import ServiceState
 from voxserve.service.speech import SpeechService
@@ -38,8 +39,14 @@ def get_artifacts(request: Request) -> ArtifactStore:
     return artifacts
 
 
+def get_project_service(request: Request) -> ProjectService:
+    service: ProjectService = request.app.state.projects
+    return service
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 CatalogDep = Annotated[EngineCatalog, Depends(get_catalog)]
 SpeechServiceDep = Annotated[SpeechService, Depends(get_speech_service)]
 ServiceStateDep = Annotated[ServiceState, Depends(get_service_state)]
 ArtifactsDep = Annotated[ArtifactStore, Depends(get_artifacts)]
+ProjectServiceDep = Annotated[ProjectService, Depends(get_project_service)]

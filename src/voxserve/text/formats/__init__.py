@@ -11,31 +11,24 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from voxserve.errors import InvalidRequest
+from voxserve.errors import (
+    CorruptDocument,
+    DocumentTooLarge,
+    EmptyDocument,
+    UnsupportedDocument,
+)
 
-
-class UnsupportedDocument(InvalidRequest):
-    """Not a format we read (an image, a Word file, an encrypted PDF...)."""
-
-    code = "unsupported_document"
-
-
-class DocumentTooLarge(InvalidRequest):
-    """Over a size limit: upload bytes, unpacked bytes, zip members, PDF pages."""
-
-    code = "document_too_large"
-
-
-class CorruptDocument(InvalidRequest):
-    """Claims to be a format we read but cannot be read as one (broken zip, PDF or XML)."""
-
-    code = "corrupt_document"
-
-
-class EmptyDocument(InvalidRequest):
-    """Nothing to read aloud."""
-
-    code = "empty_document"
+__all__ = [
+    "Block",
+    "CorruptDocument",
+    "DocumentTooLarge",
+    "EmptyDocument",
+    "RawChapter",
+    "RawDocument",
+    "UnsupportedDocument",
+    "chapters_from_headings",
+    "collapse_spaces",
+]
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,157 @@
+"""The segment task queue: one task per segment to synthesize, at least once.
+
+:class:`TaskQueue` is what the API publishes to and workers consume from. Handlers must be
+idempotent (a task may be delivered again: after a crash, or published twice); a handler
+that raises is retried with exponential backoff, up to ``task_max_attempts`` deliveries,
+then dead-lettered. :class:`InProcessQueue` keeps tasks in memory (the database is the
+durable record; the API server re-enqueues pending segments at start-up); RabbitMQ is in
+:mod:`voxserve.jobs.rabbitmq`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from voxserve.errors import ConfigurationError
+from voxserve.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentTaskMessage:
+    """Synthesize segment ``index`` of project ``project_id``; ``attempt`` counts deliveries."""
+
+    project_id: str
+    index: int
+    attempt: int = 1
+
+    def to_json(self) -> bytes:
+        return json.dumps({"project_id": self.project_id, "index": self.index}).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes, attempt: int = 1) -> SegmentTaskMessage:
+        fields = json.loads(data)
+        return cls(str(fields["project_id"]), int(fields["index"]), attempt)
+
+    def retried(self) -> SegmentTaskMessage:
+        return replace(self, attempt=self.attempt + 1)
+
+
+TaskHandler = Callable[[SegmentTaskMessage], Awaitable[None]]
+
+
+class TaskQueue(Protocol):
+    async def publish(self, task: SegmentTaskMessage) -> None: ...
+
+    async def publish_many(self, tasks: Iterable[SegmentTaskMessage]) -> None: ...
+
+    async def consume(self, handler: TaskHandler) -> None:
+        """Start handing tasks to ``handler`` (returns at once; :meth:`close` stops it)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+def retry_delay_s(base_delay_ms: float, attempt: int) -> float:
+    """Backoff before delivery ``attempt + 1``: base, 2×base, 4×base … (capped at 5 min)."""
+    return float(min(base_delay_ms / 1000 * 2 ** max(attempt - 1, 0), 300.0))
+
+
+class InProcessQueue:
+    """An asyncio queue consumed by ``concurrency`` tasks of this process."""
+
+    def __init__(
+        self, *, concurrency: int = 2, max_attempts: int = 5, retry_base_delay_ms: float = 500.0
+    ) -> None:
+        self.concurrency = concurrency
+        self.max_attempts = max_attempts
+        self.retry_base_delay_ms = retry_base_delay_ms
+        self._queue: asyncio.Queue[SegmentTaskMessage] = asyncio.Queue()
+        self._consumers: list[asyncio.Task[None]] = []
+        self._timers: set[asyncio.Task[None]] = set()
+        #: Tasks that failed ``max_attempts`` times, with the last error (kept for inspection).
+        self.dead: list[tuple[SegmentTaskMessage, str]] = []
+
+    def __len__(self) -> int:
+        return self._queue.qsize()
+
+    async def publish(self, task: SegmentTaskMessage) -> None:
+        self._queue.put_nowait(task)
+
+    async def publish_many(self, tasks: Iterable[SegmentTaskMessage]) -> None:
+        for task in tasks:
+            self._queue.put_nowait(task)
+
+    async def consume(self, handler: TaskHandler) -> None:
+        self._consumers += [
+            asyncio.create_task(self._consume(handler), name=f"segment-worker-{n}")
+            for n in range(self.concurrency)
+        ]
+
+    async def _consume(self, handler: TaskHandler) -> None:
+        while True:
+            task = await self._queue.get()
+            try:
+                await handler(task)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._failed(task, exc)
+
+    def _failed(self, task: SegmentTaskMessage, error: Exception) -> None:
+        if task.attempt >= self.max_attempts:
+            logger.error("task dead-lettered after %s attempts: %s", task.attempt, error,
+                         extra={"project_id": task.project_id, "segment": task.index})
+            self.dead.append((task, str(error)))
+            return
+        delay_s = retry_delay_s(self.retry_base_delay_ms, task.attempt)
+        logger.warning("task failed, retrying in %.1f s: %s", delay_s, error,
+                       extra={"project_id": task.project_id, "segment": task.index})
+        timer = asyncio.create_task(self._later(task.retried(), delay_s))
+        self._timers.add(timer)
+        timer.add_done_callback(self._timers.discard)
+
+    async def _later(self, task: SegmentTaskMessage, delay_s: float) -> None:
+        await asyncio.sleep(delay_s)
+        self._queue.put_nowait(task)
+
+    async def close(self) -> None:
+        tasks = [*self._consumers, *self._timers]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._consumers.clear()
+
+
+def is_inprocess(settings: Settings) -> bool:
+    return settings.queue_url.strip() == "inprocess"
+
+
+def create_queue(settings: Settings, *, concurrency: int = 2) -> TaskQueue:
+    """``inprocess`` or ``amqp://…`` (RabbitMQ) from ``settings.queue_url``."""
+    url = settings.queue_url.strip()
+    if url == "inprocess":
+        return InProcessQueue(
+            concurrency=concurrency,
+            max_attempts=settings.task_max_attempts,
+            retry_base_delay_ms=settings.task_retry_base_delay_ms,
+        )
+    if url.startswith(("amqp://", "amqps://")):
+        from voxserve.jobs.rabbitmq import RabbitMQQueue
+
+        return RabbitMQQueue(
+            url,
+            settings.queue_name,
+            prefetch=settings.worker_prefetch,
+            max_attempts=settings.task_max_attempts,
+            retry_base_delay_ms=settings.task_retry_base_delay_ms,
+        )
+    raise ConfigurationError(
+        f"VOXSERVE_QUEUE_URL={url!r}: expected 'inprocess' or 'amqp://user:pass@host/'"
+    )

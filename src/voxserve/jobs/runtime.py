@@ -1,0 +1,89 @@
+"""The job machinery of one process: database, queue, workers, webhooks.
+
+The API server and ``voxserve convert`` build one :class:`JobRuntime`; with the in-process
+queue it also runs the workers (at batch priority, through the process's scheduler) and, on
+start-up, re-enqueues every pending segment of unfinished projects. With RabbitMQ the API
+only publishes, and ``voxserve worker`` processes run :class:`SegmentWorker` s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from voxserve.jobs.database import upgrade_database
+from voxserve.jobs.queue import (
+    InProcessQueue,
+    SegmentTaskMessage,
+    TaskQueue,
+    create_queue,
+    is_inprocess,
+)
+from voxserve.jobs.repository import JobRepository
+from voxserve.jobs.webhook import WebhookNotifier
+from voxserve.jobs.worker import SegmentWorker
+from voxserve.scheduler import Scheduler
+from voxserve.service.catalog import EngineCatalog
+from voxserve.settings import Settings
+from voxserve.storage import ArtifactStore
+
+logger = logging.getLogger(__name__)
+
+
+class JobRuntime:
+    def __init__(
+        self,
+        settings: Settings,
+        catalog: EngineCatalog,
+        scheduler: Scheduler,
+        artifacts: ArtifactStore,
+        *,
+        database_url: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.database_url = database_url or settings.resolved_database_url
+        self.repository = JobRepository(self.database_url)
+        self.queue: TaskQueue = create_queue(
+            settings, concurrency=max(settings.engine_replicas, 1) + 1
+        )
+        self.webhooks = WebhookNotifier(
+            timeout_s=settings.webhook_timeout_s, max_attempts=settings.webhook_max_attempts
+        )
+        self.worker = SegmentWorker(
+            self.repository, catalog, scheduler, artifacts, self.webhooks,
+            max_attempts=settings.task_max_attempts,
+        )
+        self._catalog = catalog
+        self.runs_workers = is_inprocess(settings)
+
+    async def open(self) -> None:
+        """Migrate the database; with the in-process queue, re-enqueue unfinished work."""
+        await asyncio.to_thread(upgrade_database, self.database_url)
+        if self.runs_workers:
+            await self.resume()
+
+    async def resume(self) -> int:
+        """Enqueue every pending segment of queued/running projects, and one task for each
+        unfinished project whose segments are all done (its finisher died)."""
+        pending = await asyncio.to_thread(self.repository.pending_tasks)
+        orphans = await asyncio.to_thread(self.repository.unfinished_without_pending)
+        tasks = [SegmentTaskMessage(project_id, index) for project_id, index in pending]
+        tasks += [SegmentTaskMessage(project_id, 0) for project_id in orphans]
+        await self.queue.publish_many(tasks)
+        if tasks:
+            logger.info("resumed projects", extra={"tasks": len(tasks)})
+        return len(tasks)
+
+    async def start_workers(self) -> None:
+        """With the in-process queue: consume with one worker per engine replica, plus one."""
+        if not self.runs_workers:
+            return
+        if isinstance(self.queue, InProcessQueue):
+            replicas = sum(len(r) for r in self._catalog.replicas().values())
+            self.queue.concurrency = max(replicas, 1) + 1
+        await self.queue.consume(self.worker.handle)
+
+    async def close(self) -> None:
+        await self.queue.close()
+        await self.webhooks.close()
+        await asyncio.to_thread(self.repository.close)

@@ -1,0 +1,249 @@
+"""Project use cases for the API: create (from an upload or text), read, list, cancel,
+delete, download. Raises domain errors; knows nothing about HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from voxserve.engines.base import parse_options
+from voxserve.errors import (
+    DocumentTooLarge,
+    InvalidRequest,
+    ProjectConflict,
+    ProjectNotFound,
+    ProjectNotReady,
+)
+from voxserve.jobs.finalize import chapter_audio_name, file_key
+from voxserve.jobs.models import ProjectState, utcnow
+from voxserve.jobs.queue import SegmentTaskMessage, TaskQueue
+from voxserve.jobs.repository import JobRepository, NewProject, Progress, ProjectPage, ProjectRecord
+from voxserve.jobs.service_types import ProjectSpec
+from voxserve.service.catalog import EngineCatalog
+from voxserve.service.speech import MAX_SPEED, MIN_SPEED
+from voxserve.settings import Settings
+from voxserve.storage import ArtifactStore
+from voxserve.text.documents import Document, parse_document, parse_text
+from voxserve.types import AudioFormat
+
+MAX_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectStatus:
+    project: ProjectRecord
+    progress: Progress
+    eta_s: float | None
+
+    @property
+    def percent(self) -> float:
+        total = self.progress.segments_total
+        return round(100.0 * self.progress.segments_done / total, 1) if total else 100.0
+
+
+@dataclass(frozen=True, slots=True)
+class Download:
+    key: str
+    filename: str
+    content_type: str
+
+
+_CONTENT_TYPES = {
+    "mp3": "audio/mpeg", "ogg": "audio/ogg", "opus": "audio/ogg", "flac": "audio/flac",
+    "aac": "audio/aac", "m4a": "audio/mp4", "m4b": "audio/mp4", "wav": "audio/wav",
+    "pcm": "audio/pcm", "mka": "audio/x-matroska", "vtt": "text/vtt; charset=utf-8",
+    "srt": "application/x-subrip; charset=utf-8", "json": "application/json",
+}
+
+
+def eta_s(project: ProjectRecord, progress: Progress, now: datetime | None = None) -> float | None:
+    """Remaining seconds at the measured rate since the project started (None: unknown)."""
+    done, total = progress.segments_done, progress.segments_total
+    if project.state is not ProjectState.RUNNING or project.started_at is None or done == 0:
+        return None
+    elapsed_s = ((now or utcnow()) - project.started_at).total_seconds()
+    return round(max(elapsed_s, 0.0) / done * (total - done), 1)
+
+
+class ProjectService:
+    def __init__(
+        self,
+        settings: Settings,
+        catalog: EngineCatalog,
+        repository: JobRepository,
+        queue: TaskQueue,
+        artifacts: ArtifactStore,
+    ) -> None:
+        self._settings = settings
+        self._catalog = catalog
+        self._repository = repository
+        self._queue = queue
+        self._artifacts = artifacts
+
+    @property
+    def artifacts(self) -> ArtifactStore:
+        return self._artifacts
+
+    # --- creation ---------------------------------------------------------------------
+
+    async def create_from_upload(
+        self, data: bytes, *, filename: str | None, content_type: str | None, spec: ProjectSpec
+    ) -> ProjectRecord:
+        settings = self._settings
+        document = await asyncio.to_thread(
+            parse_document, data, filename=filename, content_type=content_type,
+            max_bytes=settings.max_upload_bytes, max_segment_chars=settings.max_segment_chars,
+        )
+        return await self._create(document, spec, default_name=filename)
+
+    async def create_from_text(
+        self, text: str, *, markdown: bool, spec: ProjectSpec
+    ) -> ProjectRecord:
+        self._check_chars(len(text))
+        document = await asyncio.to_thread(
+            parse_text, text, markdown=markdown,
+            max_segment_chars=self._settings.max_segment_chars,
+        )
+        return await self._create(document, spec, default_name=None)
+
+    def _check_chars(self, chars: int) -> None:
+        limit = self._settings.max_document_chars
+        if chars > limit:
+            raise DocumentTooLarge(f"the document has {chars} characters; the limit is {limit}")
+
+    async def _create(
+        self, document: Document, spec: ProjectSpec, *, default_name: str | None
+    ) -> ProjectRecord:
+        self._check_chars(document.char_count)
+        new = self.validate(document, spec, default_name=default_name)
+        project = await asyncio.to_thread(self._repository.create_project, new)
+        await self._queue.publish_many(
+            SegmentTaskMessage(project.id, index) for index in range(project.segment_count)
+        )
+        return project
+
+    def validate(
+        self, document: Document, spec: ProjectSpec, *, default_name: str | None
+    ) -> NewProject:
+        """Resolve model and voice (404s), check options, speed and webhook (400s)."""
+        engine, voice = self._catalog.resolve(spec.model, spec.voice)
+        options = dict(spec.options or {})
+        parse_options(engine, options)
+        if not MIN_SPEED <= spec.speed <= MAX_SPEED:
+            raise InvalidRequest(f"speed must be between {MIN_SPEED} and {MAX_SPEED}",
+                                 param="speed")
+        if spec.webhook_url and not spec.webhook_url.startswith(("http://", "https://")):
+            raise InvalidRequest("webhook_url must be an http(s) URL", param="webhook_url")
+        name = spec.name or document.title or default_name or "Untitled"
+        return NewProject(
+            name=name, document=document, model=engine.name, voice=voice.id,
+            audio_format=(spec.audio_format or self._settings.default_response_format).value,
+            sample_rate_hz=voice.sample_rate_hz, speed=spec.speed, options=options,
+            webhook_url=spec.webhook_url, owner=spec.owner,
+        )
+
+    # --- reading ----------------------------------------------------------------------
+
+    async def get(self, project_id: str) -> ProjectRecord:
+        project = await asyncio.to_thread(self._repository.get_project, project_id)
+        if project is None:
+            raise ProjectNotFound(f"no project '{project_id}'", param="project_id")
+        return project
+
+    async def status(self, project_id: str) -> ProjectStatus:
+        project = await self.get(project_id)
+        progress = await asyncio.to_thread(self._repository.progress, project_id)
+        return ProjectStatus(project, progress, eta_s(project, progress))
+
+    async def list(self, *, limit: int, after: str | None) -> ProjectPage:
+        if not 1 <= limit <= MAX_PAGE_SIZE:
+            raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE_SIZE}", param="limit")
+        return await asyncio.to_thread(self._repository.list_projects, limit=limit, after=after)
+
+    # --- changes ----------------------------------------------------------------------
+
+    async def cancel(self, project_id: str) -> ProjectRecord:
+        project = await self.get(project_id)
+        if project.state in (ProjectState.COMPLETED, ProjectState.FAILED):
+            raise ProjectConflict(f"project '{project_id}' is already {project.state.value}")
+        await asyncio.to_thread(self._repository.cancel, project_id)
+        return await self.get(project_id)
+
+    async def delete(self, project_id: str) -> None:
+        """Cancel the work, remove the rows, then the artifacts."""
+        await asyncio.to_thread(self._repository.cancel, project_id)
+        keys = await asyncio.to_thread(self._repository.delete, project_id)
+        if keys is None:
+            raise ProjectNotFound(f"no project '{project_id}'", param="project_id")
+        for key in keys:
+            await self._artifacts.delete(key)
+
+    # --- downloads --------------------------------------------------------------------
+
+    async def download(self, project_id: str, name: str) -> Download:
+        """One output file by name (``book.mp3``, ``chapter-001.vtt`` …)."""
+        project = await self.get(project_id)
+        if project.state is not ProjectState.COMPLETED or project.files is None:
+            raise ProjectNotReady(
+                f"project '{project_id}' is {project.state.value}; its files exist once it "
+                "is completed"
+            )
+        path = project.files.get(name)
+        if path is None:
+            raise ProjectNotFound(f"project '{project_id}' has no file '{name}'")
+        extension = name.rsplit(".", 1)[-1]
+        filename = f"{_safe_stem(project.name)}-{name}"
+        return Download(file_key(project_id, path), filename,
+                        _CONTENT_TYPES.get(extension, "application/octet-stream"))
+
+    async def chapter_audio(self, project_id: str, chapter: int) -> Download:
+        project = await self.get(project_id)
+        if not any(c.index == chapter for c in project.chapters):
+            raise ProjectNotFound(f"project '{project_id}' has no chapter {chapter}",
+                                  param="chapter")
+        return await self.download(
+            project_id, chapter_audio_name(chapter, AudioFormat(project.audio_format))
+        )
+
+    async def book_audio(self, project_id: str) -> Download:
+        project = await self.get(project_id)
+        names = [n for n in project.files or {} if n.startswith("book.")
+                 and not n.endswith((".vtt", ".srt"))]
+        return await self.download(project_id, names[0] if names else "book")
+
+    async def subtitles(self, project_id: str, kind: str, chapter: int | None) -> Download:
+        if chapter is None:
+            return await self.download(project_id, f"book.{kind}")
+        project = await self.get(project_id)
+        if not any(c.index == chapter for c in project.chapters):
+            raise ProjectNotFound(f"project '{project_id}' has no chapter {chapter}",
+                                  param="chapter")
+        return await self.download(project_id, f"chapter-{chapter:03d}.{kind}")
+
+    async def read(self, download: Download) -> bytes:
+        return await self._artifacts.get(download.key)
+
+    async def url(self, download: Download) -> str | None:
+        return await self._artifacts.url(download.key, self._settings.storage_url_expiry_s)
+
+
+def _safe_stem(name: str) -> str:
+    stem = "".join(c if c.isalnum() or c in "-_" else "-" for c in name).strip("-")
+    return stem[:60] or "project"
+
+
+def parse_options_field(raw: str | None) -> Mapping[str, Any]:
+    """The ``options`` form field: a JSON object."""
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        raise InvalidRequest("options must be a JSON object", param="options") from None
+    if not isinstance(value, dict):
+        raise InvalidRequest("options must be a JSON object", param="options")
+    return value

@@ -1,0 +1,48 @@
+"""One project segment through the engine scheduler at batch priority -> 16-bit PCM."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from voxserve.engines.base import SegmentRequest, SynthesisParams, parse_options
+from voxserve.jobs.repository import ProjectRecord
+from voxserve.scheduler import Priority, Scheduler
+from voxserve.service.catalog import EngineCatalog
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentPCM:
+    pcm_s16le: bytes
+    sample_rate_hz: int
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.pcm_s16le) / 2 / self.sample_rate_hz
+
+
+def segment_request(catalog: EngineCatalog, project: ProjectRecord, text: str) -> SegmentRequest:
+    engine, voice = catalog.resolve(project.model, project.voice)
+    params = SynthesisParams(speed=project.speed, options=parse_options(engine, project.options))
+    return SegmentRequest(text, voice.id, params)
+
+
+async def synthesize_segment(
+    catalog: EngineCatalog, scheduler: Scheduler, project: ProjectRecord, text: str
+) -> SegmentPCM:
+    """Queue the segment at batch priority (interactive requests go first) and collect it."""
+    request = segment_request(catalog, project, text)
+    engine_scheduler = scheduler.engine(project.model)
+    task = engine_scheduler.submit(request, Priority.BATCH)
+    try:
+        chunks = [chunk async for chunk in task.chunks()]
+    finally:
+        engine_scheduler.cancel(task)
+    rate = chunks[0].sample_rate_hz if chunks else project.sample_rate_hz
+    samples = (
+        np.concatenate([chunk.samples for chunk in chunks]) if chunks
+        else np.zeros(0, dtype=np.float32)
+    )
+    pcm = np.rint(np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2")
+    return SegmentPCM(pcm.tobytes(), rate)

@@ -1,0 +1,109 @@
+"""Repository behaviour checked against SQLite (unit) and PostgreSQL (integration)."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests.jobs_tools import finish_all, new_project
+from voxserve.jobs.models import ProjectState, SegmentState
+from voxserve.jobs.repository import JobRepository
+from voxserve.text.documents import Chapter, Document, Paragraph
+
+
+def check_create_is_complete_and_ordered(repository: JobRepository) -> None:
+    project = repository.create_project(new_project())
+    assert project.state is ProjectState.QUEUED
+    assert project.title == "A small book"
+    assert [c.title for c in project.chapters] == ["The first chapter", "The second chapter"]
+    segments = repository.segments(project.id)
+    assert [s.index for s in segments] == list(range(project.segment_count))
+    assert [(s.chapter_index, s.paragraph_index, s.segment_index) for s in segments] == [
+        (0, 0, 0), (0, 0, 1), (0, 1, 0), (1, 0, 0), (1, 0, 1)]
+    assert all(s.state is SegmentState.PENDING for s in segments)
+    assert repository.pending_tasks(project.id) == [(project.id, i) for i in range(5)]
+
+
+def check_create_is_atomic(repository: JobRepository) -> None:
+    # the last segment violates NOT NULL: project and chapters must not stay behind
+    broken = Document("broken", (
+        Chapter("one", (Paragraph(("Fine.",)),)),
+        Chapter("two", (Paragraph(("Fine too.", None)),)),  # type: ignore[arg-type]
+    ))
+    before = len(repository.list_projects(limit=1000, owner="atomic").items)
+    with pytest.raises(Exception):  # noqa: B017 - any database error
+        repository.create_project(new_project(document=broken, owner="atomic"))
+    assert len(repository.list_projects(limit=1000, owner="atomic").items) == before == 0
+
+
+def check_record_is_idempotent(repository: JobRepository) -> None:
+    project = repository.create_project(new_project())
+    assert repository.record_segment(project.id, 1, "a/1", 0.5) is True
+    assert repository.record_segment(project.id, 1, "b/1", 9.0) is False
+    segment = repository.segment(project.id, 1)
+    assert segment is not None and segment.audio_key == "a/1" and segment.duration_s == 0.5
+    progress = repository.progress(project.id)
+    assert [(c.segments_done, c.segments_total) for c in progress.chapters] == [(1, 3), (0, 2)]
+    assert progress.audio_s == 0.5
+    assert repository.pending_count(project.id) == 4
+    # concurrent recorders of the same segment: exactly one wins
+    barrier = threading.Barrier(8)
+
+    def record(n: int) -> bool:
+        barrier.wait()
+        return repository.record_segment(project.id, 3, f"c/{n}", 1.0)
+
+    with ThreadPoolExecutor(8) as pool:
+        assert sum(pool.map(record, range(8))) == 1
+
+
+def check_finalization_claimed_once(repository: JobRepository) -> None:
+    project = repository.create_project(new_project())
+    assert repository.claim_finalization(project.id) is False  # segments pending
+    finish_all(repository, project.id)
+    barrier = threading.Barrier(6)
+
+    def claim(_: int) -> bool:
+        barrier.wait()
+        return repository.claim_finalization(project.id)
+
+    with ThreadPoolExecutor(6) as pool:
+        assert sum(pool.map(claim, range(6))) == 1
+    assert repository.claim_finalization(project.id, stale_after_s=0.0) is True  # takeover
+    assert repository.complete(project.id, {"book": "book.wav"})
+    assert repository.claim_finalization(project.id, stale_after_s=0.0) is False
+    done = repository.get_project(project.id)
+    assert done is not None and done.state is ProjectState.COMPLETED
+    assert done.files == {"book": "book.wav"}
+    assert repository.cancel(project.id) is False
+
+
+def check_pagination_and_delete(repository: JobRepository) -> None:
+    owner = "pager"
+    ids = [repository.create_project(new_project(owner=owner)).id for _ in range(5)]
+    first = repository.list_projects(limit=2, owner=owner)
+    second = repository.list_projects(limit=2, owner=owner, after=first.next_cursor)
+    third = repository.list_projects(limit=2, owner=owner, after=second.next_cursor)
+    listed = [p.id for page in (first, second, third) for p in page.items]
+    assert listed == list(reversed(ids))
+    assert third.next_cursor is None
+    assert repository.cancel(ids[0]) is True
+    canceled = repository.get_project(ids[0])
+    assert canceled is not None and canceled.state is ProjectState.CANCELED
+    assert repository.pending_tasks(ids[0]) == []
+    repository.record_segment(ids[1], 0, "projects/x/segments/000000.pcm", 1.0)
+    assert repository.delete(ids[1]) == ["projects/x/segments/000000.pcm"]
+    assert repository.get_project(ids[1]) is None
+    assert repository.segments(ids[1]) == []
+    assert repository.delete(ids[1]) is None
+
+
+ALL_CASES = [
+    check_create_is_complete_and_ordered,
+    check_create_is_atomic,
+    check_record_is_idempotent,
+    check_finalization_claimed_once,
+    check_pagination_and_delete,
+]
