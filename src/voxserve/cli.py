@@ -42,14 +42,26 @@ def serve(
         Path | None, typer.Option(help="Extra Piper voices [VOXSERVE_MODELS_DIR]")
     ] = None,
     log_level: Annotated[str | None, typer.Option(help="Log level [VOXSERVE_LOG_LEVEL]")] = None,
+    ssl_certfile: Annotated[
+        Path | None, typer.Option(help="TLS certificate (PEM); serve HTTPS with --ssl-keyfile")
+    ] = None,
+    ssl_keyfile: Annotated[Path | None, typer.Option(help="TLS private key (PEM)")] = None,
 ) -> None:
     """Start the HTTP server."""
     from voxserve.api.app import create_app
     from voxserve.server import run_server
 
+    if (ssl_certfile is None) != (ssl_keyfile is None):
+        typer.echo("voxserve: --ssl-certfile and --ssl-keyfile go together", err=True)
+        raise typer.Exit(2)
     settings = _settings(host=host, port=port, models_dir=models_dir, log_level=log_level)
     configure_logging(settings.log_level)
-    run_server(create_app(settings), settings)
+    try:
+        application = create_app(settings)
+    except VoxserveError as exc:
+        typer.echo(f"voxserve: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    run_server(application, settings, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
 
 
 @app.command()
@@ -188,3 +200,73 @@ def voices(
     for v in found:
         aliases = f" (aliases: {', '.join(v.aliases)})" if v.aliases else ""
         typer.echo(f"{v.id}\t{v.engine}\t{v.language}\t{v.sample_rate_hz} Hz{aliases}")
+keys_app = typer.Typer(
+    help="Manage API keys (used when VOXSERVE_AUTH=api_key).", no_args_is_help=True
+)
+app.add_typer(keys_app, name="keys")
+
+
+def _key_store() -> Any:
+    from voxserve.security.api_keys import ApiKeyStore, default_api_keys_path
+
+    settings = _settings()
+    return ApiKeyStore(default_api_keys_path(settings.api_keys_file, settings.data_dir))
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Argument(help="A unique name for the key (who or what uses it)")],
+    scope: Annotated[
+        list[str] | None,
+        typer.Option("--scope", "-s", help="speech, projects or admin; repeatable "
+                                           "(default: speech)"),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the record as JSON")] = False,
+) -> None:
+    """Create a key and print it. It is shown only this once: store it now."""
+    store = _key_store()
+    try:
+        record, key = store.create(name, scope or ["speech"])
+    except VoxserveError as exc:
+        typer.echo(f"voxserve: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(json.dumps({**record.public(), "key": key}))
+        return
+    typer.echo(key)
+    typer.echo(f"created key '{record.name}' (id {record.id}, scopes "
+               f"{' '.join(record.scopes)}) in {store.path}; it is not shown again",
+               err=True)
+
+
+@keys_app.command("list")
+def keys_list(
+    show_revoked: Annotated[bool, typer.Option("--all", help="Include revoked keys")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines")] = False,
+) -> None:
+    """List keys (never the keys themselves: only ids, names, scopes and dates)."""
+    try:
+        records = _key_store().list(include_revoked=show_revoked)
+    except VoxserveError as exc:
+        typer.echo(f"voxserve: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    for record in records:
+        if as_json:
+            typer.echo(json.dumps(record.public()))
+        else:
+            state = f"revoked {record.revoked_at}" if record.revoked_at else "active"
+            typer.echo(f"{record.id}  {record.name:<24} {','.join(record.scopes):<22} "
+                       f"created {record.created_at}  {state}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    id_or_name: Annotated[str, typer.Argument(help="The key's id, or the name of an active key")],
+) -> None:
+    """Revoke a key; running servers refuse it from their next request on."""
+    try:
+        record = _key_store().revoke(id_or_name)
+    except VoxserveError as exc:
+        typer.echo(f"voxserve: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"revoked key '{record.name}' (id {record.id}) at {record.revoked_at}")

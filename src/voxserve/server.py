@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 from types import FrameType
 
 import uvicorn
@@ -43,10 +44,20 @@ class DrainingServer(uvicorn.Server):
         super().handle_exit(sig, frame)
 
 
-def run_server(app: FastAPI, settings: Settings) -> None:
+def run_server(
+    app: FastAPI,
+    settings: Settings,
+    *,
+    ssl_certfile: Path | None = None,
+    ssl_keyfile: Path | None = None,
+) -> None:
     config = uvicorn.Config(
         app, host=settings.host, port=settings.port, log_level=settings.log_level,
         access_log=False, log_config=None, timeout_graceful_shutdown=5,
+        ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
+        ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
+        # h11 (not httptools) so the total size of request headers is bounded (32 KiB).
+        http="h11", h11_max_incomplete_event_size=32 * 1024,
     )
     state: ServiceState = app.state.service_state
     DrainingServer(config, state, settings.shutdown_drain_s).run()

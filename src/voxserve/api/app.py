@@ -6,8 +6,9 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from voxserve import __version__
 from voxserve.api.errors import install_error_handlers
@@ -21,6 +22,19 @@ from voxserve.gpu_metrics import register_gpu_metrics
 from voxserve.jobs.runtime import JobRuntime
 from voxserve.jobs.service import ProjectService
 from voxserve.scheduler import Scheduler
+from voxserve.security import (
+    SCOPE_PROJECTS,
+    SCOPE_SPEECH,
+    AuditMiddleware,
+    Authenticator,
+    RateLimiter,
+    RateLimitMiddleware,
+    RequestLimitsMiddleware,
+    check_security_settings,
+    count_request,
+    create_audit_log,
+    require_scope,
+)
 from voxserve.service.catalog import EngineCatalog
 from voxserve.service.lifecycle import ServiceState
 from voxserve.service.speech import SpeechService
@@ -41,6 +55,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     speech_service = SpeechService(settings, catalog, scheduler, cache)
     jobs = JobRuntime(settings, catalog, scheduler, artifacts)
     project_service = ProjectService(settings, catalog, jobs.repository, jobs.queue, artifacts)
+    rate_limiter = RateLimiter.from_settings(settings)
+    audit_log = create_audit_log(settings)
 
     async def load_engines() -> None:
         try:
@@ -65,6 +81,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await jobs.close()
             await scheduler.stop()
             await cache.close()
+            await rate_limiter.close()
+            audit_log.close()
             catalog.close()
 
     app = FastAPI(
@@ -83,11 +101,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.jobs = jobs
     app.state.projects = project_service
     install_error_handlers(app)
+    for warning in check_security_settings(settings):  # raises ConfigurationError when fatal
+        logger.warning(warning)
+    app.state.authenticator = Authenticator(settings)
+    app.state.rate_limiter = rate_limiter
+    # The last middleware added is the outermost: request context, audit, limits, body limits.
+    app.add_middleware(
+        RequestLimitsMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        max_json_depth=settings.max_json_depth,
+        overrides={"/v1/projects": settings.max_upload_bytes},
+    )
+    app.add_middleware(RateLimitMiddleware)
+    app.add_middleware(AuditMiddleware, audit_log=audit_log, include_text=settings.audit_log_text)
     app.add_middleware(RequestContextMiddleware, state=state)
-    app.include_router(speech.router)
-    app.include_router(projects.router)
-    app.include_router(artifact_routes.router)
-    app.include_router(catalog_routes.router)
+    app.include_router(speech.router, dependencies=_guarded(SCOPE_SPEECH))
+    app.include_router(projects.router, dependencies=_guarded(SCOPE_PROJECTS))
+    app.include_router(artifact_routes.router, dependencies=_guarded(SCOPE_SPEECH))
+    app.include_router(catalog_routes.router, dependencies=_guarded(SCOPE_SPEECH))
     app.include_router(health.router)
     app.include_router(metrics_routes.router)
     return app
+
+
+def _guarded(scope: str) -> list[Any]:
+    """Authenticate, check the scope, count the request against the caller's rate limit."""
+    return [Depends(require_scope(scope)), Depends(count_request)]

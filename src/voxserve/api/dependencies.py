@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from voxserve.jobs.service import ProjectService
+from voxserve.security import current_principal
 from voxserve.service.catalog import EngineCatalog
 from voxserve.service.lifecycle import ServiceState
 from voxserve.service.speech import SpeechService
@@ -44,9 +45,19 @@ def get_project_service(request: Request) -> ProjectService:
     return service
 
 
+def get_project_owner(request: Request) -> str | None:
+    """Whose projects the caller may see: its own subject, or None (everyone's) for admins
+    and when authentication is off."""
+    principal = current_principal(request)
+    if principal is None or principal.auth_method == "none" or principal.has_scope("admin"):
+        return None
+    return principal.subject
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 CatalogDep = Annotated[EngineCatalog, Depends(get_catalog)]
 SpeechServiceDep = Annotated[SpeechService, Depends(get_speech_service)]
 ServiceStateDep = Annotated[ServiceState, Depends(get_service_state)]
 ArtifactsDep = Annotated[ArtifactStore, Depends(get_artifacts)]
+ProjectOwnerDep = Annotated[str | None, Depends(get_project_owner)]
 ProjectServiceDep = Annotated[ProjectService, Depends(get_project_service)]

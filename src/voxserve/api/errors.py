@@ -17,6 +17,11 @@ logger = logging.getLogger(__name__)
 #: Domain error class -> (HTTP status, OpenAI error type). The first match in MRO order wins.
 _STATUS: dict[type[errors.VoxserveError], tuple[int, str]] = {
     errors.InvalidRequest: (400, "invalid_request_error"),
+    errors.RequestTooLarge: (413, "invalid_request_error"),
+    errors.Unauthenticated: (401, "invalid_request_error"),
+    errors.Forbidden: (403, "invalid_request_error"),
+    errors.RateLimited: (429, "rate_limit_error"),
+    errors.ApiKeyNotFound: (404, "invalid_request_error"),
     errors.ModelNotFound: (404, "invalid_request_error"),
     errors.VoiceNotFound: (404, "invalid_request_error"),
     errors.ArtifactNotFound: (404, "invalid_request_error"),
@@ -57,6 +62,8 @@ def domain_error_response(exc: errors.VoxserveError) -> JSONResponse:
         headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
     elif isinstance(exc, errors.NotReady | errors.ShuttingDown):
         headers["Retry-After"] = "5"
+    if isinstance(exc, errors.SecurityError):
+        headers.update(exc.headers)  # WWW-Authenticate; Retry-After and X-RateLimit-* on 429
     if status >= 500 and status not in (503, 504):
         logger.error("request failed: %s: %s", exc.code, exc.message)
     return JSONResponse(

@@ -148,9 +148,10 @@ class ProjectService:
 
     # --- reading ----------------------------------------------------------------------
 
-    async def get(self, project_id: str) -> ProjectRecord:
+    async def get(self, project_id: str, owner: str | None = None) -> ProjectRecord:
+        """The project; one of another owner is reported as not found (``owner`` None: any)."""
         project = await asyncio.to_thread(self._repository.get_project, project_id)
-        if project is None:
+        if project is None or (owner is not None and project.owner != owner):
             raise ProjectNotFound(f"no project '{project_id}'", param="project_id")
         return project
 
@@ -159,10 +160,14 @@ class ProjectService:
         progress = await asyncio.to_thread(self._repository.progress, project_id)
         return ProjectStatus(project, progress, eta_s(project, progress))
 
-    async def list(self, *, limit: int, after: str | None) -> ProjectPage:
+    async def list(
+        self, *, limit: int, after: str | None, owner: str | None = None
+    ) -> ProjectPage:
         if not 1 <= limit <= MAX_PAGE_SIZE:
             raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE_SIZE}", param="limit")
-        return await asyncio.to_thread(self._repository.list_projects, limit=limit, after=after)
+        return await asyncio.to_thread(
+            self._repository.list_projects, limit=limit, after=after, owner=owner
+        )
 
     # --- changes ----------------------------------------------------------------------
 

@@ -18,12 +18,13 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Stre
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
-from voxserve.api.dependencies import ProjectServiceDep, SettingsDep
+from voxserve.api.dependencies import ProjectOwnerDep, ProjectServiceDep, SettingsDep
 from voxserve.api.project_schemas import ProjectBody, ProjectList, ProjectTextRequest, project_body
 from voxserve.api.schemas import ErrorResponse
 from voxserve.errors import DocumentTooLarge, InvalidRequest, UnsupportedFormat
 from voxserve.jobs.service import Download, ProjectService, parse_options_field
 from voxserve.jobs.service_types import ProjectSpec
+from voxserve.security import current_principal
 from voxserve.settings import Settings
 from voxserve.storage import LocalArtifactStore
 from voxserve.types import AudioFormat
@@ -57,6 +58,14 @@ _UPLOAD_SCHEMA = {
         "required": True,
     }
 }
+
+
+def _creator(request: Request) -> str | None:
+    """The owner recorded on a new project: the caller's subject (None with auth off)."""
+    principal = current_principal(request)
+    if principal is None or principal.auth_method == "none":
+        return None
+    return principal.subject
 
 
 def _too_large(length: int, limit: int) -> DocumentTooLarge:
@@ -106,6 +115,7 @@ async def _create_from_json(
     spec = ProjectSpec(
         name=body.name, model=body.model, voice=body.voice, audio_format=body.response_format,
         speed=body.speed, options=body.options, webhook_url=body.webhook_url,
+        owner=_creator(request),
     )
     project = await service.create_from_text(body.text, markdown=body.markdown, spec=spec)
     return project_body(project)
@@ -136,6 +146,7 @@ async def _create_from_upload(
             name=field("name"), model=field("model"), voice=field("voice"),
             audio_format=_format(field("response_format")), speed=_speed(field("speed")),
             options=parse_options_field(field("options")), webhook_url=field("webhook_url"),
+            owner=_creator(request),
         )
         project = await service.create_from_upload(
             data, filename=upload.filename, content_type=upload.content_type, spec=spec
@@ -166,28 +177,34 @@ async def create_project(
 @router.get("/v1/projects", response_model=ProjectList, responses=_ERRORS)
 async def list_projects(
     service: ProjectServiceDep,
+    owner: ProjectOwnerDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     after: Annotated[str | None, Query(max_length=64)] = None,
 ) -> ProjectList:
     """Projects, newest first; pass ``next_cursor`` as ``after`` for the next page."""
-    page = await service.list(limit=limit, after=after)
+    page = await service.list(limit=limit, after=after, owner=owner)
     return ProjectList(data=[project_body(p) for p in page.items],
                        has_more=page.next_cursor is not None, next_cursor=page.next_cursor)
 
 
 @router.get("/v1/projects/{project_id}", response_model=ProjectBody, responses=_ERRORS)
-async def get_project(project_id: str, service: ProjectServiceDep) -> ProjectBody:
+async def get_project(
+    project_id: str, service: ProjectServiceDep, owner: ProjectOwnerDep
+) -> ProjectBody:
     """State and progress (per chapter, overall percent, ETA from the measured rate)."""
+    await service.get(project_id, owner)
     status = await service.status(project_id)
     return project_body(status.project, status)
 
 
 @router.get("/v1/projects/{project_id}/events", response_class=StreamingResponse,
             responses={200: {"content": {"text/event-stream": {}}}, **_ERRORS})
-async def project_events(project_id: str, service: ProjectServiceDep) -> StreamingResponse:
+async def project_events(
+    project_id: str, service: ProjectServiceDep, owner: ProjectOwnerDep
+) -> StreamingResponse:
     """SSE: ``progress`` when progress changes, then ``completed``, ``failed`` or
     ``canceled`` (with the project) and the end of the stream."""
-    await service.get(project_id)  # 404 before the stream starts
+    await service.get(project_id, owner)  # 404 before the stream starts
 
     async def events() -> AsyncIterator[bytes]:
         last: str | None = None
@@ -209,14 +226,20 @@ async def project_events(project_id: str, service: ProjectServiceDep) -> Streami
 
 
 @router.post("/v1/projects/{project_id}/cancel", response_model=ProjectBody, responses=_ERRORS)
-async def cancel_project(project_id: str, service: ProjectServiceDep) -> ProjectBody:
+async def cancel_project(
+    project_id: str, service: ProjectServiceDep, owner: ProjectOwnerDep
+) -> ProjectBody:
     """Stop converting: pending segments are skipped. 409 if already completed or failed."""
+    await service.get(project_id, owner)
     return project_body(await service.cancel(project_id))
 
 
 @router.delete("/v1/projects/{project_id}", status_code=204, responses=_ERRORS)
-async def delete_project(project_id: str, service: ProjectServiceDep) -> Response:
+async def delete_project(
+    project_id: str, service: ProjectServiceDep, owner: ProjectOwnerDep
+) -> Response:
     """Cancel the project and delete it with all its files."""
+    await service.get(project_id, owner)
     await service.delete(project_id)
     return Response(status_code=204)
 
@@ -236,34 +259,47 @@ _FILE = {200: {"content": {"audio/mpeg": {}}}, **_ERRORS}
 
 
 @router.get("/v1/projects/{project_id}/chapters/{chapter}/audio", responses=_FILE)
-async def chapter_audio(project_id: str, chapter: int, service: ProjectServiceDep) -> Response:
+async def chapter_audio(
+    project_id: str, chapter: int, service: ProjectServiceDep, owner: ProjectOwnerDep
+) -> Response:
     """One chapter's audio (chapters count from 0). 409 until the project is completed."""
+    await service.get(project_id, owner)
     return await _serve(service, await service.chapter_audio(project_id, chapter))
 
 
 @router.get("/v1/projects/{project_id}/audio", responses=_FILE)
-async def book_audio(project_id: str, service: ProjectServiceDep) -> Response:
+async def book_audio(
+    project_id: str, service: ProjectServiceDep, owner: ProjectOwnerDep
+) -> Response:
     """The whole book in one file, with chapter markers."""
+    await service.get(project_id, owner)
     return await _serve(service, await service.book_audio(project_id))
 
 
 @router.get("/v1/projects/{project_id}/subtitles.vtt", responses=_ERRORS)
 async def subtitles_vtt(
-    project_id: str, service: ProjectServiceDep, chapter: int | None = None
+    project_id: str, service: ProjectServiceDep, owner: ProjectOwnerDep,
+    chapter: int | None = None,
 ) -> Response:
     """WebVTT cues of the whole book, or of one ``chapter``."""
+    await service.get(project_id, owner)
     return await _serve(service, await service.subtitles(project_id, "vtt", chapter))
 
 
 @router.get("/v1/projects/{project_id}/subtitles.srt", responses=_ERRORS)
 async def subtitles_srt(
-    project_id: str, service: ProjectServiceDep, chapter: int | None = None
+    project_id: str, service: ProjectServiceDep, owner: ProjectOwnerDep,
+    chapter: int | None = None,
 ) -> Response:
     """SRT cues of the whole book, or of one ``chapter``."""
+    await service.get(project_id, owner)
     return await _serve(service, await service.subtitles(project_id, "srt", chapter))
 
 
 @router.get("/v1/projects/{project_id}/manifest.json", responses=_ERRORS)
-async def manifest(project_id: str, service: ProjectServiceDep) -> Response:
+async def manifest(
+    project_id: str, service: ProjectServiceDep, owner: ProjectOwnerDep
+) -> Response:
     """The manifest: chapters, durations, start times in the book, files."""
+    await service.get(project_id, owner)
     return await _serve(service, await service.download(project_id, "manifest.json"))

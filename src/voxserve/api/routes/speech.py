@@ -24,6 +24,7 @@ from voxserve.api.sse import speech_events
 from voxserve.audio import content_type_for
 from voxserve.errors import DeadlineExceeded, InvalidRequest, NotReady, ShuttingDown
 from voxserve.scheduler import Priority
+from voxserve.security import add_rate_limit_headers, client_identity, hold_stream_slot
 from voxserve.service.speech import SpeechJob, SpeechStats
 from voxserve.settings import Settings
 from voxserve.storage import ArtifactStore
@@ -108,6 +109,12 @@ async def create_speech(
         options=body.options,
         instructions=body.instructions,
     )
+    limiter = request.app.state.rate_limiter
+    identity = client_identity(request)
+    add_rate_limit_headers(request, await limiter.check_characters(identity, job.input_chars))
+    request.state.audit_text = body.input
+    # Released by RateLimitMiddleware when the response (or its stream) is over.
+    hold_stream_slot(request, await limiter.acquire_stream(identity))
     record = access_record_var.get()
     stats = SpeechStats()
     if record is not None:
