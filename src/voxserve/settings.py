@@ -140,6 +140,8 @@ class Settings(BaseSettings):
     #: (RabbitMQ: the API publishes tasks, ``voxserve worker`` processes consume them).
     queue_url: str = "inprocess"
     queue_name: str = "voxserve.segments"
+    #: Port of ``voxserve worker``'s Prometheus ``/metrics`` endpoint (0: none).
+    worker_metrics_port: int = Field(default=9464, ge=0, le=65535)
     #: Unacknowledged tasks a worker holds at once (RabbitMQ prefetch).
     worker_prefetch: int = Field(default=4, ge=1, le=1000)
     #: Deliveries of one task before it goes to the dead-letter queue.

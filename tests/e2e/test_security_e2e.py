@@ -85,7 +85,8 @@ def test_projects_are_visible_only_to_their_owner(jwt_server: Server) -> None:
         assert response.status_code == 404, path
     assert httpx.post(f"{url}/v1/projects/{project_id}/cancel",
                       headers=headers("bob")).status_code == 404
-    assert httpx.delete(f"{url}/v1/projects/{project_id}", headers=headers("bob")).status_code == 404
+    deleted = httpx.delete(f"{url}/v1/projects/{project_id}", headers=headers("bob"))
+    assert deleted.status_code == 404
     bobs = httpx.get(f"{url}/v1/projects", headers=headers("bob")).json()["data"]
     assert project_id not in {p["id"] for p in bobs}
     alices = httpx.get(f"{url}/v1/projects", headers=headers("alice")).json()["data"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -70,17 +71,18 @@ def test_scopes_as_a_list_and_a_custom_claim() -> None:
     assert principal.scopes == frozenset({"admin"})
 
 
-@pytest.mark.parametrize("bad_claims", [
-    pytest.param(claims(exp=int(time.time()) - 60), id="expired"),
-    pytest.param(claims(exp=None), id="no-exp"),
-    pytest.param(claims(sub=None), id="no-sub"),
-    pytest.param(claims(aud="another-service"), id="wrong-audience"),
-    pytest.param(claims(iss="https://evil.example/"), id="wrong-issuer"),
-    pytest.param(claims(nbf=int(time.time()) + 120), id="not-yet-valid"),
-    pytest.param(claims(iat=int(time.time()) + 120), id="issued-in-future"),
+# Built when the test runs (not at collection), so the times are relative to "now".
+@pytest.mark.parametrize("make_claims", [
+    pytest.param(lambda: claims(exp=int(time.time()) - 60), id="expired"),
+    pytest.param(lambda: claims(exp=None), id="no-exp"),
+    pytest.param(lambda: claims(sub=None), id="no-sub"),
+    pytest.param(lambda: claims(aud="another-service"), id="wrong-audience"),
+    pytest.param(lambda: claims(iss="https://evil.example/"), id="wrong-issuer"),
+    pytest.param(lambda: claims(nbf=int(time.time()) + 120), id="not-yet-valid"),
+    pytest.param(lambda: claims(iat=int(time.time()) + 120), id="issued-in-future"),
 ])
-def test_bad_claims_are_refused(bad_claims: dict[str, Any]) -> None:
-    token = jwt.encode(bad_claims, SECRET, algorithm="HS256")
+def test_bad_claims_are_refused(make_claims: Callable[[], dict[str, Any]]) -> None:
+    token = jwt.encode(make_claims(), SECRET, algorithm="HS256")
     with pytest.raises(Unauthenticated) as caught:
         hs_verifier().verify(token)
     assert caught.value.message == "invalid or expired token"

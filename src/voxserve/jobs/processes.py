@@ -10,7 +10,10 @@ import signal
 from collections.abc import Callable
 from pathlib import Path
 
+from prometheus_client import start_http_server
+
 from voxserve.errors import ConfigurationError, VoxserveError
+from voxserve.gpu_metrics import register_gpu_metrics
 from voxserve.jobs.database import upgrade_database
 from voxserve.jobs.finalize import file_key
 from voxserve.jobs.queue import SegmentTaskMessage, is_inprocess
@@ -43,10 +46,18 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     await asyncio.to_thread(upgrade_database, settings.resolved_database_url)
+    if settings.worker_metrics_port:
+        # Scheduler, engine and cache metrics of this worker, for Prometheus (and probes).
+        try:
+            start_http_server(settings.worker_metrics_port)
+        except OSError as exc:  # e.g. two workers on one host: the second goes on without
+            logger.warning("worker metrics not exported: port %s: %s",
+                           settings.worker_metrics_port, exc)
     catalog = EngineCatalog(settings)
     await asyncio.to_thread(catalog.load)
     scheduler = Scheduler(settings)
     scheduler.start(catalog.replicas())
+    register_gpu_metrics()
     runtime = JobRuntime(settings, catalog, scheduler, create_artifact_store(settings))
     try:
         await runtime.queue.consume(runtime.worker.handle)
