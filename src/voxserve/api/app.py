@@ -15,7 +15,7 @@ from voxserve.api.errors import install_error_handlers
 from voxserve.api.middleware import RequestContextMiddleware
 from voxserve.api.routes import artifacts as artifact_routes
 from voxserve.api.routes import catalog as catalog_routes
-from voxserve.api.routes import health, projects, speech
+from voxserve.api.routes import health, projects, speech, web
 from voxserve.api.routes import metrics as metrics_routes
 from voxserve.cache import create_segment_cache
 from voxserve.gpu_metrics import register_gpu_metrics
@@ -120,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(artifact_routes.router, dependencies=_guarded(SCOPE_SPEECH))
     app.include_router(catalog_routes.router, dependencies=_guarded(SCOPE_SPEECH))
     app.include_router(health.router)
+    app.include_router(web.router)  # the browser UI: no auth, it holds no data
     app.include_router(metrics_routes.router)
     return app
 

@@ -1,0 +1,206 @@
+"""The web UI in a real browser (Debian's Chromium driven by Playwright) against a real
+server with the bundled Piper voice: streaming playback, a document project, an error."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+
+from tests.e2e.test_operations import Server, _start, _stop
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+BOOK = ("# Arrival\n\nThe train was late.\n\n# Departure\n\nWe left at noon.\n\n"
+        "# Home\n\nAll is quiet.\n")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    running = _start(tmp_path_factory.mktemp("web"), VOXSERVE_ENGINES="piper",
+                     VOXSERVE_DEFAULT_MODEL="piper")
+    yield running
+    _stop(running)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium "
+                    "(apt-get install chromium; ./scripts/test does it as root)")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="the playwright package is missing (dev extra)")
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser, server: Server) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    opened.set_default_timeout(20_000)
+    yield opened
+    context.close()
+    assert not errors, f"uncaught errors in the page: {errors}"
+
+
+def _wait_until(page: Page, selector: str, attribute: str, check: Callable[[str], bool],
+                timeout_s: float = 20) -> str:
+    """Poll an attribute from Python: the page's CSP forbids Playwright's eval-based waits."""
+    deadline = time.monotonic() + timeout_s
+    value = ""
+    while time.monotonic() < deadline:
+        value = page.locator(selector).first.get_attribute(attribute) or ""
+        if check(value):
+            return value
+        page.wait_for_timeout(100)
+    raise AssertionError(f"{selector}[{attribute}] is still {value!r} after {timeout_s} s")
+
+
+def _screenshot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"web-{name}.png"), full_page=True)
+
+
+def test_static_files_have_types_and_cache_headers(server: Server) -> None:
+    index = httpx.get(f"{server.url}/")
+    assert index.status_code == 200
+    assert index.headers["content-type"] == "text/html; charset=utf-8"
+    assert index.headers["cache-control"] == "no-cache"
+    assert "script-src 'self'" in index.headers["content-security-policy"]
+    script = httpx.get(f"{server.url}/static/app.js")
+    assert script.headers["content-type"] == "text/javascript; charset=utf-8"
+    assert httpx.get(f"{server.url}/static/app.css").headers["content-type"].startswith("text/css")
+    again = httpx.get(f"{server.url}/static/app.js",
+                      headers={"If-None-Match": script.headers["etag"]})
+    assert again.status_code == 304
+    for bad in ("../app.py", "index.html", "nothing.js", ".hidden.js"):
+        response = httpx.get(f"{server.url}/static/{bad}")
+        assert response.status_code == 404, bad
+
+
+def test_playground_streams_and_plays_audio(page: Page, server: Server) -> None:
+    page.goto(f"{server.url}/")
+    page.wait_for_selector("#voice option", state="attached")
+    page.fill("#text", "Hello from the browser. This is the second sentence.")
+    page.get_by_role("button", name="Speak").click()
+    player = page.locator("#player")
+    # The Web Audio graph has played samples (by the audio clock), not just received them.
+    _wait_until(page, "#player", "data-played-seconds", lambda v: float(v or 0) > 0.2)
+    _wait_until(page, "#player", "data-state", lambda v: v == "done", timeout_s=30)
+    assert float(player.get_attribute("data-received-seconds") or 0) > 1.0
+    assert float(player.get_attribute("data-played-seconds") or 0) > 1.0
+    assert page.locator("#m-ttfa").inner_text().endswith(" s")
+    assert "real time" in page.locator("#m-rtf").inner_text()
+    _screenshot(page, "playground")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download").click()
+    path = download.value.path()
+    assert download.value.suggested_filename == "speech.wav"
+    assert path.read_bytes()[:4] == b"RIFF" and path.stat().st_size > 44_000
+
+
+def test_empty_text_shows_the_api_message(page: Page, server: Server) -> None:
+    page.goto(f"{server.url}/")
+    page.wait_for_selector("#voice option", state="attached")
+    page.fill("#text", "")
+    page.get_by_role("button", name="Speak").click()
+    status = page.locator("#speak-status")
+    _wait_until(page, "#player", "data-state", lambda v: v == "error")
+    message = httpx.post(f"{server.url}/v1/audio/speech", json={"input": ""}).json()
+    assert status.inner_text() == message["error"]["message"]
+    assert "error" in (status.get_attribute("class") or "")
+    _screenshot(page, "playground-error")
+
+
+def test_project_upload_converts_and_plays_with_subtitles(
+    page: Page, server: Server, tmp_path: Path
+) -> None:
+    book = tmp_path / "short-book.md"
+    book.write_text(BOOK)
+    page.goto(f"{server.url}/#projects")
+    page.wait_for_selector("#project-voice option", state="attached")
+    page.set_input_files("#file", str(book))
+    page.get_by_role("button", name="Convert").click()
+    item = page.locator("li.project").first
+    rows = item.locator("tbody tr")
+    _wait_until(page, "li.project", "data-state", lambda v: v == "completed", timeout_s=40)
+    assert rows.count() == 3
+    for n in range(3):
+        assert rows.nth(n).get_attribute("data-percent") == "100"
+    assert "1. Arrival" in rows.nth(0).inner_text()
+    # The player appears with chapter 1's audio and its subtitles listed as cues.
+    audio = item.locator("audio.chapter-player")
+    audio.wait_for()
+    _wait_until(page, "audio.chapter-player", "data-duration", lambda v: float(v or 0) > 0.5)
+    cues = item.locator("ol.cues li")
+    cues.first.wait_for()
+    assert "The train was late" in cues.first.inner_text()
+    links = item.locator(".downloads a")
+    assert links.count() == 1 + 3 + 3  # book, 3 chapters, vtt, srt, manifest
+    assert httpx.get(server.url + (links.first.get_attribute("href") or "")).status_code == 200
+    # Playing highlights the current cue.
+    cues.first.get_by_role("button").click()
+    page.wait_for_selector("ol.cues li.current", timeout=10_000)
+    _screenshot(page, "projects")
+    # Delete (confirmed) removes it from the list.
+    page.once("dialog", lambda dialog: dialog.accept())
+    item.get_by_role("button", name="Delete").click()
+    page.wait_for_selector("li.project", state="detached")
+
+
+
+def test_api_key_dialog_then_bearer_requests(browser: Browser, tmp_path: Path) -> None:
+    """With auth on, a 401 opens the key dialog; the key then goes in every request, and
+    projects are followed by polling (EventSource cannot send the header)."""
+    env = {**os.environ, "VOXSERVE_DATA_DIR": str(tmp_path / "data")}
+    key = subprocess.run(
+        [sys.executable, "-m", "voxserve", "keys", "create", "web", "-s", "speech",
+         "-s", "projects"], env=env, capture_output=True, text=True, check=True,
+    ).stdout.strip()
+    server = _start(tmp_path, VOXSERVE_AUTH="api_key")
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        page.goto(f"{server.url}/")
+        dialog = page.get_by_role("dialog", name="API key needed")
+        dialog.wait_for()
+        _screenshot(page, "api-key-dialog")
+        page.get_by_label("API key or token").fill(key)
+        page.get_by_role("button", name="Use key").click()
+        page.wait_for_selector("#voice option", state="attached")
+        assert page.get_by_role("button", name="Forget API key").is_visible()
+        page.fill("#text", "Authorized speech.")
+        page.get_by_role("button", name="Speak").click()
+        _wait_until(page, "#player", "data-state", lambda v: v == "done", timeout_s=30)
+        book = tmp_path / "book.md"
+        book.write_text(BOOK)
+        page.goto(f"{server.url}/#projects")  # same tab: the key is in sessionStorage
+        page.set_input_files("#file", str(book))
+        page.get_by_role("button", name="Convert").click()
+        _wait_until(page, "li.project", "data-state", lambda v: v == "completed", timeout_s=40)
+        _wait_until(page, "audio.chapter-player", "src", lambda v: v.startswith("blob:"))
+    finally:
+        context.close()
+        _stop(server)
