@@ -50,7 +50,7 @@ def register_gpu_metrics() -> bool:
     if _registered:
         return True
     try:
-        import pynvml  # type: ignore[import-not-found,unused-ignore]
+        import pynvml
 
         pynvml.nvmlInit()
         count = int(pynvml.nvmlDeviceGetCount())

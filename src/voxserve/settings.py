@@ -52,6 +52,11 @@ class EngineOverrides(BaseModel):
     max_queue_delay_ms: float | None = Field(default=None, ge=0.0)
 
 
+#: Engines that run on CPU and gain from one replica per core (measured: bench/serving.py).
+_CPU_ENGINES = frozenset({"piper"})
+_MAX_AUTO_REPLICAS = 8
+
+
 def _default_data_dir() -> Path:
     return Path.home() / ".local" / "share" / "voxserve"
 
@@ -94,8 +99,10 @@ class Settings(BaseSettings):
 
     # --- engine runtime ------------------------------------------------------------
     #: Engine instances per engine, each with its own runtime, thread budget and thread.
-    engine_replicas: int = Field(default=1, ge=1, le=256)
-    #: onnxruntime intra-op threads per Piper session (0: onnxruntime picks, all cores).
+    #: 0 (auto): one per CPU core (at most 8) for CPU engines (piper), 1 for the others.
+    engine_replicas: int = Field(default=0, ge=0, le=256)
+    #: onnxruntime intra-op threads per Piper session; 0 (auto): the cores divided among the
+    #: replicas (at least 1), so replicas x threads never oversubscribes the CPU.
     piper_intra_op_threads: int = Field(default=0, ge=0, le=256)
     piper_inter_op_threads: int = Field(default=1, ge=0, le=256)
     piper_use_cuda: bool = False
@@ -212,10 +219,20 @@ class Settings(BaseSettings):
     engine_overrides: dict[str, EngineOverrides] = Field(default_factory=dict)
 
     def replicas_for(self, engine: str) -> int:
+        """Replicas of ``engine``: its override, else ``engine_replicas``, else automatic."""
         overrides = self.engine_overrides.get(engine)
-        return (overrides.replicas if overrides and overrides.replicas else None) or (
-            self.engine_replicas
-        )
+        if overrides and overrides.replicas:
+            return overrides.replicas
+        if self.engine_replicas:
+            return self.engine_replicas
+        return min(os.cpu_count() or 1, _MAX_AUTO_REPLICAS) if engine in _CPU_ENGINES else 1
+
+    @property
+    def resolved_piper_intra_op_threads(self) -> int:
+        """Threads per Piper session: the setting, or the cores shared among the replicas."""
+        if self.piper_intra_op_threads:
+            return self.piper_intra_op_threads
+        return max(1, (os.cpu_count() or 1) // self.replicas_for("piper"))
 
     @field_validator("engines", mode="before")
     @classmethod

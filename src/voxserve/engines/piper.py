@@ -134,7 +134,7 @@ class _VoiceConfig:
 
 def _create_session(files: PiperVoiceFiles, settings: Settings) -> onnxruntime.InferenceSession:
     options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = settings.piper_intra_op_threads
+    options.intra_op_num_threads = settings.resolved_piper_intra_op_threads
     options.inter_op_num_threads = settings.piper_inter_op_threads
     providers = ["CPUExecutionProvider"]
     if settings.piper_use_cuda:

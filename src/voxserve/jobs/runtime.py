@@ -44,7 +44,7 @@ class JobRuntime:
         self.database_url = database_url or settings.resolved_database_url
         self.repository = JobRepository(self.database_url)
         self.queue: TaskQueue = create_queue(
-            settings, concurrency=max(settings.engine_replicas, 1) + 1
+            settings, concurrency=max(settings.replicas_for(name) for name in settings.engines) + 1
         )
         self.webhooks = WebhookNotifier(
             timeout_s=settings.webhook_timeout_s, max_attempts=settings.webhook_max_attempts

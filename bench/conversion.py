@@ -1,0 +1,695 @@
+"""Document conversion benchmark (projects): engine rate, workers, interactive latency.
+
+Measures, in one run, everything as a ratio to a figure taken in the same run (the test
+machine is shared and noisy, so absolute rates from different runs do not compare):
+
+1. **Raw engine rate**: an in-process ``PiperEngine`` synthesizing the document's sentences
+   one after another on one thread, in audio-seconds per wall-second. Measured before and
+   after the distributed conversions; their mean is the reference.
+2. **Distributed conversion**: ``voxserve serve`` with RabbitMQ (a unique queue name),
+   PostgreSQL (a throw-away schema), shared local storage and ``VOXSERVE_CACHE_URL=none``,
+   plus one ``voxserve worker`` subprocess, then two. A Markdown text of ``--chapters``
+   chapters of ``--sentences`` Harvard sentences is posted to ``/v1/projects`` and polled until
+   ``completed``: audio seconds (the project's progress) per wall second (submission to
+   completed), as a ratio to the raw rate. Target for one worker: >= 0.9.
+3. **Interactive latency during a conversion**: a default ``voxserve serve`` (in-process queue,
+   SQLite; it converts at batch priority itself). p95 latency of one-sentence
+   ``response_format: pcm`` speech requests from one sequential client, idle (before and after)
+   and while the same text is converted. Target: loaded / idle <= 1.5.
+
+    .venv/bin/python bench/conversion.py [--quick] [--chapters 6] [--sentences 12]
+                                          [--requests 30] [--json out.json]
+
+Clients use ``http.client`` (cheap on CPU, so the 2-core machine spends its time in the
+server and workers). Nothing here is a test: it prints figures for the closing notes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import http.client
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from voxserve.engines.base import SynthesisParams
+from voxserve.engines.piper import PiperEngine
+from voxserve.settings import Settings
+
+BENCH_DIR = Path(__file__).resolve().parent
+SENTENCES = [
+    line.strip()
+    for line in (BENCH_DIR / "data" / "harvard-dev.txt").read_text().splitlines()
+    if line.strip()
+]
+#: Interactive requests use sentences from the end of the file, the document the start.
+INTERACTIVE_SENTENCES = SENTENCES[-60:]
+DOCUMENT_POOL = SENTENCES[:-60]
+VOICE_ID = "en_US-joe-medium"
+AMQP_URL = os.environ.get("VOXSERVE_BENCH_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+POSTGRES_URL = os.environ.get(
+    "VOXSERVE_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+POLL_S = 0.2
+CONVERSION_TIMEOUT_S = 900.0
+
+
+# --- results ----------------------------------------------------------------------------------
+
+
+@dataclass
+class RawRate:
+    label: str
+    sentences: int
+    audio_s: float
+    wall_s: float
+
+    @property
+    def rate(self) -> float:
+        return self.audio_s / self.wall_s
+
+
+@dataclass
+class Conversion:
+    label: str
+    workers: int | None
+    segments: int
+    state: str
+    audio_s: float
+    wall_s: float
+    #: ``finished_at - created_at`` as the server recorded them (no polling granularity).
+    server_wall_s: float | None
+    #: submission until all segments were first seen done (polling granularity ``POLL_S``);
+    #: the rest of ``wall_s`` is assembling and encoding the output files
+    segments_wall_s: float | None = None
+    rate: float = 0.0
+    #: raw engine rate this conversion is compared with: the mean of the raw measurements
+    #: taken just before and just after it (the machine's speed drifts within minutes)
+    raw_reference: float = 0.0
+    raw_bracket: list[float] = field(default_factory=list)
+    ratio_to_raw: float = 0.0
+    #: the ratio against the faster and the slower bracketing raw measurement: its noise span
+    ratio_range: list[float] = field(default_factory=list)
+    server_ratio_to_raw: float | None = None
+    #: 1-minute load average when it completed (context only; includes our own processes)
+    loadavg_end: float = 0.0
+
+    def compare(self, raw_rates: Sequence[float]) -> None:
+        self.raw_bracket = [round(r, 3) for r in raw_rates]
+        self.raw_reference = round(sum(raw_rates) / len(raw_rates), 3)
+        self.ratio_to_raw = round(self.rate / self.raw_reference, 3)
+        self.ratio_range = [round(self.rate / max(raw_rates), 3),
+                            round(self.rate / min(raw_rates), 3)]
+        self.server_ratio_to_raw = (
+            round(self.audio_s / self.server_wall_s / self.raw_reference, 3)
+            if self.server_wall_s else None)
+
+
+@dataclass
+class Latency:
+    label: str
+    count: int
+    p50_ms: float | None
+    p95_ms: float | None
+    max_ms: float | None
+    errors: int
+
+
+@dataclass
+class InteractiveResult:
+    idle_before: Latency
+    idle_after: Latency
+    idle: Latency
+    loaded: Latency
+    ratio_p95: float | None
+    conversion: Conversion | None
+
+
+@dataclass
+class Report:
+    config: dict[str, Any]
+    environment: dict[str, Any]
+    raw: list[RawRate] = field(default_factory=list)
+    raw_rate: float = 0.0
+    distributed: list[Conversion] = field(default_factory=list)
+    distributed_skipped: str | None = None
+    two_over_one_workers: float | None = None
+    interactive: InteractiveResult | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["raw"] = [{**asdict(r), "rate": r.rate} for r in self.raw]
+        return data
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _percentile_ms(values: Sequence[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return round(ordered[index] * 1000, 1)
+
+
+def _latency(label: str, values: Sequence[float], errors: int) -> Latency:
+    return Latency(label, len(values), _percentile_ms(values, 50), _percentile_ms(values, 95),
+                   _percentile_ms(values, 100), errors)
+
+
+def _load() -> float:
+    return os.getloadavg()[0]
+
+
+def build_document(chapters: int, sentences: int) -> tuple[str, list[str]]:
+    """Markdown with ``chapters`` headings of ``sentences`` sentences; and the sentences."""
+    used: list[str] = []
+    parts = []
+    for chapter in range(chapters):
+        lines = [DOCUMENT_POOL[(chapter * sentences + n) % len(DOCUMENT_POOL)]
+                 for n in range(sentences)]
+        used.extend(lines)
+        # paragraphs of five sentences, as a book would have
+        paragraphs = [" ".join(lines[i:i + 5]) for i in range(0, len(lines), 5)]
+        parts.append(f"# Chapter {chapter + 1}\n\n" + "\n\n".join(paragraphs))
+    return "\n\n".join(parts) + "\n", used
+
+
+def _stop(process: subprocess.Popen[bytes] | None) -> None:
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
+
+
+def _tail(path: Path, chars: int = 3000) -> str:
+    try:
+        return path.read_text(errors="replace")[-chars:]
+    except OSError:
+        return ""
+
+
+# --- 1. raw engine ----------------------------------------------------------------------------
+
+
+class RawEngine:
+    def __init__(self, data_dir: Path) -> None:
+        self.engine = PiperEngine(Settings(data_dir=data_dir, cache_url="none"))
+        self.engine.load()
+        self.params = SynthesisParams()
+
+    def measure(self, label: str, sentences: Sequence[str]) -> RawRate:
+        audio_s = 0.0
+        started = time.perf_counter()
+        for text in sentences:
+            for chunk in self.engine.synthesize(text, VOICE_ID, self.params):
+                audio_s += len(chunk.samples) / chunk.sample_rate_hz
+        return RawRate(label, len(sentences), audio_s, time.perf_counter() - started)
+
+    def close(self) -> None:
+        self.engine.close()
+
+
+# --- server, workers, HTTP ----------------------------------------------------------------------
+
+
+class Server:
+    def __init__(self, data_dir: Path, env: dict[str, str], log: Path) -> None:
+        self.port = _free_port()
+        self.log = log
+        with log.open("ab") as out:
+            self.process: subprocess.Popen[bytes] = subprocess.Popen(
+                [sys.executable, "-m", "voxserve", "serve", "--port", str(self.port)],
+                env={**os.environ, "VOXSERVE_DATA_DIR": str(data_dir),
+                     "VOXSERVE_CACHE_URL": "none", "VOXSERVE_LOG_LEVEL": "warning", **env},
+                stdout=out, stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            try:
+                if self.request("GET", "/readyz")[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"server did not become ready:\n{_tail(log)}")
+
+    def request(self, method: str, path: str, body: dict[str, Any] | None = None,
+                timeout: float = 30) -> tuple[int, bytes]:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            headers = {"content-type": "application/json"} if body is not None else {}
+            connection.request(method, path, json.dumps(body) if body is not None else None,
+                               headers)
+            response = connection.getresponse()
+            return response.status, response.read()
+        finally:
+            connection.close()
+
+    def speak(self, text: str) -> tuple[int, float]:
+        started = time.perf_counter()
+        status, _ = self.request("POST", "/v1/audio/speech",
+                                 {"input": text, "response_format": "pcm"}, timeout=120)
+        return status, time.perf_counter() - started
+
+    def submit(self, text: str) -> str:
+        status, body = self.request("POST", "/v1/projects", {"text": text, "markdown": True},
+                                    timeout=120)
+        if status not in (200, 201, 202):
+            raise RuntimeError(f"POST /v1/projects: {status} {body[:500]!r}")
+        project_id: str = json.loads(body)["id"]
+        return project_id
+
+    def project(self, project_id: str) -> dict[str, Any]:
+        status, body = self.request("GET", f"/v1/projects/{project_id}")
+        if status != 200:
+            raise RuntimeError(f"GET /v1/projects/{project_id}: {status} {body[:500]!r}")
+        data: dict[str, Any] = json.loads(body)
+        return data
+
+    def stop(self) -> None:
+        _stop(self.process)
+
+
+def start_worker(data_dir: Path, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """A ``voxserve worker``, returned once it consumes (its engine is loaded and warm)."""
+    start = log.stat().st_size if log.exists() else 0
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "voxserve", "worker"],
+            env={**os.environ, "VOXSERVE_DATA_DIR": str(data_dir), "VOXSERVE_CACHE_URL": "none",
+                 "VOXSERVE_WORKER_METRICS_PORT": "0", "VOXSERVE_LOG_LEVEL": "info", **env},
+            stdout=out, stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            break
+        with log.open("rb") as handle:
+            handle.seek(start)
+            if b"worker consuming" in handle.read():
+                return process
+        time.sleep(0.2)
+    _stop(process)
+    raise RuntimeError(f"worker did not start consuming:\n{_tail(log)}")
+
+
+def run_conversion(server: Server, text: str, label: str, workers: int | None,
+                   raw_rate: float, done: threading.Event | None = None) -> Conversion:
+    started = time.perf_counter()
+    project_id = server.submit(text)
+    deadline = time.monotonic() + CONVERSION_TIMEOUT_S
+    segments_wall_s: float | None = None
+    while True:
+        data = server.project(project_id)
+        progress = data.get("progress") or {}
+        if (segments_wall_s is None and progress.get("segments_total")
+                and progress.get("segments_done") == progress.get("segments_total")):
+            segments_wall_s = time.perf_counter() - started
+        if data["state"] in ("completed", "failed", "cancelled"):
+            wall_s = time.perf_counter() - started
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{label}: not completed after {CONVERSION_TIMEOUT_S} s: {data}")
+        time.sleep(POLL_S)
+    if done is not None:
+        done.set()
+    if data["state"] != "completed":
+        raise RuntimeError(f"{label}: project {data['state']}: {data.get('error')}")
+    progress = data.get("progress") or {}
+    audio_s = float(progress.get("audio_seconds") or sum(
+        c["audio_seconds"] for c in progress.get("chapters", [])))
+    server_wall_s = None
+    if data.get("finished_at"):
+        from datetime import datetime
+
+        server_wall_s = (datetime.fromisoformat(data["finished_at"])
+                         - datetime.fromisoformat(data["created_at"])).total_seconds()
+    rate = audio_s / wall_s
+    conversion = Conversion(
+        label=label, workers=workers, segments=int(data["segments"]), state=data["state"],
+        audio_s=round(audio_s, 3), wall_s=round(wall_s, 3),
+        segments_wall_s=round(segments_wall_s or wall_s, 3),
+        server_wall_s=round(server_wall_s, 3) if server_wall_s else None,
+        rate=round(rate, 3), loadavg_end=round(_load(), 2),
+    )
+    conversion.compare([raw_rate])
+    return conversion
+
+
+# --- 2. distributed ---------------------------------------------------------------------------
+
+
+def _services_reachable() -> str | None:
+    """None when RabbitMQ and PostgreSQL answer, else why not."""
+    import aio_pika
+    from sqlalchemy import create_engine, text
+
+    async def amqp() -> None:
+        connection = await aio_pika.connect(AMQP_URL, timeout=3)
+        await connection.close()
+
+    try:
+        asyncio.run(amqp())
+    except Exception as exc:
+        return f"RabbitMQ at {AMQP_URL} not reachable: {exc}"
+    engine = create_engine(POSTGRES_URL)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as exc:
+        return f"PostgreSQL at {POSTGRES_URL} not reachable: {exc}"
+    finally:
+        engine.dispose()
+    return None
+
+
+def _create_schema(schema: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    finally:
+        admin.dispose()
+
+
+def _drop_schema(schema: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    finally:
+        admin.dispose()
+
+
+def _delete_queues(name: str) -> None:
+    import aio_pika
+
+    async def cleanup() -> None:
+        connection = await aio_pika.connect(AMQP_URL, timeout=5)
+        try:
+            channel = await connection.channel()
+            for suffix in ("", ".retry", ".dead"):
+                await channel.queue_delete(name + suffix)
+        finally:
+            await connection.close()
+
+    asyncio.run(cleanup())
+
+
+def run_distributed(text: str, raw: RawEngine, sentences: Sequence[str], raws: list[RawRate],
+                    workdir: Path, max_workers: int) -> list[Conversion]:
+    """Conversions with 1..max_workers workers, each bracketed by raw engine measurements.
+
+    ``raws`` holds the measurement taken before the first conversion; one more is appended
+    after each conversion (workers idle then), and each conversion is compared with the mean
+    of the measurements on either side of it.
+    """
+    tag = uuid.uuid4().hex[:10]
+    schema = f"voxserve_bench_{tag}"
+    queue_name = f"voxserve-bench-{tag}"
+    data_dir = workdir / "distributed"
+    data_dir.mkdir()
+    env = {
+        "VOXSERVE_QUEUE_URL": AMQP_URL, "VOXSERVE_QUEUE_NAME": queue_name,
+        "VOXSERVE_DATABASE_URL": f"{POSTGRES_URL}?options=-csearch_path%3D{schema}",
+    }
+    _create_schema(schema)
+    server: Server | None = None
+    workers: list[subprocess.Popen[bytes]] = []
+    results: list[Conversion] = []
+    try:
+        server = Server(data_dir, env, workdir / "distributed-server.log")
+        for count in range(1, max_workers + 1):
+            while len(workers) < count:  # the earlier workers stay (warm); add one
+                workers.append(start_worker(data_dir, env, workdir / "workers.log"))
+            time.sleep(1.0)  # let start-up settle before the clock starts
+            label = f"{count} worker{'s' if count > 1 else ''}"
+            print(f"  converting with {label} …", flush=True)
+            result = run_conversion(server, text, label, count, raws[-1].rate)
+            raws.append(raw.measure(f"raw after {label}", sentences))
+            result.compare([raws[-2].rate, raws[-1].rate])
+            results.append(result)
+            print(f"    {_conversion_line(result)}", flush=True)
+            print(f"    raw engine again: {raws[-1].rate:.2f} audio-s/s", flush=True)
+    finally:
+        for worker in workers:
+            _stop(worker)
+        if server is not None:
+            server.stop()
+        try:
+            _delete_queues(queue_name)
+        except Exception as exc:  # cleanup only
+            print(f"  (queue cleanup failed: {exc})", flush=True)
+        _drop_schema(schema)
+    return results
+
+
+# --- 3. interactive latency -------------------------------------------------------------------
+
+
+def run_interactive(text: str, raw_rate: float, workdir: Path, requests: int) -> InteractiveResult:
+    data_dir = workdir / "inprocess"
+    data_dir.mkdir()
+    server = Server(data_dir, {}, workdir / "inprocess-server.log")
+    counter = 0
+
+    def next_sentence() -> str:
+        nonlocal counter
+        counter += 1
+        return INTERACTIVE_SENTENCES[counter % len(INTERACTIVE_SENTENCES)]
+
+    idle_values: list[float] = []
+
+    def idle_block(label: str) -> Latency:
+        values: list[float] = []
+        errors = 0
+        for _ in range(requests):
+            status, latency = server.speak(next_sentence())
+            if status == 200:
+                values.append(latency)
+            else:
+                errors += 1
+        idle_values.extend(values)
+        return _latency(label, values, errors)
+
+    try:
+        for _ in range(3):  # warm-up: connections, first-request paths
+            server.speak(next_sentence())
+        before = idle_block("idle before")
+        done = threading.Event()
+        outcome: dict[str, Conversion | BaseException] = {}
+
+        def convert() -> None:
+            try:
+                outcome["result"] = run_conversion(server, text, "in-process (serve)", None,
+                                                   raw_rate, done)
+            except BaseException as exc:  # reported below
+                outcome["result"] = exc
+                done.set()
+
+        thread = threading.Thread(target=convert, daemon=True)
+        thread.start()
+        time.sleep(0.5)  # the project is parsed and its segments queued
+        loaded_values: list[float] = []
+        loaded_errors = 0
+        while not done.is_set():
+            status, latency = server.speak(next_sentence())
+            if done.is_set():
+                break  # the conversion ended during this request: not a loaded sample
+            if status == 200:
+                loaded_values.append(latency)
+            else:
+                loaded_errors += 1
+        thread.join()
+        after = idle_block("idle after")
+    finally:
+        server.stop()
+    result = outcome.get("result")
+    if isinstance(result, BaseException):
+        raise result
+    # idle reference: both idle blocks pooled (they bracket the conversion in time)
+    idle = _latency("idle (before + after)", idle_values, before.errors + after.errors)
+    loaded = _latency("during conversion", loaded_values, loaded_errors)
+    ratio = (round(loaded.p95_ms / idle.p95_ms, 3)
+             if loaded.p95_ms is not None and idle.p95_ms else None)
+    return InteractiveResult(before, after, idle, loaded, ratio,
+                             result if isinstance(result, Conversion) else None)
+
+
+# --- output -----------------------------------------------------------------------------------
+
+
+def _conversion_line(c: Conversion) -> str:
+    server = (f", server-timed {c.server_wall_s:.1f} s -> {c.server_ratio_to_raw:.2f}x raw"
+              if c.server_wall_s and c.server_ratio_to_raw is not None else "")
+    finish = (f", files {c.wall_s - c.segments_wall_s:.1f} s after the last segment "
+              f"(segments alone {c.audio_s / c.segments_wall_s / c.raw_reference:.2f}x raw)"
+              if c.segments_wall_s and c.raw_reference else "")
+    span = (f" (range {c.ratio_range[0]:.2f}-{c.ratio_range[1]:.2f} over raw "
+            f"{'/'.join(f'{r:.2f}' for r in c.raw_bracket)})" if len(c.raw_bracket) > 1 else "")
+    return (f"{c.label:>20}: {c.segments} segments, {c.audio_s:.1f} s audio in {c.wall_s:.1f} s "
+            f"= {c.rate:.2f} audio-s/s = {c.ratio_to_raw:.2f}x raw{span}{server}{finish} "
+            f"(load avg at end {c.loadavg_end:.2f})")
+
+
+def _latency_line(lat: Latency) -> str:
+    return (f"{lat.label:>28}: n={lat.count:3d} p50 {lat.p50_ms} ms  p95 {lat.p95_ms} ms  "
+            f"max {lat.max_ms} ms  errors {lat.errors}")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true",
+                        help="small document and few requests (about 1.5 minutes)")
+    parser.add_argument("--chapters", type=int, default=None, help="chapters (6; quick 3)")
+    parser.add_argument("--sentences", type=int, default=None,
+                        help="sentences per chapter (12; quick 5)")
+    parser.add_argument("--requests", type=int, default=None,
+                        help="interactive requests per idle block (30; quick 10)")
+    parser.add_argument("--max-workers", type=int, default=2, help="worker counts 1..N (2)")
+    parser.add_argument("--skip-distributed", action="store_true",
+                        help="no RabbitMQ/PostgreSQL part")
+    parser.add_argument("--json", type=Path, default=None, help="write every figure here")
+    args = parser.parse_args(argv)
+    args.chapters = args.chapters or (3 if args.quick else 6)
+    args.sentences = args.sentences or (5 if args.quick else 12)
+    args.requests = args.requests or (10 if args.quick else 30)
+    if min(args.chapters, args.sentences, args.requests, args.max_workers) < 1:
+        parser.error("counts must be >= 1")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    text, sentences = build_document(args.chapters, args.sentences)
+    started = time.monotonic()
+    report = Report(
+        config={"chapters": args.chapters, "sentences_per_chapter": args.sentences,
+                "sentences": len(sentences), "requests_per_idle_block": args.requests,
+                "max_workers": args.max_workers, "quick": args.quick, "voice": VOICE_ID,
+                "amqp_url": AMQP_URL, "postgres_url": POSTGRES_URL},
+        environment={"cpus": os.cpu_count(), "python": platform.python_version(),
+                     "loadavg_start": os.getloadavg()},
+    )
+    print(f"conversion benchmark: {args.chapters} chapters x {args.sentences} sentences "
+          f"({len(sentences)} sentences, {len(text)} chars), {os.cpu_count()} CPUs, "
+          f"load avg {_load():.2f}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="voxserve-conv-bench-") as tmp:
+        workdir = Path(tmp)
+        raw = RawEngine(workdir / "raw")
+        try:
+            raw.measure("warm-up", sentences[:3])
+            report.raw.append(raw.measure("raw first", sentences))
+            print(f"1. raw engine (one thread): {report.raw[-1].audio_s:.1f} s audio in "
+                  f"{report.raw[-1].wall_s:.1f} s = {report.raw[-1].rate:.2f} audio-s/s",
+                  flush=True)
+            report.raw_rate = report.raw[-1].rate
+            print("2. distributed conversion (serve + RabbitMQ + PostgreSQL + N workers)",
+                  flush=True)
+            skipped = "--skip-distributed" if args.skip_distributed else _services_reachable()
+            if skipped:
+                report.distributed_skipped = skipped
+                print(f"  skipped: {skipped}", flush=True)
+            else:
+                report.distributed = run_distributed(text, raw, sentences, report.raw, workdir,
+                                                     args.max_workers)
+                report.raw_rate = round(sum(r.rate for r in report.raw) / len(report.raw), 3)
+                if len(report.distributed) >= 2:
+                    # each normalized by its own raw bracket, so machine drift cancels
+                    report.two_over_one_workers = round(
+                        report.distributed[1].ratio_to_raw / report.distributed[0].ratio_to_raw,
+                        3)
+        finally:
+            raw.close()
+        print("3. interactive latency, in-process server, idle vs during a conversion",
+              flush=True)
+        report.interactive = run_interactive(text, report.raw_rate, workdir, args.requests)
+    report.environment["loadavg_end"] = os.getloadavg()
+    report.environment["elapsed_s"] = round(time.monotonic() - started, 1)
+
+    raw_audio = report.raw[0].audio_s
+    print()
+    print("=== results (ratios within this run) ===")
+    print(f"raw engine rate (mean of {len(report.raw)}): {report.raw_rate:.2f} audio-s/s  "
+          f"[{', '.join(f'{r.label} {r.rate:.2f}' for r in report.raw)}]; each conversion "
+          "is compared with the raw runs just before and after it")
+    if report.distributed_skipped:
+        print(f"distributed: skipped ({report.distributed_skipped})")
+    for c in report.distributed:
+        print(_conversion_line(c))
+        if abs(c.audio_s / raw_audio - 1) > 0.02:
+            report.notes.append(f"{c.label}: project audio {c.audio_s:.1f} s differs from "
+                                f"raw audio {raw_audio:.1f} s")
+    if report.distributed:
+        one = report.distributed[0]
+        verdict = "meets" if one.ratio_to_raw >= 0.9 else "MISSES"
+        print(f"one worker / raw = {one.ratio_to_raw:.2f} ({verdict} target >= 0.9)")
+    if report.two_over_one_workers is not None:
+        print(f"two workers / raw = {report.distributed[1].ratio_to_raw:.2f}; "
+              f"two workers / one worker = {report.two_over_one_workers:.2f} "
+              f"(on {os.cpu_count()} cores both workers' onnxruntime sessions share the "
+              "same cores: no gain expected from a second worker on one machine)")
+    inter = report.interactive
+    if inter is not None:
+        for lat in (inter.idle_before, inter.idle_after, inter.idle, inter.loaded):
+            print(_latency_line(lat))
+        if inter.ratio_p95 is not None:
+            verdict = "meets" if inter.ratio_p95 <= 1.5 else "MISSES"
+            print(f"interactive p95 during conversion / idle = {inter.ratio_p95:.2f} "
+                  f"({verdict} target <= 1.5)")
+        segment_ms = report.raw[0].wall_s / report.raw[0].sentences * 1000
+        print(f"  (one document segment takes {segment_ms:.0f} ms on the raw engine; Piper is "
+              "not preemptible, so an interactive request arriving while a batch segment runs "
+              "waits for it: loaded p50 ~ idle p50 + up to one segment)")
+        if inter.conversion is not None:
+            print(f"{_conversion_line(inter.conversion)} [with interactive requests "
+                  "taking priority]")
+        if inter.loaded.count < 10:
+            report.notes.append(f"only {inter.loaded.count} requests during the conversion: "
+                                "p95 is a rough figure; use a longer document")
+    for note in report.notes:
+        print(f"note: {note}")
+    print(f"elapsed {report.environment['elapsed_s']:.0f} s, load avg "
+          f"{report.environment['loadavg_start'][0]:.2f} -> "
+          f"{report.environment['loadavg_end'][0]:.2f}")
+    if args.json:
+        args.json.write_text(json.dumps(report.to_json(), indent=2, default=str) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
