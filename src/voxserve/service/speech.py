@@ -31,11 +31,19 @@ from voxserve.scheduler import EngineScheduler, Priority, Scheduler, SegmentTask
 from voxserve.service.catalog import EngineCatalog
 from voxserve.settings import Settings
 from voxserve.text import prepare_segments
-from voxserve.types import SUPPORTED_SAMPLE_RATES_HZ, AudioChunk, AudioFormat, VoiceInfo
+from voxserve.types import (
+    SUPPORTED_SAMPLE_RATES_HZ,
+    AudioChunk,
+    AudioFormat,
+    FloatSamples,
+    VoiceInfo,
+)
 
 MIN_SPEED = 0.25
 MAX_SPEED = 4.0
 _PASSTHROUGH_FORMATS = frozenset({AudioFormat.PCM, AudioFormat.WAV})
+#: Compressed formats are encoded in slices of this many seconds (first bytes leave sooner).
+_ENCODE_SLICE_S = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,11 +90,15 @@ class AudioRenderer:
         self.content_type = self._encoder.content_type
 
     def add(self, chunks: Sequence[AudioChunk]) -> bytes:
-        parts = []
-        for chunk in chunks:
-            joined = self._joiner.add(chunk.samples)
-            parts.append(self._encode(self._resampler.process(joined)))
-        return b"".join(parts)
+        return self.encode(self.prepare(chunks))
+
+    def prepare(self, chunks: Sequence[AudioChunk]) -> FloatSamples:
+        """Join (trim, fade, pause) and resample: the samples to encode next."""
+        parts = [self._resampler.process(self._joiner.add(chunk.samples)) for chunk in chunks]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts).astype(np.float32)
+
+    def encode(self, samples: FloatSamples) -> bytes:
+        return self._encode(samples)
 
     def finish(self) -> bytes:
         tail = self._encode(self._resampler.flush())
@@ -214,22 +226,33 @@ class SpeechService:
                 return _Scheduled(scheduler, scheduler.submit(request, priority))
             return _Cached(asyncio.ensure_future(self._cached_segment(request, job, priority)))
 
+        slice_samples = max(1, int(job.sample_rate_hz * _ENCODE_SLICE_S))
         current: _SegmentSource | None = None
         upcoming: _SegmentSource | None = submit(0)
         try:
             for index in range(len(job.segments)):
                 current, upcoming = upcoming, None
-                if index + 1 < len(job.segments):
-                    upcoming = submit(index + 1)
                 assert current is not None
                 async for chunk in current.chunks():
-                    if render_inline:
-                        data = renderer.add([chunk])
-                    else:
-                        data = await asyncio.to_thread(renderer.add, [chunk])
-                    if data:
-                        stats.output_bytes += len(data)
-                        yield data
+                    # Queue the next segment once this one's audio is here: synthesis runs
+                    # several times faster than playback, and queueing it earlier would make
+                    # it compete with this one for the cores.
+                    if upcoming is None and index + 1 < len(job.segments):
+                        upcoming = submit(index + 1)
+                    samples = renderer.prepare([chunk])
+                    # Compressed formats are encoded off the event loop, a slice at a time,
+                    # so the first bytes leave without waiting for a whole sentence.
+                    for start in range(0, len(samples), slice_samples):
+                        piece = samples[start : start + slice_samples]
+                        if render_inline:
+                            data = renderer.encode(piece)
+                        else:
+                            data = await asyncio.to_thread(renderer.encode, piece)
+                        if data:
+                            stats.output_bytes += len(data)
+                            yield data
+                if upcoming is None and index + 1 < len(job.segments):
+                    upcoming = submit(index + 1)  # this segment produced no audio
                 stats.segments_done += 1
             data = renderer.finish()
             if data:

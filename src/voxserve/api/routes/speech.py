@@ -99,7 +99,9 @@ async def create_speech(
         raise NotReady("engines are still loading")
     priority = _priority(x_voxserve_priority)
     timeout_s = _timeout_s(x_voxserve_timeout, settings.request_timeout_s)
-    job = service.plan(
+    # Text normalization and segmentation take milliseconds on long inputs: off the loop.
+    job = await asyncio.to_thread(
+        service.plan,
         text=body.input,
         model=body.model,
         voice=body.voice,
