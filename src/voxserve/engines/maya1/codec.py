@@ -16,7 +16,6 @@ non-streaming path also drops it as decoder warm-up). Two things go beyond the r
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -27,6 +26,7 @@ import torch
 from torch.nn.utils import parametrize
 
 from voxserve.engines.maya1.frames import Frame, frames_to_levels
+from voxserve.engines.maya1.model_dir import read_json_config
 from voxserve.engines.maya1.tokens import CODEBOOK_SIZE
 from voxserve.errors import EngineLoadError
 from voxserve.types import FloatSamples
@@ -44,22 +44,10 @@ FrameDecoder = Callable[[Sequence[Frame]], FloatSamples]
 
 def read_snac_config(snac_dir: Path) -> dict[str, Any]:
     """Validate a SNAC directory and return its config (``EngineLoadError`` when unusable)."""
-    if not snac_dir.is_dir():
-        raise EngineLoadError(
-            f"maya1: SNAC directory {snac_dir} does not exist (set VOXSERVE_MAYA1_SNAC_DIR to "
-            "a local copy of hubertsiuzdak/snac_24khz)"
-        )
-    config_path = snac_dir / SNAC_CONFIG
-    if not config_path.is_file():
-        raise EngineLoadError(f"maya1: SNAC directory {snac_dir} has no {SNAC_CONFIG}")
-    if not (snac_dir / SNAC_WEIGHTS).is_file():
-        raise EngineLoadError(f"maya1: SNAC directory {snac_dir} has no {SNAC_WEIGHTS}")
-    try:
-        config: Any = json.loads(config_path.read_text("utf-8"))
-    except (OSError, ValueError) as exc:
-        raise EngineLoadError(f"maya1: cannot read {config_path}: {exc}") from exc
-    if not isinstance(config, dict):
-        raise EngineLoadError(f"maya1: {config_path} is not a JSON object")
+    config_path, config = read_json_config(
+        snac_dir, SNAC_CONFIG, what="SNAC directory", setting="VOXSERVE_MAYA1_SNAC_DIR",
+        source="hubertsiuzdak/snac_24khz", required=(SNAC_WEIGHTS,),
+    )
     if config.get("codebook_size") != CODEBOOK_SIZE:
         raise EngineLoadError(
             f"maya1: SNAC codebook_size is {config.get('codebook_size')!r} in {config_path}, "
