@@ -151,15 +151,17 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
                         help="runs of the paragraph time-to-first-audio test (default 7, "
                              "--quick 3)")
     parser.add_argument("--quick", action="store_true", help="about one minute smoke run")
-    default_workers = getattr(defaults, WORKERS_FIELD)
+    # The server's own defaults, resolved (0 means "auto" in the settings).
+    default_workers = defaults.replicas_for("piper")
+    default_intra = defaults.resolved_piper_intra_op_threads
     parser.add_argument("--engine-workers", "--engine-replicas", type=_int_list,
                         default=(default_workers,),
                         help=f"VOXSERVE_{WORKERS_FIELD.upper()} values, comma-separated "
                              f"(default {default_workers})")
     parser.add_argument("--intra-op-threads", type=_int_list,
-                        default=(defaults.piper_intra_op_threads,),
-                        help="VOXSERVE_PIPER_INTRA_OP_THREADS values, comma-separated, "
-                             f"0 = all cores (default {defaults.piper_intra_op_threads})")
+                        default=(default_intra,),
+                        help="VOXSERVE_PIPER_INTRA_OP_THREADS values, comma-separated "
+                             f"(default: the server's, {default_intra} here)")
     parser.add_argument("--raw-capped", action="store_true",
                         help="also run the raw engine with at most engine-workers syntheses "
                              "at a time (the server's policy), to separate serving overhead "
