@@ -56,8 +56,9 @@ def run_server(
         access_log=False, log_config=None, timeout_graceful_shutdown=5,
         ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
         ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
-        # h11 (not httptools) so the total size of request headers is bounded (32 KiB).
-        http="h11", h11_max_incomplete_event_size=32 * 1024,
+        # Header count and size are bounded by RequestLimitsMiddleware (431); put a proxy
+        # with header buffer limits in front for parser-level protection.
+        http="httptools",
     )
     state: ServiceState = app.state.service_state
     DrainingServer(config, state, settings.shutdown_drain_s).run()

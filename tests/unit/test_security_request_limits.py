@@ -178,3 +178,26 @@ def test_unsafe_names_are_refused(name: str) -> None:
     with pytest.raises(UnsafeName) as caught:
         safe_name(name, param="voice")
     assert caught.value.param == "voice" and caught.value.code == "invalid_name"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {f"x-header-{n}": "1" for n in range(101)},  # too many
+        {"x-big": "a" * (33 * 1024)},  # too large
+    ],
+)
+def test_oversized_headers_are_431(headers: dict[str, str]) -> None:
+    inner = Echo()
+    app = RequestLimitsMiddleware(inner, max_body_bytes=4096, max_json_depth=8)
+    status, body, consumed = run(app, body_chunks=[b"{}"], headers=headers)
+    assert status == 431 and body["error"]["code"] == "headers_too_large"
+    assert consumed == 0 and not inner.called
+
+
+def test_a_large_jwt_header_is_fine() -> None:
+    inner = Echo()
+    app = RequestLimitsMiddleware(inner, max_body_bytes=4096, max_json_depth=8)
+    status, _, _ = run(app, body_chunks=[b"{}"],
+                       headers={"authorization": "Bearer " + "a" * 8192})
+    assert status != 431 and inner.called

@@ -57,6 +57,11 @@ def _error(status: int, message: str, code: str) -> tuple[int, bytes]:
     return status, json.dumps(body).encode()
 
 
+#: Bounds on request headers (a JWT of 8 KiB fits comfortably); beyond: 431.
+MAX_HEADERS = 100
+MAX_HEADER_BYTES = 32 * 1024
+
+
 class _BodyTooLarge(Exception):
     pass
 
@@ -88,7 +93,14 @@ class RequestLimitsMiddleware:
         limit = self.limit_for(scope.get("path", ""))
         content_length: int | None = None
         content_type = b""
-        for name, value in scope.get("headers", ()):
+        headers = scope.get("headers", ())
+        header_bytes = sum(len(name) + len(value) + 4 for name, value in headers)
+        if len(headers) > MAX_HEADERS or header_bytes > MAX_HEADER_BYTES:
+            await self._respond(send, *_error(
+                431, f"request headers are too large (at most {MAX_HEADERS} headers and "
+                f"{MAX_HEADER_BYTES} bytes)", "headers_too_large"))
+            return
+        for name, value in headers:
             if name == b"content-length":
                 try:
                     content_length = int(value)
