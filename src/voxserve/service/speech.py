@@ -10,6 +10,7 @@ by the CLI.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
@@ -165,34 +166,8 @@ class SpeechService:
         self._scheduler = scheduler
         self._cache: SegmentCache = cache or NullCache()
         self._flight: SingleFlight[CachedSegment] = SingleFlight()
-
-    # --- validation ---------------------------------------------------------------------
-
-    def plan(
-        self,
-        *,
-        text: str,
-        model: str | None = None,
-        voice: str | None = None,
-        audio_format: AudioFormat | None = None,
-        speed: float = 1.0,
-        sample_rate_hz: int | None = None,
-        options: Mapping[str, Any] | None = None,
-        instructions: str | None = None,
-    ) -> SpeechJob:
-        """Validate a request and split its text; raises a ``VoxserveError`` subclass."""
-        return plan_job(
-            self._settings,
-            self._catalog,
-            text=text,
-            model=model,
-            voice=voice,
-            audio_format=audio_format,
-            speed=speed,
-            sample_rate_hz=sample_rate_hz,
-            options=options,
-            instructions=instructions,
-        )
+        #: Validate request fields into a :class:`SpeechJob` (see :func:`plan_job`).
+        self.plan = functools.partial(plan_job, settings, catalog)
 
     def admit(self, job: SpeechJob, priority: Priority = Priority.INTERACTIVE) -> float:
         """Estimated queue wait in seconds; raises ``Overloaded`` when the engine cannot take it."""
