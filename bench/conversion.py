@@ -3,9 +3,11 @@
 Measures, in one run, everything as a ratio to a figure taken in the same run (the test
 machine is shared and noisy, so absolute rates from different runs do not compare):
 
-1. **Raw engine rate**: an in-process ``PiperEngine`` synthesizing the document's sentences
-   one after another on one thread, in audio-seconds per wall-second. Measured before and
-   after the distributed conversions; their mean is the reference.
+1. **Raw engine rate**: in-process ``PiperEngine`` s laid out as the server lays them out
+   (automatic replica count and threads per replica; on 2 cores two sessions of one thread)
+   synthesizing the document's sentences, one thread per session, in audio-seconds per
+   wall-second. Measured before and after each distributed conversion; each conversion is
+   compared with the mean of the two measurements around it.
 2. **Distributed conversion**: ``voxserve serve`` with RabbitMQ (a unique queue name),
    PostgreSQL (a throw-away schema), shared local storage and ``VOXSERVE_CACHE_URL=none``,
    plus one ``voxserve worker`` subprocess, then two. A Markdown text of ``--chapters``
@@ -17,7 +19,7 @@ machine is shared and noisy, so absolute rates from different runs do not compar
    ``response_format: pcm`` speech requests from one sequential client, idle (before and after)
    and while the same text is converted. Target: loaded / idle <= 1.5.
 
-    .venv/bin/python bench/conversion.py [--quick] [--chapters 6] [--sentences 12]
+    .venv/bin/python bench/conversion.py [--quick] [--chapters 8] [--sentences 25]
                                           [--requests 30] [--json out.json]
 
 Clients use ``http.client`` (cheap on CPU, so the 2-core machine spends its time in the
@@ -62,7 +64,9 @@ AMQP_URL = os.environ.get("VOXSERVE_BENCH_AMQP_URL", "amqp://guest:guest@127.0.0
 POSTGRES_URL = os.environ.get(
     "VOXSERVE_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-POLL_S = 0.2
+#: How often the benchmark asks for progress (each poll costs the server ~8 ms of CPU,
+#: taken from the conversion on a 2-core machine; a UI or client polls about this often).
+POLL_S = 0.5
 CONVERSION_TIMEOUT_S = 900.0
 
 
@@ -218,21 +222,47 @@ def _tail(path: Path, chars: int = 3000) -> str:
 
 
 class RawEngine:
+    """The engine as the server lays it out, driven directly: ``replicas`` Piper sessions
+    (the server's automatic count and threads per session), one thread each, taking the
+    document's sentences in order from a shared list. No HTTP, queue, database or files:
+    the best this machine does with this engine, which is what a worker is compared with.
+    """
+
     def __init__(self, data_dir: Path) -> None:
-        self.engine = PiperEngine(Settings(data_dir=data_dir, cache_url="none"))
-        self.engine.load()
+        settings = Settings(data_dir=data_dir, cache_url="none")
+        self.replicas = settings.replicas_for("piper")
+        self.threads_per_replica = settings.resolved_piper_intra_op_threads
+        self.engines = [PiperEngine(settings) for _ in range(self.replicas)]
+        for engine in self.engines:
+            engine.load()
         self.params = SynthesisParams()
 
     def measure(self, label: str, sentences: Sequence[str]) -> RawRate:
-        audio_s = 0.0
+        pending = list(enumerate(sentences))
+        lock = threading.Lock()
+        audio_s = [0.0] * len(self.engines)
+
+        def run(slot: int) -> None:
+            engine = self.engines[slot]
+            while True:
+                with lock:
+                    if not pending:
+                        return
+                    _, text = pending.pop(0)
+                for chunk in engine.synthesize(text, VOICE_ID, self.params):
+                    audio_s[slot] += len(chunk.samples) / chunk.sample_rate_hz
+
         started = time.perf_counter()
-        for text in sentences:
-            for chunk in self.engine.synthesize(text, VOICE_ID, self.params):
-                audio_s += len(chunk.samples) / chunk.sample_rate_hz
-        return RawRate(label, len(sentences), audio_s, time.perf_counter() - started)
+        threads = [threading.Thread(target=run, args=(slot,)) for slot in range(len(self.engines))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return RawRate(label, len(sentences), sum(audio_s), time.perf_counter() - started)
 
     def close(self) -> None:
-        self.engine.close()
+        for engine in self.engines:
+            engine.close()
 
 
 # --- server, workers, HTTP ----------------------------------------------------------------------
@@ -280,9 +310,11 @@ class Server:
                                  {"input": text, "response_format": "pcm"}, timeout=120)
         return status, time.perf_counter() - started
 
-    def submit(self, text: str) -> str:
-        status, body = self.request("POST", "/v1/projects", {"text": text, "markdown": True},
-                                    timeout=120)
+    def submit(self, text: str, audio_format: str | None = None) -> str:
+        body_json: dict[str, Any] = {"text": text, "markdown": True}
+        if audio_format:
+            body_json["response_format"] = audio_format
+        status, body = self.request("POST", "/v1/projects", body_json, timeout=120)
         if status not in (200, 201, 202):
             raise RuntimeError(f"POST /v1/projects: {status} {body[:500]!r}")
         project_id: str = json.loads(body)["id"]
@@ -323,9 +355,10 @@ def start_worker(data_dir: Path, env: dict[str, str], log: Path) -> subprocess.P
 
 
 def run_conversion(server: Server, text: str, label: str, workers: int | None,
-                   raw_rate: float, done: threading.Event | None = None) -> Conversion:
+                   raw_rate: float, done: threading.Event | None = None,
+                   audio_format: str | None = None) -> Conversion:
     started = time.perf_counter()
-    project_id = server.submit(text)
+    project_id = server.submit(text, audio_format)
     deadline = time.monotonic() + CONVERSION_TIMEOUT_S
     segments_wall_s: float | None = None
     while True:
@@ -430,7 +463,7 @@ def _delete_queues(name: str) -> None:
 
 
 def run_distributed(text: str, raw: RawEngine, sentences: Sequence[str], raws: list[RawRate],
-                    workdir: Path, max_workers: int) -> list[Conversion]:
+                    workdir: Path, max_workers: int, formats: Sequence[str]) -> list[Conversion]:
     """Conversions with 1..max_workers workers, each bracketed by raw engine measurements.
 
     ``raws`` holds the measurement taken before the first conversion; one more is appended
@@ -456,14 +489,16 @@ def run_distributed(text: str, raw: RawEngine, sentences: Sequence[str], raws: l
             while len(workers) < count:  # the earlier workers stay (warm); add one
                 workers.append(start_worker(data_dir, env, workdir / "workers.log"))
             time.sleep(1.0)  # let start-up settle before the clock starts
-            label = f"{count} worker{'s' if count > 1 else ''}"
-            print(f"  converting with {label} …", flush=True)
-            result = run_conversion(server, text, label, count, raws[-1].rate)
-            raws.append(raw.measure(f"raw after {label}", sentences))
-            result.compare([raws[-2].rate, raws[-1].rate])
-            results.append(result)
-            print(f"    {_conversion_line(result)}", flush=True)
-            print(f"    raw engine again: {raws[-1].rate:.2f} audio-s/s", flush=True)
+            for audio_format in formats:
+                label = f"{count} worker{'s' if count > 1 else ''}, {audio_format}"
+                print(f"  converting with {label} …", flush=True)
+                result = run_conversion(server, text, label, count, raws[-1].rate,
+                                        audio_format=audio_format)
+                raws.append(raw.measure(f"raw after {label}", sentences))
+                result.compare([raws[-2].rate, raws[-1].rate])
+                results.append(result)
+                print(f"    {_conversion_line(result)}", flush=True)
+                print(f"    raw engine again: {raws[-1].rate:.2f} audio-s/s", flush=True)
     finally:
         for worker in workers:
             _stop(worker)
@@ -552,6 +587,15 @@ def run_interactive(text: str, raw_rate: float, workdir: Path, requests: int) ->
 # --- output -----------------------------------------------------------------------------------
 
 
+def _headline(c: Conversion) -> float:
+    """The ratio to report: server-timed (created to completed, no polling granularity)."""
+    return c.server_ratio_to_raw if c.server_ratio_to_raw is not None else c.ratio_to_raw
+
+
+def _first_format(conversions: Sequence[Conversion], workers: int) -> Conversion | None:
+    return next((c for c in conversions if c.workers == workers), None)
+
+
 def _conversion_line(c: Conversion) -> str:
     server = (f", server-timed {c.server_wall_s:.1f} s -> {c.server_ratio_to_raw:.2f}x raw"
               if c.server_wall_s and c.server_ratio_to_raw is not None else "")
@@ -574,19 +618,23 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true",
                         help="small document and few requests (about 1.5 minutes)")
-    parser.add_argument("--chapters", type=int, default=None, help="chapters (6; quick 3)")
+    parser.add_argument("--chapters", type=int, default=None, help="chapters (8; quick 3)")
     parser.add_argument("--sentences", type=int, default=None,
-                        help="sentences per chapter (12; quick 5)")
+                        help="sentences per chapter (25; quick 5)")
     parser.add_argument("--requests", type=int, default=None,
                         help="interactive requests per idle block (30; quick 10)")
     parser.add_argument("--max-workers", type=int, default=2, help="worker counts 1..N (2)")
+    parser.add_argument("--formats", default="mp3",
+                        help="comma-separated project output formats for the distributed "
+                             "part (mp3, the default, pays for encoding; wav does not)")
     parser.add_argument("--skip-distributed", action="store_true",
                         help="no RabbitMQ/PostgreSQL part")
     parser.add_argument("--json", type=Path, default=None, help="write every figure here")
     args = parser.parse_args(argv)
-    args.chapters = args.chapters or (3 if args.quick else 6)
-    args.sentences = args.sentences or (5 if args.quick else 12)
+    args.chapters = args.chapters or (3 if args.quick else 8)
+    args.sentences = args.sentences or (5 if args.quick else 25)
     args.requests = args.requests or (10 if args.quick else 30)
+    args.formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     if min(args.chapters, args.sentences, args.requests, args.max_workers) < 1:
         parser.error("counts must be >= 1")
     return args
@@ -600,6 +648,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config={"chapters": args.chapters, "sentences_per_chapter": args.sentences,
                 "sentences": len(sentences), "requests_per_idle_block": args.requests,
                 "max_workers": args.max_workers, "quick": args.quick, "voice": VOICE_ID,
+                "formats": args.formats,
                 "amqp_url": AMQP_URL, "postgres_url": POSTGRES_URL},
         environment={"cpus": os.cpu_count(), "python": platform.python_version(),
                      "loadavg_start": os.getloadavg()},
@@ -610,10 +659,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="voxserve-conv-bench-") as tmp:
         workdir = Path(tmp)
         raw = RawEngine(workdir / "raw")
+        report.config["raw_replicas"] = raw.replicas
+        report.config["raw_threads_per_replica"] = raw.threads_per_replica
         try:
             raw.measure("warm-up", sentences[:3])
             report.raw.append(raw.measure("raw first", sentences))
-            print(f"1. raw engine (one thread): {report.raw[-1].audio_s:.1f} s audio in "
+            print(f"1. raw engine ({raw.replicas} replicas x {raw.threads_per_replica} "
+                  f"thread(s)): {report.raw[-1].audio_s:.1f} s audio in "
                   f"{report.raw[-1].wall_s:.1f} s = {report.raw[-1].rate:.2f} audio-s/s",
                   flush=True)
             report.raw_rate = report.raw[-1].rate
@@ -625,13 +677,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"  skipped: {skipped}", flush=True)
             else:
                 report.distributed = run_distributed(text, raw, sentences, report.raw, workdir,
-                                                     args.max_workers)
+                                                     args.max_workers, args.formats)
                 report.raw_rate = round(sum(r.rate for r in report.raw) / len(report.raw), 3)
-                if len(report.distributed) >= 2:
+                one, two = _first_format(report.distributed, 1), _first_format(
+                    report.distributed, 2)
+                if one is not None and two is not None:
                     # each normalized by its own raw bracket, so machine drift cancels
                     report.two_over_one_workers = round(
-                        report.distributed[1].ratio_to_raw / report.distributed[0].ratio_to_raw,
-                        3)
+                        _headline(two) / _headline(one), 3)
         finally:
             raw.close()
         print("3. interactive latency, in-process server, idle vs during a conversion",
@@ -653,12 +706,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if abs(c.audio_s / raw_audio - 1) > 0.02:
             report.notes.append(f"{c.label}: project audio {c.audio_s:.1f} s differs from "
                                 f"raw audio {raw_audio:.1f} s")
-    if report.distributed:
-        one = report.distributed[0]
-        verdict = "meets" if one.ratio_to_raw >= 0.9 else "MISSES"
-        print(f"one worker / raw = {one.ratio_to_raw:.2f} ({verdict} target >= 0.9)")
-    if report.two_over_one_workers is not None:
-        print(f"two workers / raw = {report.distributed[1].ratio_to_raw:.2f}; "
+    for c in report.distributed:
+        if c.workers == 1:
+            ratio = _headline(c)
+            verdict = "meets" if ratio >= 0.9 else "MISSES"
+            print(f"one worker / raw ({c.label}, server-timed) = {ratio:.2f} "
+                  f"({verdict} target >= 0.9)")
+    two = _first_format(report.distributed, 2)
+    if report.two_over_one_workers is not None and two is not None:
+        print(f"two workers / raw = {_headline(two):.2f}; "
               f"two workers / one worker = {report.two_over_one_workers:.2f} "
               f"(on {os.cpu_count()} cores both workers' onnxruntime sessions share the "
               "same cores: no gain expected from a second worker on one machine)")
@@ -670,7 +726,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             verdict = "meets" if inter.ratio_p95 <= 1.5 else "MISSES"
             print(f"interactive p95 during conversion / idle = {inter.ratio_p95:.2f} "
                   f"({verdict} target <= 1.5)")
-        segment_ms = report.raw[0].wall_s / report.raw[0].sentences * 1000
+        segment_ms = (report.raw[0].wall_s * report.config["raw_replicas"]
+                      / report.raw[0].sentences * 1000)
         print(f"  (one document segment takes {segment_ms:.0f} ms on the raw engine; Piper is "
               "not preemptible, so an interactive request arriving while a batch segment runs "
               "waits for it: loaded p50 ~ idle p50 + up to one segment)")

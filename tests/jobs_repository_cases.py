@@ -80,6 +80,65 @@ def check_finalization_claimed_once(repository: JobRepository) -> None:
     assert repository.cancel(project.id) is False
 
 
+def check_start_and_finish_segment(repository: JobRepository) -> None:
+    project = repository.create_project(new_project())
+    started = repository.start_segment(project.id, 3)
+    assert started is not None
+    running, segment = started
+    assert running.state is ProjectState.RUNNING and running.started_at is not None
+    assert segment.index == 3 and segment.chapter_index == 1 and segment.attempts == 1
+    assert segment.text == "Short chapter text."
+    again = repository.start_segment(project.id, 3)
+    assert again is not None and again[1].attempts == 2  # a second delivery counts
+    assert repository.finish_segment(project.id, 3, 1, "k/3", 1.5) == (1, 4)
+    # a redelivered task finds the segment done: no attempt counted, nothing re-recorded
+    done = repository.start_segment(project.id, 3)
+    assert done is not None and done[1].state is SegmentState.DONE and done[1].attempts == 2
+    assert repository.finish_segment(project.id, 3, 1, "other", 9.0) == (1, 4)
+    segment_now = repository.segment(project.id, 3)
+    assert segment_now is not None and segment_now.audio_key == "k/3"
+    assert repository.start_segment(project.id, 99) is None
+    assert repository.start_segment("no-such-project", 0) is None
+    assert repository.cancel(project.id)
+    canceled = repository.start_segment(project.id, 0)
+    assert canceled is not None and canceled[0].state is ProjectState.CANCELED
+    assert canceled[1].attempts == 0  # no attempt counted for a finished project
+
+
+def check_chapter_claimed_once_its_segments_are_done(repository: JobRepository) -> None:
+    project = repository.create_project(new_project())  # chapters of 3 and 2 segments
+    assert repository.pending_counts(project.id, 1) == (2, 5)
+    repository.record_segment(project.id, 3, "k/3", 1.0)
+    assert repository.claim_chapter(project.id, 1) is False  # segment 4 is pending
+    repository.record_segment(project.id, 4, "k/4", 1.0)
+    assert repository.pending_counts(project.id, 1) == (0, 3)
+    assert repository.pending_counts(project.id, 0) == (3, 3)
+    assert repository.segments(project.id, 1) == [
+        s for s in repository.segments(project.id) if s.chapter_index == 1]
+    barrier = threading.Barrier(6)
+
+    def claim(_: int) -> bool:
+        barrier.wait()
+        return repository.claim_chapter(project.id, 1)
+
+    with ThreadPoolExecutor(6) as pool:
+        assert sum(pool.map(claim, range(6))) == 1
+    assert repository.claim_chapter(project.id, 0) is False  # still pending
+    repository.release_chapter(project.id, 1)  # the assembler failed: claimable again
+    assert repository.claim_chapter(project.id, 1) is True
+    assert repository.claim_chapter(project.id, 1, stale_after_s=0.0) is True  # takeover
+    repository.chapter_assembled(project.id, 1)
+    assert repository.claim_chapter(project.id, 1, stale_after_s=0.0) is False  # done
+    loaded = repository.get_project(project.id)
+    assert loaded is not None
+    assert [c.assembled for c in loaded.chapters] == [False, True]
+    # a canceled project's chapters are not assembled
+    for index in range(3):
+        repository.record_segment(project.id, index, f"k/{index}", 1.0)
+    assert repository.cancel(project.id) is True
+    assert repository.claim_chapter(project.id, 0) is False
+
+
 def check_pagination_and_delete(repository: JobRepository) -> None:
     owner = "pager"
     ids = [repository.create_project(new_project(owner=owner)).id for _ in range(5)]
@@ -105,5 +164,7 @@ ALL_CASES = [
     check_create_is_atomic,
     check_record_is_idempotent,
     check_finalization_claimed_once,
+    check_start_and_finish_segment,
+    check_chapter_claimed_once_its_segments_are_done,
     check_pagination_and_delete,
 ]

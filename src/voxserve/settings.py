@@ -118,6 +118,10 @@ class Settings(BaseSettings):
     max_queue_delay_ms: float = Field(default=10.0, ge=0.0, le=10_000.0)
     #: Upper bound on a batch (the engine's own max_batch_size also applies).
     max_batch_size: int = Field(default=8, ge=1, le=1024)
+    #: After an interactive request, keep one replica of each engine that has two or more
+    #: free of batch (document) work for this long, so the next interactive request starts
+    #: at once instead of waiting for a batch segment (0: batch work may take every replica).
+    interactive_reserve_s: float = Field(default=10.0, ge=0.0, le=3600.0)
     #: Default per-request deadline before audio starts (0: none); requests may ask for less.
     request_timeout_s: float = Field(default=0.0, ge=0.0)
     #: On SIGTERM: time given to in-flight requests before the process exits.
@@ -149,8 +153,9 @@ class Settings(BaseSettings):
     queue_name: str = "voxserve.segments"
     #: Port of ``voxserve worker``'s Prometheus ``/metrics`` endpoint (0: none).
     worker_metrics_port: int = Field(default=9464, ge=0, le=65535)
-    #: Unacknowledged tasks a worker holds at once (RabbitMQ prefetch).
-    worker_prefetch: int = Field(default=4, ge=1, le=1000)
+    #: Unacknowledged tasks a worker holds at once (RabbitMQ prefetch); 0 (auto): two per
+    #: replica of the worker's largest engine, so every replica has its next segment queued.
+    worker_prefetch: int = Field(default=0, ge=0, le=1000)
     #: Deliveries of one task before it goes to the dead-letter queue.
     task_max_attempts: int = Field(default=5, ge=1, le=100)
     task_retry_base_delay_ms: float = Field(default=500.0, ge=0.0)
@@ -226,6 +231,14 @@ class Settings(BaseSettings):
         if self.engine_replicas:
             return self.engine_replicas
         return min(os.cpu_count() or 1, _MAX_AUTO_REPLICAS) if engine in _CPU_ENGINES else 1
+
+    @property
+    def segment_concurrency(self) -> int:
+        """Segment tasks one process works on at once: ``worker_prefetch``, or two per
+        replica of its largest engine (one running, one queued behind it)."""
+        if self.worker_prefetch:
+            return self.worker_prefetch
+        return 2 * max((self.replicas_for(name) for name in self.engines), default=1)
 
     @property
     def resolved_piper_intra_op_threads(self) -> int:

@@ -15,8 +15,8 @@ from tests.audio_tools import decode_audio
 from tests.jobs_tools import BOOK_MD, new_project
 from voxserve.api.app import create_app
 from voxserve.engines.fake import tone_for
+from voxserve.jobs.chapters import segment_key
 from voxserve.jobs.database import upgrade_database
-from voxserve.jobs.finalize import segment_key
 from voxserve.jobs.repository import JobRepository
 from voxserve.settings import Settings
 

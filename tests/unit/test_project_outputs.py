@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import re
@@ -170,20 +171,28 @@ def test_silent_segment_gets_no_cue() -> None:
 
 def _book(audio_format: AudioFormat) -> tuple[list[ChapterAudio], BookAudio]:
     chapters = _chapters(audio_format)
-    return chapters, build_book("The Book", chapters, _segments(), audio_format=audio_format)
+    return chapters, build_book("The Book", chapters, audio_format=audio_format)
 
 
 @pytest.mark.parametrize("audio_format", list(AudioFormat))
 def test_book_duration_is_chapters_plus_pauses(audio_format: AudioFormat) -> None:
     chapters, book = _book(audio_format)
     gap = 1.5
-    assert book.chapter_starts_s == pytest.approx((0.0, chapters[0].duration_s + gap))
-    chapter_samples = sum(round(chapter.duration_s * RATE) for chapter in chapters)
-    assert round(book.duration_s * RATE) == chapter_samples + round(gap * RATE)
     samples, rate = _decode(book.data, audio_format)
     if audio_format in EXACT:
+        assert book.chapter_starts_s == pytest.approx((0.0, chapters[0].duration_s + gap))
+        chapter_samples = sum(round(chapter.duration_s * RATE) for chapter in chapters)
+        assert round(book.duration_s * RATE) == chapter_samples + round(gap * RATE)
         assert samples.size == round(book.duration_s * RATE)
     else:
+        # copied packets: each piece (chapter, pause, chapter) keeps its encoder delay and
+        # its padding to whole frames
+        assert book.chapter_starts_s[0] == 0.0
+        assert book.chapter_starts_s[1] == pytest.approx(
+            chapters[0].duration_s + gap, abs=2 * LOSSY_SLACK_S)
+        assert book.chapter_starts_s[1] >= chapters[0].duration_s + gap
+        assert book.duration_s == pytest.approx(
+            sum(chapter.duration_s for chapter in chapters) + gap, abs=3 * LOSSY_SLACK_S)
         assert samples.size / rate == pytest.approx(book.duration_s, abs=LOSSY_SLACK_S)
     assert book.extension == {AudioFormat.AAC: "m4b", AudioFormat.OPUS: "opus"}.get(
         audio_format, audio_format.value
@@ -205,12 +214,64 @@ def test_book_cues_are_chapter_cues_shifted_and_hold_their_tones() -> None:
         assert _peak_hz(span, rate) == pytest.approx(LAYOUT[cue.segment_index][2], abs=5)
 
 
-def test_book_refuses_chapters_joined_with_other_settings() -> None:
-    chapters = _chapters(AudioFormat.PCM)
-    with pytest.raises(ValueError, match="other settings"):
-        build_book(
-            "x", chapters, _segments(), audio_format=AudioFormat.PCM, sentence_silence_ms=900
-        )
+@pytest.mark.parametrize("audio_format", [AudioFormat.MP3, AudioFormat.AAC, AudioFormat.OPUS])
+def test_lossy_book_copies_chapter_packets_and_its_cues_hold_their_tones(
+    audio_format: AudioFormat,
+) -> None:
+    chapters, book = _book(audio_format)
+    # no second encoding: every packet of every chapter is in the book, byte for byte
+    book_packets = _packet_payloads(book.data)
+    position = 0
+    for chapter in chapters:
+        packets = _packet_payloads(chapter.data)
+        found = _find_run(book_packets, packets, position)
+        assert found >= 0, f"chapter {chapter.index}'s packets are not in the book"
+        position = found + len(packets)
+    samples, rate = _decode(book.data, audio_format)
+    for cue in book.cues:
+        start, end = round(cue.start_s * rate), round(cue.end_s * rate)
+        middle = samples[start + (end - start) // 4 : end - (end - start) // 4]
+        assert _peak_hz(middle, rate) == pytest.approx(LAYOUT[cue.segment_index][2], abs=15)
+
+
+def _packet_payloads(data: bytes) -> list[bytes]:
+    """Each packet's codec payload (an ADTS frame without its 7- or 9-byte header, as MP4
+    stores AAC)."""
+    with av.open(io.BytesIO(data)) as container:
+        payloads = [bytes(packet) for packet in container.demux(audio=0) if packet.size]
+    return [
+        payload[7 if payload[1] & 1 else 9 :]
+        if payload[0] == 0xFF and payload[1] & 0xF6 == 0xF0 else payload
+        for payload in payloads
+    ]
+
+
+def _find_run(haystack: Sequence[bytes], needle: Sequence[bytes], start: int) -> int:
+    """Index where ``needle`` occurs whole in ``haystack`` at or after ``start``, else -1."""
+    for index in range(start, len(haystack) - len(needle) + 1):
+        if list(haystack[index : index + len(needle)]) == list(needle):
+            return index
+    return -1
+
+
+@pytest.mark.parametrize("audio_format", [AudioFormat.WAV, AudioFormat.FLAC, AudioFormat.PCM])
+def test_book_refuses_a_chapter_that_does_not_decode_to_its_duration(
+    audio_format: AudioFormat,
+) -> None:
+    first, second = _chapters(audio_format)
+    stretched = dataclasses.replace(second, duration_s=second.duration_s + 0.5)
+    with pytest.raises(ValueError, match="does not decode to its duration"):
+        build_book("x", [first, stretched], audio_format=audio_format)
+
+
+def test_book_refuses_lossy_chapters_at_other_rates() -> None:
+    first, second = _chapters(AudioFormat.MP3)
+    other = assemble_chapter(1, "Other", [
+        dataclasses.replace(_segment(3, rate=16_000), chapter_index=1)
+    ], audio_format=AudioFormat.MP3)
+    with pytest.raises(ValueError, match="different sample rates"):
+        build_book("x", [first, other], audio_format=AudioFormat.MP3)
+    assert second.sample_rate_hz == RATE
 
 
 def _av_chapters(data: bytes) -> list[tuple[float, str]]:

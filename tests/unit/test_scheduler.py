@@ -220,3 +220,122 @@ def test_piper_runs_unbatched(catalog: object) -> None:
     piper = catalog.engine("piper")  # type: ignore[attr-defined]
     scheduler = EngineScheduler("piper", [piper], AdmissionLimits(10, 10.0), 8, 0.01)
     assert scheduler.max_batch_size == 1
+
+
+class Holds:
+    """Shared by several engines: segments starting with 'hold' block until released;
+    counts how many are inside at once."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self._lock = threading.Lock()
+        self.inside: list[str] = []
+        self.most_inside = 0
+
+    def __call__(self, text: str) -> None:
+        if not text.startswith("hold"):
+            return
+        with self._lock:
+            self.inside.append(text)
+            self.most_inside = max(self.most_inside, len(self.inside))
+        assert self.release.wait(10), "never released"
+        with self._lock:
+            self.inside.remove(text)
+
+
+async def _until(condition: object, timeout_s: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not condition():  # type: ignore[operator]
+        assert asyncio.get_running_loop().time() < deadline, "condition never held"
+        await asyncio.sleep(0.01)
+
+
+@asynccontextmanager
+async def _two_replicas(
+    tmp_path: Path, holds: Holds, reserve_s: float
+) -> AsyncIterator[EngineScheduler]:
+    engines = [_engine(tmp_path / str(n)) for n in range(2)]
+    for engine in engines:
+        engine.before_segment = holds
+    scheduler = EngineScheduler("fake", engines, AdmissionLimits(100, 60.0), max_batch_size=1,
+                                max_queue_delay_s=0.0, interactive_reserve_s=reserve_s)
+    scheduler.start()
+    try:
+        yield scheduler
+    finally:
+        holds.release.set()
+        await scheduler.stop()
+
+
+def test_batch_work_leaves_a_replica_free_after_interactive_traffic(tmp_path: Path) -> None:
+    holds = Holds()
+
+    async def run() -> None:
+        async with _two_replicas(tmp_path, holds, reserve_s=60.0) as scheduler:
+            await _audio(scheduler.submit(_request("interactive first"), Priority.INTERACTIVE))
+            batch = [scheduler.submit(_request(f"hold batch {n}"), Priority.BATCH)
+                     for n in range(3)]
+            await _until(lambda: holds.inside)
+            await asyncio.sleep(0.2)  # the other replica could take a batch segment by now
+            assert holds.inside == ["hold batch 0"]
+            assert scheduler.queued(Priority.BATCH) == 2
+            # the kept replica serves the next interactive request at once
+            await asyncio.wait_for(
+                _audio(scheduler.submit(_request("interactive next"), Priority.INTERACTIVE)), 2)
+            assert holds.inside == ["hold batch 0"]
+            holds.release.set()
+            for task in batch:
+                await _audio(task)
+            assert holds.most_inside == 1
+
+    asyncio.run(run())
+
+
+def test_batch_work_takes_every_replica_without_interactive_traffic(tmp_path: Path) -> None:
+    holds = Holds()
+
+    async def run() -> None:
+        async with _two_replicas(tmp_path, holds, reserve_s=60.0) as scheduler:
+            batch = [scheduler.submit(_request(f"hold batch {n}"), Priority.BATCH)
+                     for n in range(2)]
+            await _until(lambda: len(holds.inside) == 2)
+            holds.release.set()
+            for task in batch:
+                await _audio(task)
+
+    asyncio.run(run())
+
+
+def test_the_reservation_lapses(tmp_path: Path) -> None:
+    holds = Holds()
+
+    async def run() -> None:
+        async with _two_replicas(tmp_path, holds, reserve_s=0.3) as scheduler:
+            await _audio(scheduler.submit(_request("interactive"), Priority.INTERACTIVE))
+            batch = [scheduler.submit(_request(f"hold batch {n}"), Priority.BATCH)
+                     for n in range(2)]
+            await _until(lambda: holds.inside)
+            assert len(holds.inside) == 1
+            # 0.3 s after the interactive request the idle replica takes batch work again
+            await _until(lambda: len(holds.inside) == 2, timeout_s=3.0)
+            holds.release.set()
+            for task in batch:
+                await _audio(task)
+
+    asyncio.run(run())
+
+
+def test_no_reservation_when_disabled(tmp_path: Path) -> None:
+    holds = Holds()
+
+    async def run() -> None:
+        async with _two_replicas(tmp_path, holds, reserve_s=0.0) as scheduler:
+            await _audio(scheduler.submit(_request("interactive"), Priority.INTERACTIVE))
+            batch = [scheduler.submit(_request(f"hold batch {n}"), Priority.BATCH)
+                     for n in range(2)]
+            await _until(lambda: len(holds.inside) == 2)
+            holds.release.set()
+            for task in batch:
+                await _audio(task)
+
+    asyncio.run(run())

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Protocol, cast
 
@@ -134,13 +134,20 @@ class _CodecSpec:
     sample_format: str
     bit_rate: int | None
     muxer_options: Mapping[str, str]
+    #: Encoder (AVCodecContext) options.
+    codec_options: Mapping[str, str] = field(default_factory=dict)
 
 
 _CODECS: dict[AudioFormat, _CodecSpec] = {
     # No ID3 tag and no Xing frame: a plain run of MP3 frames (a non-seekable sink could not
     # get the Xing frame filled in anyway).
+    # LAME's algorithm quality 7 (its documented "fast, ok quality" setting: psychoacoustics
+    # without noise shaping) instead of its default 3. On Piper speech at 64 kbit/s mono it
+    # encodes about 1.7x as fast (131x vs 79x real time measured) with no loss in SNR
+    # (25.3 vs 24.2 dB); at the default, encoding was 13 % of a document conversion's CPU.
     AudioFormat.MP3: _CodecSpec(
-        "libmp3lame", "mp3", "fltp", 64_000, {"id3v2_version": "0", "write_xing": "0"}
+        "libmp3lame", "mp3", "fltp", 64_000, {"id3v2_version": "0", "write_xing": "0"},
+        {"compression_level": "7"},
     ),
     # Ogg pages of at most 100 ms, so audio leaves the muxer while the stream goes on.
     AudioFormat.OPUS: _CodecSpec("libopus", "ogg", "flt", 32_000, {"page_duration": "100000"}),
@@ -194,6 +201,8 @@ class _PyAVEncoder:
         self._stream.format = spec.sample_format
         if spec.bit_rate is not None:
             self._stream.bit_rate = spec.bit_rate
+        if spec.codec_options:
+            self._stream.codec_context.options = dict(spec.codec_options)
         self._container.start_encoding()  # open the codec and write the header now
 
     def encode(self, samples: FloatSamples) -> bytes:

@@ -80,6 +80,11 @@ class Project(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     #: Set by the one finisher that builds the outputs (stale claims may be taken over).
     finalize_claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Outbox: set when someone starts publishing the project's tasks (its creator, at
+    #: creation; a sweeper once that claim is stale and the tasks are still unpublished).
+    publish_claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Set once every task of the project was handed to the queue.
+    tasks_published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     chapters: Mapped[list[Chapter]] = relationship(
         back_populates="project", cascade="all, delete-orphan", passive_deletes=True,
@@ -98,6 +103,11 @@ class Chapter(Base):
     index: Mapped[int] = mapped_column(Integer, primary_key=True)
     title: Mapped[str] = mapped_column(String(1000))
     segment_count: Mapped[int] = mapped_column(Integer)
+    #: Set by the one worker that encodes the chapter once its segments are done (a stale
+    #: claim may be taken over; the project's finisher assembles whatever is left).
+    assembly_claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Its audio, subtitles and cue list are stored (see :mod:`voxserve.jobs.chapters`).
+    assembled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     project: Mapped[Project] = relationship(back_populates="chapters")
 

@@ -14,8 +14,8 @@ from prometheus_client import start_http_server
 
 from voxserve.errors import ConfigurationError, VoxserveError
 from voxserve.gpu_metrics import register_gpu_metrics
+from voxserve.jobs.chapters import file_key
 from voxserve.jobs.database import upgrade_database
-from voxserve.jobs.finalize import file_key
 from voxserve.jobs.queue import SegmentTaskMessage, is_inprocess
 from voxserve.jobs.repository import ProjectRecord
 from voxserve.jobs.runtime import JobRuntime

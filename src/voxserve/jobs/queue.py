@@ -148,7 +148,7 @@ def create_queue(settings: Settings, *, concurrency: int = 2) -> TaskQueue:
         return RabbitMQQueue(
             url,
             settings.queue_name,
-            prefetch=settings.worker_prefetch,
+            prefetch=settings.segment_concurrency,
             max_attempts=settings.task_max_attempts,
             retry_base_delay_ms=settings.task_retry_base_delay_ms,
         )

@@ -10,11 +10,24 @@ says whether this call did it, so any number of workers in any number of process
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import CursorResult, Engine, and_, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    CursorResult,
+    Engine,
+    Row,
+    Table,
+    and_,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from voxserve.jobs.database import create_db_engine
@@ -29,6 +42,13 @@ from voxserve.jobs.models import (
     utcnow,
 )
 from voxserve.text.documents import Document
+
+_PROJECTS = cast(Table, Project.__table__)
+_SEGMENTS = cast(Table, Segment.__table__)
+
+#: A publisher that claimed a project's tasks this long ago without publishing them is taken
+#: for dead (the outbox sweeper publishes them).
+STALE_PUBLISH_S = 30.0
 
 #: A finisher that claimed a project this long ago without completing it is taken for dead.
 STALE_FINALIZATION_S = 600.0
@@ -62,6 +82,8 @@ class ChapterRecord:
     index: int
     title: str
     segment_count: int
+    #: Its files are stored (encoded as soon as its segments were done).
+    assembled: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +192,7 @@ class JobRepository:
                 audio_format=new.audio_format, sample_rate_hz=new.sample_rate_hz,
                 speed=new.speed, options=dict(new.options or {}), webhook_url=new.webhook_url,
                 segment_count=document.segment_count, created_at=now, updated_at=now,
+                publish_claimed_at=now,  # the creator publishes the tasks next
             ))
             session.flush()
             session.execute(insert(Chapter), [
@@ -254,12 +277,13 @@ class JobRepository:
             ).first()
             return None if row is None else _segment_record(row)
 
-    def segments(self, project_id: str) -> list[SegmentRecord]:
-        """All segments of a project, in document order."""
+    def segments(self, project_id: str, chapter_index: int | None = None) -> list[SegmentRecord]:
+        """The segments of a project (or of one of its chapters), in document order."""
         with self._session() as session:
-            rows = session.scalars(
-                select(Segment).where(Segment.project_id == project_id).order_by(Segment.index)
-            ).all()
+            query = select(Segment).where(Segment.project_id == project_id)
+            if chapter_index is not None:
+                query = query.where(Segment.chapter_index == chapter_index)
+            rows = session.scalars(query.order_by(Segment.index)).all()
             return [_segment_record(row) for row in rows]
 
     def pending_count(self, project_id: str) -> int:
@@ -270,6 +294,18 @@ class JobRepository:
                 )
             )
             return int(count or 0)
+
+    def pending_counts(self, project_id: str, chapter_index: int) -> tuple[int, int]:
+        """Pending segments ``(in chapter chapter_index, in the whole project)``, in one query."""
+        in_chapter = case((Segment.chapter_index == chapter_index, 1), else_=0)
+        with self._session() as session:
+            row = session.execute(
+                select(func.coalesce(func.sum(in_chapter), 0), func.count())
+                .select_from(Segment)
+                .where(Segment.project_id == project_id,
+                       Segment.state == SegmentState.PENDING.value)
+            ).one()
+            return int(row[0]), int(row[1])
 
     def pending_tasks(self, project_id: str | None = None) -> list[tuple[str, int]]:
         """(project id, segment index) of every pending segment of queued/running projects,
@@ -299,22 +335,120 @@ class JobRepository:
                 select(Project.id).where(Project.state.in_(ACTIVE_STATES), ~pending)
             ))
 
+    # --- task outbox ------------------------------------------------------------------
+
+    def mark_published(self, project_id: str) -> None:
+        """Every task of the project is on the queue."""
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(_PROJECTS).where(_PROJECTS.c.id == project_id)
+                .values(tasks_published_at=utcnow())
+            )
+
+    def release_publish(self, project_id: str) -> None:
+        """Publishing failed (broker down): let the sweeper retry at once."""
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(_PROJECTS).where(_PROJECTS.c.id == project_id)
+                .values(publish_claimed_at=None)
+            )
+
+    def claim_unpublished(self, *, stale_after_s: float = STALE_PUBLISH_S) -> list[str]:
+        """Active projects whose tasks were never published and whose publisher is gone
+        (claim released or stale), claimed for the caller; oldest first."""
+        now = utcnow()
+        stale = now - timedelta(seconds=stale_after_s)
+        projects = _PROJECTS
+        unclaimed = and_(
+            projects.c.state.in_(ACTIVE_STATES),
+            projects.c.tasks_published_at.is_(None),
+            or_(projects.c.publish_claimed_at.is_(None), projects.c.publish_claimed_at < stale),
+        )
+        claimed = []
+        with self.engine.begin() as connection:
+            candidates = connection.execute(
+                select(projects.c.id).where(unclaimed).order_by(projects.c.created_at)
+            ).scalars().all()
+            for project_id in candidates:
+                result = connection.execute(
+                    update(projects).where(projects.c.id == project_id, unclaimed)
+                    .values(publish_claimed_at=now)
+                )
+                if result.rowcount == 1:
+                    claimed.append(str(project_id))
+        return claimed
+
     # --- worker updates ---------------------------------------------------------------
 
-    def note_attempt(self, project_id: str, index: int) -> None:
-        """Count a synthesis attempt, and mark a queued project running."""
+    def start_segment(
+        self, project_id: str, index: int
+    ) -> tuple[ProjectRecord, SegmentRecord] | None:
+        """A worker's first step on a task, in one transaction: the project (without its
+        chapters) and the segment, ``None`` if either is gone; for a pending segment of an
+        active project, count the attempt and mark a queued project running.
+
+        Core statements rather than the ORM: this runs once per segment, and its CPU is
+        taken from the engine on a busy worker.
+        """
         now = utcnow()
-        with self._session() as session, session.begin():
-            session.execute(
-                update(Segment)
-                .where(Segment.project_id == project_id, Segment.index == index)
-                .values(attempts=Segment.attempts + 1)
+        projects, segments = _PROJECTS, _SEGMENTS
+        with self.engine.begin() as connection:
+            project = connection.execute(
+                select(projects).where(projects.c.id == project_id)
+            ).first()
+            segment = connection.execute(
+                select(segments).where(segments.c.project_id == project_id,
+                                       segments.c.index == index)
+            ).first()
+            if project is None or segment is None:
+                return None
+            project_record = _project_record(project, ())
+            segment_record = _segment_from_mapping(segment._mapping)
+            if (segment_record.state is SegmentState.PENDING
+                    and project_record.state.value in ACTIVE_STATES):
+                connection.execute(
+                    update(segments).where(segments.c.id == segment.id)
+                    .values(attempts=segments.c.attempts + 1)
+                )
+                segment_record = replace(segment_record, attempts=segment_record.attempts + 1)
+                if project_record.state is ProjectState.QUEUED:
+                    connection.execute(
+                        update(projects)
+                        .where(projects.c.id == project_id,
+                               projects.c.state == ProjectState.QUEUED.value)
+                        .values(state=ProjectState.RUNNING.value, started_at=now,
+                                updated_at=now)
+                    )
+                    project_record = replace(project_record, state=ProjectState.RUNNING,
+                                             started_at=now, updated_at=now)
+            return project_record, segment_record
+
+    def finish_segment(
+        self, project_id: str, index: int, chapter_index: int, audio_key: str, duration_s: float
+    ) -> tuple[int, int]:
+        """Record a segment's audio (idempotently, as :meth:`record_segment`) and return the
+        pending segments ``(in its chapter, in the project)``, in one transaction."""
+        now = utcnow()
+        projects, segments = _PROJECTS, _SEGMENTS
+        pending = segments.c.state == SegmentState.PENDING.value
+        with self.engine.begin() as connection:
+            result = connection.execute(
+                update(segments)
+                .where(segments.c.project_id == project_id, segments.c.index == index, pending)
+                .values(state=SegmentState.DONE.value, audio_key=audio_key,
+                        duration_s=duration_s, done_at=now)
             )
-            session.execute(
-                update(Project)
-                .where(Project.id == project_id, Project.state == ProjectState.QUEUED.value)
-                .values(state=ProjectState.RUNNING.value, started_at=now, updated_at=now)
-            )
+            if result.rowcount == 1:
+                connection.execute(
+                    update(projects).where(projects.c.id == project_id).values(updated_at=now)
+                )
+            in_chapter = case((segments.c.chapter_index == chapter_index, 1), else_=0)
+            row = connection.execute(
+                select(func.coalesce(func.sum(in_chapter), 0), func.count())
+                .select_from(segments)
+                .where(segments.c.project_id == project_id, pending)
+            ).one()
+            return int(row[0]), int(row[1])
 
     def record_segment(
         self, project_id: str, index: int, audio_key: str, duration_s: float
@@ -361,6 +495,59 @@ class JobRepository:
                 .execution_options(synchronize_session=False)
             )
             return _rowcount(result) == 1
+
+    def claim_chapter(
+        self, project_id: str, chapter_index: int, *, stale_after_s: float = STALE_FINALIZATION_S
+    ) -> bool:
+        """True for exactly one caller once the chapter's segments are all done, while the
+        project is active and the chapter not yet assembled (or its claim is stale)."""
+        now = utcnow()
+        stale = now - timedelta(seconds=stale_after_s)
+        pending = (
+            select(Segment.id)
+            .where(Segment.project_id == project_id, Segment.chapter_index == chapter_index,
+                   Segment.state == SegmentState.PENDING.value)
+            .exists()
+        )
+        active = (
+            select(Project.id)
+            .where(Project.id == project_id, Project.state.in_(ACTIVE_STATES))
+            .exists()
+        )
+        with self._session() as session, session.begin():
+            result = session.execute(
+                update(Chapter)
+                .where(
+                    Chapter.project_id == project_id,
+                    Chapter.index == chapter_index,
+                    Chapter.assembled_at.is_(None),
+                    or_(Chapter.assembly_claimed_at.is_(None),
+                        Chapter.assembly_claimed_at < stale),
+                    active,
+                    ~pending,
+                )
+                .values(assembly_claimed_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            return _rowcount(result) == 1
+
+    def chapter_assembled(self, project_id: str, chapter_index: int) -> None:
+        """Record that the chapter's files are stored."""
+        with self._session() as session, session.begin():
+            session.execute(
+                update(Chapter)
+                .where(Chapter.project_id == project_id, Chapter.index == chapter_index)
+                .values(assembled_at=utcnow())
+            )
+
+    def release_chapter(self, project_id: str, chapter_index: int) -> None:
+        """Give up a chapter claim (assembling it failed) so it can be claimed again."""
+        with self._session() as session, session.begin():
+            session.execute(
+                update(Chapter)
+                .where(Chapter.project_id == project_id, Chapter.index == chapter_index)
+                .values(assembly_claimed_at=None)
+            )
 
     def release_finalization(self, project_id: str) -> None:
         """Give up a claim (building the outputs failed) so a retry can claim it again."""
@@ -411,7 +598,16 @@ class JobRepository:
             return keys
 
 
-def _project_record(project: Project, chapters: Sequence[Chapter]) -> ProjectRecord:
+def _segment_from_mapping(row: Mapping[Any, Any]) -> SegmentRecord:
+    return SegmentRecord(
+        project_id=row["project_id"], index=row["index"], chapter_index=row["chapter_index"],
+        paragraph_index=row["paragraph_index"], segment_index=row["segment_index"],
+        text=row["text"], state=SegmentState(row["state"]), audio_key=row["audio_key"],
+        duration_s=row["duration_s"], attempts=row["attempts"],
+    )
+
+
+def _project_record(project: Project | Row[Any], chapters: Sequence[Chapter]) -> ProjectRecord:
     created_at = aware(project.created_at)
     updated_at = aware(project.updated_at)
     assert created_at is not None and updated_at is not None
@@ -425,7 +621,10 @@ def _project_record(project: Project, chapters: Sequence[Chapter]) -> ProjectRec
         files=dict(project.files) if project.files is not None else None,
         created_at=created_at, updated_at=updated_at,
         started_at=aware(project.started_at), finished_at=aware(project.finished_at),
-        chapters=tuple(ChapterRecord(c.index, c.title, c.segment_count) for c in chapters),
+        chapters=tuple(
+            ChapterRecord(c.index, c.title, c.segment_count, c.assembled_at is not None)
+            for c in chapters
+        ),
     )
 
 

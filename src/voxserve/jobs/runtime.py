@@ -1,4 +1,4 @@
-"""The job machinery of one process: database, queue, workers, webhooks.
+"""The job machinery of one process: database, queue, workers, webhooks, task outbox.
 
 The API server and ``voxserve convert`` build one :class:`JobRuntime`; with the in-process
 queue it also runs the workers (at batch priority, through the process's scheduler) and, on
@@ -12,8 +12,8 @@ import asyncio
 import logging
 
 from voxserve.jobs.database import upgrade_database
+from voxserve.jobs.outbox import OutboxSweeper
 from voxserve.jobs.queue import (
-    InProcessQueue,
     SegmentTaskMessage,
     TaskQueue,
     create_queue,
@@ -43,9 +43,7 @@ class JobRuntime:
         self.settings = settings
         self.database_url = database_url or settings.resolved_database_url
         self.repository = JobRepository(self.database_url)
-        self.queue: TaskQueue = create_queue(
-            settings, concurrency=max(settings.replicas_for(name) for name in settings.engines) + 1
-        )
+        self.queue: TaskQueue = create_queue(settings, concurrency=settings.segment_concurrency)
         self.webhooks = WebhookNotifier(
             timeout_s=settings.webhook_timeout_s, max_attempts=settings.webhook_max_attempts
         )
@@ -53,14 +51,17 @@ class JobRuntime:
             self.repository, catalog, scheduler, artifacts, self.webhooks,
             max_attempts=settings.task_max_attempts,
         )
-        self._catalog = catalog
         self.runs_workers = is_inprocess(settings)
+        #: With RabbitMQ: publishes the tasks of projects whose creator could not.
+        self.outbox = None if self.runs_workers else OutboxSweeper(self.repository, self.queue)
 
     async def open(self) -> None:
         """Migrate the database; with the in-process queue, re-enqueue unfinished work."""
         await asyncio.to_thread(upgrade_database, self.database_url)
         if self.runs_workers:
             await self.resume()
+        elif self.outbox is not None:
+            self.outbox.start()
 
     async def resume(self) -> int:
         """Enqueue every pending segment of queued/running projects, and one task for each
@@ -75,15 +76,14 @@ class JobRuntime:
         return len(tasks)
 
     async def start_workers(self) -> None:
-        """With the in-process queue: consume with one worker per engine replica, plus one."""
+        """With the in-process queue: consume ``segment_concurrency`` tasks at once."""
         if not self.runs_workers:
             return
-        if isinstance(self.queue, InProcessQueue):
-            replicas = sum(len(r) for r in self._catalog.replicas().values())
-            self.queue.concurrency = max(replicas, 1) + 1
         await self.queue.consume(self.worker.handle)
 
     async def close(self) -> None:
+        if self.outbox is not None:
+            await self.outbox.stop()
         await self.queue.close()
         await self.webhooks.close()
         await asyncio.to_thread(self.repository.close)

@@ -18,9 +18,10 @@ from voxserve.errors import (
     ProjectNotFound,
     ProjectNotReady,
 )
-from voxserve.jobs.finalize import chapter_audio_name, file_key
+from voxserve.jobs.chapters import chapter_audio_name, chapter_keys, file_key
 from voxserve.jobs.models import ProjectState, utcnow
-from voxserve.jobs.queue import SegmentTaskMessage, TaskQueue
+from voxserve.jobs.outbox import publish_project
+from voxserve.jobs.queue import TaskQueue
 from voxserve.jobs.repository import JobRepository, NewProject, Progress, ProjectPage, ProjectRecord
 from voxserve.jobs.service_types import ProjectSpec
 from voxserve.service.catalog import EngineCatalog
@@ -121,9 +122,9 @@ class ProjectService:
         self._check_chars(document.char_count)
         new = self.validate(document, spec, default_name=default_name)
         project = await asyncio.to_thread(self._repository.create_project, new)
-        await self._queue.publish_many(
-            SegmentTaskMessage(project.id, index) for index in range(project.segment_count)
-        )
+        # its rows are stored: the project is accepted even if the broker is down now (the
+        # outbox sweeper publishes its tasks later)
+        await publish_project(self._repository, self._queue, project.id)
         return project
 
     def validate(
@@ -179,12 +180,14 @@ class ProjectService:
         return await self.get(project_id)
 
     async def delete(self, project_id: str) -> None:
-        """Cancel the work, remove the rows, then the artifacts."""
+        """Cancel the work, remove the rows, then the artifacts (chapters assembled before
+        the project ended included)."""
         await asyncio.to_thread(self._repository.cancel, project_id)
+        project = await asyncio.to_thread(self._repository.get_project, project_id)
         keys = await asyncio.to_thread(self._repository.delete, project_id)
-        if keys is None:
+        if keys is None or project is None:
             raise ProjectNotFound(f"no project '{project_id}'", param="project_id")
-        for key in keys:
+        for key in dict.fromkeys([*keys, *chapter_keys(project)]):
             await self._artifacts.delete(key)
 
     # --- downloads --------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Handling one segment task: synthesize, store, record, and finish the project if last.
+"""Handling one segment task: synthesize, store, record; assemble the chapter and finish
+the project when the segment was their last.
 
 Idempotent: a task for a deleted, canceled or finished project, or for a segment already
 done, does no synthesis (a done segment may still trigger a finalization whose finisher
@@ -11,7 +12,8 @@ import asyncio
 import logging
 from typing import Any
 
-from voxserve.jobs.finalize import finalize_project, segment_key
+from voxserve.jobs.chapters import assemble_if_complete, segment_key
+from voxserve.jobs.finalize import finalize_project
 from voxserve.jobs.queue import SegmentTaskMessage
 from voxserve.jobs.repository import JobRepository, ProjectRecord
 from voxserve.jobs.synthesis import synthesize_segment
@@ -59,21 +61,28 @@ class SegmentWorker:
 
     async def _handle(self, task: SegmentTaskMessage) -> None:
         repository = self.repository
-        project = await asyncio.to_thread(repository.get_project, task.project_id)
-        if project is None or project.state.finished:
+        started = await asyncio.to_thread(repository.start_segment, task.project_id, task.index)
+        if started is None:
             return
-        segment = await asyncio.to_thread(repository.segment, task.project_id, task.index)
-        if segment is None:
+        project, segment = started
+        if project.state.finished:
             return
         if segment.audio_key is None:
-            await asyncio.to_thread(repository.note_attempt, task.project_id, task.index)
             audio = await synthesize_segment(self.catalog, self.scheduler, project, segment.text)
             key = segment_key(task.project_id, task.index)
             await self.artifacts.put(key, audio.pcm_s16le, "audio/pcm")
-            await asyncio.to_thread(
-                repository.record_segment, task.project_id, task.index, key, audio.duration_s
+            chapter_pending, project_pending = await asyncio.to_thread(
+                repository.finish_segment, task.project_id, task.index, segment.chapter_index,
+                key, audio.duration_s,
             )
-        if await asyncio.to_thread(repository.pending_count, task.project_id) == 0:
+        else:  # done before (a redelivered task): finish what its worker may not have
+            chapter_pending, project_pending = await asyncio.to_thread(
+                repository.pending_counts, task.project_id, segment.chapter_index
+            )
+        if chapter_pending == 0:
+            # encode the finished chapter now, while the other replicas go on synthesizing
+            await assemble_if_complete(repository, self.artifacts, project, segment.chapter_index)
+        if project_pending == 0:
             completed = await finalize_project(repository, self.artifacts, task.project_id)
             if completed is not None:
                 self.webhooks.notify(completed.webhook_url, webhook_payload(completed))

@@ -44,6 +44,7 @@ class EngineScheduler:
         limits: AdmissionLimits,
         max_batch_size: int,
         max_queue_delay_s: float,
+        interactive_reserve_s: float = 0.0,
     ) -> None:
         if not replicas:
             raise ValueError(f"engine '{name}' has no replicas")
@@ -58,6 +59,12 @@ class EngineScheduler:
         self._max_queue_delay_s = max_queue_delay_s
         self._queue = SegmentQueue()
         self._running: dict[Priority, int] = dict.fromkeys(Priority, 0)
+        #: One replica is kept from batch work this long after an interactive submission
+        #: (only with two replicas or more: a lone replica is never held back).
+        self._interactive_reserve_s = interactive_reserve_s if len(self._replicas) > 1 else 0.0
+        self._last_interactive_s = -float("inf")
+        #: Replicas whose current work is a batch-priority segment.
+        self._batch_replicas = 0
         self.estimate = ServiceTimeEstimate()
         self._executors = [
             ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{name}-replica{index}")
@@ -110,6 +117,8 @@ class EngineScheduler:
 
     def submit(self, request: SegmentRequest, priority: Priority) -> SegmentTask:
         task = SegmentTask(request=request, priority=priority, loop=asyncio.get_running_loop())
+        if priority == Priority.INTERACTIVE:
+            self._last_interactive_s = time.monotonic()
         self._queue.put(task)
         self._update_gauges()
         return task
@@ -130,10 +139,12 @@ class EngineScheduler:
         executor = self._executors[index]
         loop = asyncio.get_running_loop()
         while True:
-            first = await self._queue.get()
+            first = await self._queue.get(self._batch_wait_s)
             batch = [first]
             if self._batching and self.max_batch_size > 1:
                 batch += await self._gather_batch(engine, first)
+            holds_batch_work = first.priority == Priority.BATCH
+            self._batch_replicas += holds_batch_work
             self._start(batch)
             try:
                 if len(batch) == 1:
@@ -144,9 +155,23 @@ class EngineScheduler:
             except Exception:  # the runners report to tasks themselves; this is a bug guard
                 logger.exception("replica %s of %s failed", index, self.name)
             finally:
+                self._batch_replicas -= holds_batch_work
                 for task in batch:
                     self._running[task.priority] -= 1
                 self._update_gauges()
+
+    def _batch_wait_s(self) -> float:
+        """How long batch work must still wait for a replica (0: it may start now).
+
+        Batch segments may occupy every replica but one while interactive requests came in
+        the last ``interactive_reserve_s``: the next interactive request then finds a
+        replica free instead of waiting for a batch segment to finish (engines are not
+        preemptible). Without recent interactive traffic batch work uses every replica.
+        """
+        if (not self._interactive_reserve_s
+                or self._batch_replicas < len(self._replicas) - 1):
+            return 0.0
+        return self._last_interactive_s + self._interactive_reserve_s - time.monotonic()
 
     async def _gather_batch(self, engine: Engine, first: SegmentTask) -> list[SegmentTask]:
         """More queued tasks with the same batch key, waiting up to ``max_queue_delay``."""
@@ -276,6 +301,7 @@ class Scheduler:
                     (overrides and overrides.max_queue_delay_ms)
                     or self._settings.max_queue_delay_ms
                 ) / 1000,
+                interactive_reserve_s=self._settings.interactive_reserve_s,
             )
             scheduler.start()
             self._engines[name] = scheduler

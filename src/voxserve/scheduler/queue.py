@@ -7,8 +7,23 @@ import contextlib
 import heapq
 import itertools
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from voxserve.scheduler.task import Priority, SegmentTask
+
+#: Seconds before batch work may start on the asking consumer (0 or less: it may now).
+BatchGate = Callable[[], float]
+
+
+@dataclass(eq=False, slots=True)
+class _Idle:
+    """An idle consumer and whether it takes batch work (else interactive work only)."""
+
+    waiter: asyncio.Future[None]
+    takes_batch: bool
+
+    def takes(self, task: SegmentTask) -> bool:
+        return self.takes_batch or task.priority == Priority.INTERACTIVE
 
 
 class SegmentQueue:
@@ -22,7 +37,7 @@ class SegmentQueue:
         #: Idle consumers, most recently idle last: a new task wakes that one, so under light
         #: load one replica keeps doing the work with its caches warm (measured: alternating
         #: between two Piper sessions costs ~7 % CPU per sentence).
-        self._idle: list[asyncio.Future[None]] = []
+        self._idle: list[_Idle] = []
 
     def __len__(self) -> int:
         return sum(self._waiting.values())
@@ -38,37 +53,54 @@ class SegmentQueue:
         heapq.heappush(self._heap, (int(task.priority), next(self._order), task))
         self._waiting[task.priority] += 1
         self._changed.set()
-        while self._idle:
-            waiter = self._idle.pop()
-            if not waiter.done():
-                waiter.set_result(None)
+        for position in range(len(self._idle) - 1, -1, -1):
+            idle = self._idle[position]
+            if not idle.waiter.done() and idle.takes(task):
+                del self._idle[position]
+                idle.waiter.set_result(None)
                 break
 
     def forget(self, task: SegmentTask) -> None:
         """Account for a queued task that was cancelled (it stays in the heap until popped)."""
         self._waiting[task.priority] -= 1
 
-    async def get(self) -> SegmentTask:
+    async def get(self, batch_gate: BatchGate | None = None) -> SegmentTask:
         """The next live task, waiting for one if needed (the last consumer to go idle is
-        the first woken)."""
+        the first woken).
+
+        ``batch_gate`` says how long this consumer must still leave batch tasks alone: while
+        it is positive only interactive tasks are taken, and the wait ends when it lapses.
+        """
+        loop = asyncio.get_running_loop()
         while True:
-            task = self.pop_nowait()
+            batch_wait_s = batch_gate() if batch_gate is not None else 0.0
+            takes_batch = batch_wait_s <= 0
+            task = self.pop_nowait(max_priority=None if takes_batch else Priority.INTERACTIVE)
             if task is not None:
                 return task
-            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._idle.append(waiter)
+            idle = _Idle(loop.create_future(), takes_batch)
+            self._idle.append(idle)
             try:
-                await waiter
+                if takes_batch:
+                    await idle.waiter
+                else:
+                    await asyncio.wait({idle.waiter}, timeout=batch_wait_s)
             finally:
-                if waiter in self._idle:
-                    self._idle.remove(waiter)
+                if idle in self._idle:
+                    self._idle.remove(idle)
 
     def pop_nowait(
-        self, matching: Callable[[SegmentTask], bool] | None = None
+        self,
+        matching: Callable[[SegmentTask], bool] | None = None,
+        *,
+        max_priority: Priority | None = None,
     ) -> SegmentTask | None:
-        """Pop the first live task (optionally the first live one ``matching``), or None."""
+        """Pop the first live task (optionally the first live one ``matching``, or only one
+        of ``max_priority`` or more urgent), or None."""
         self._drop_cancelled_front()
         if not self._heap:
+            return None
+        if max_priority is not None and self._heap[0][2].priority > max_priority:
             return None
         if matching is None:
             _, _, task = heapq.heappop(self._heap)

@@ -59,6 +59,8 @@ class ChapterAudio:
     content_type: str
     duration_s: float
     cues: tuple[Cue, ...]
+    #: Rate of the joined PCM the chapter was encoded from.
+    sample_rate_hz: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +114,7 @@ def assemble_chapter(
         content_type=encoder.content_type,
         duration_s=joined.samples.size / joined.sample_rate_hz,
         cues=joined.cues(),
+        sample_rate_hz=joined.sample_rate_hz,
     )
 
 

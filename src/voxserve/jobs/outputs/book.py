@@ -1,12 +1,22 @@
-"""All chapters -> one book file with chapter markers.
+"""All chapters -> one book file with chapter markers, without encoding the audio again.
 
-The chapters' segments are joined again exactly as :func:`assemble_chapter` joins them (same
-pauses and fades, so every chapter has the same samples as its own file), put one after the
-other with ``chapter_silence_ms`` between them, and encoded once. Chapter markers by format:
+The chapters are put one after the other with ``chapter_silence_ms`` of silence between
+them. Each chapter was encoded once, as soon as its segments were done
+(:func:`~voxserve.jobs.outputs.assemble.assemble_chapter`); the book reuses that work:
+
+* ``mp3``, ``aac`` and ``opus``: the chapters' packets (and those of one encoded pause) are
+  copied into the book's container as they are (a remux, no second encoding). Each piece
+  keeps its encoder delay and its padding to whole codec frames (a few tens of ms, inside
+  the pauses), so chapter starts are measured in the book's own packets: they are where
+  each chapter's first packet plays, on the timeline of the decoded book.
+* ``flac``, ``wav`` and ``pcm``: lossless, so the chapters are decoded back to samples
+  (cheap) and the book is written from them; times are exact to the sample.
+
+Chapter markers by format:
 
 * ``mp3``: ID3v2.4 tag with one ``CHAP`` frame per chapter (``TIT2`` sub-frame for the title,
   start/end in ms) and a top-level, ordered ``CTOC`` listing them, written by FFmpeg's mp3
-  muxer from the container's chapter list; plus a Xing/LAME header (exact duration, gapless).
+  muxer from the container's chapter list; plus a Xing/LAME header.
 * ``aac``: an M4B (MP4, brand ``M4B ``) with AAC audio; FFmpeg writes both a QuickTime chapter
   text track (Apple players) and a Nero ``chpl`` atom (most others), moov first.
 * ``flac`` and ``opus`` (Ogg): Vorbis comments ``CHAPTER001=HH:MM:SS.mmm`` and
@@ -16,29 +26,34 @@ other with ``chapter_silence_ms`` between them, and encoded once. Chapter marker
 
 from __future__ import annotations
 
+import io
 import struct
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import av
 import numpy as np
 import numpy.typing as npt
 from av.audio.stream import AudioStream
+from av.packet import Packet
 
-from voxserve.jobs.outputs.assemble import ChapterAudio, Cue, SegmentAudio, join_segments
+from voxserve.audio import StreamResampler, create_encoder
+from voxserve.jobs.outputs.assemble import ChapterAudio, Cue
 from voxserve.types import AudioFormat, FloatSamples
 
 _FRAME_SAMPLES = 8192
 _FALLBACK_RATE_HZ = 48_000  # for codecs that cannot take the book's rate (Opus)
+#: Formats whose chapters are copied packet by packet into the book.
+REMUXED_FORMATS = frozenset({AudioFormat.MP3, AudioFormat.AAC, AudioFormat.OPUS})
 
 
 @dataclass(frozen=True, slots=True)
 class BookAudio:
-    """The whole book as one file; times are on the PCM timeline, in seconds."""
+    """The whole book as one file; times are on the decoded book's timeline, in seconds."""
 
     data: bytes
     content_type: str
@@ -80,53 +95,58 @@ _CONTAINERS: dict[AudioFormat, _Container] = {
 def build_book(
     title: str,
     chapters: Sequence[ChapterAudio],
-    segments_by_chapter: Mapping[int, Sequence[SegmentAudio]],
     *,
     audio_format: AudioFormat,
     chapter_silence_ms: float = 1500.0,
-    sentence_silence_ms: float = 200.0,
-    paragraph_silence_ms: float = 600.0,
-    fade_ms: float = 5.0,
 ) -> BookAudio:
-    """One file of all ``chapters`` (in the given order) with chapter markers.
+    """One file of all ``chapters`` (in the given order, each encoded in ``audio_format``)
+    with chapter markers.
 
-    ``segments_by_chapter`` maps each chapter's index to its segments, and the pause
-    settings must be those the chapters were assembled with: a chapter whose joined length
-    differs from its ``duration_s`` raises ``ValueError``. The book's rate is that of the
-    first chapter's first segment.
+    Raises ``ValueError`` for no chapters, a negative pause, or chapters whose audio does
+    not fit together (other rates or codec settings, or data that does not decode to the
+    chapter's duration).
     """
     if not chapters:
         raise ValueError("a book needs at least one chapter")
     if chapter_silence_ms < 0:
         raise ValueError("chapter silence must not be negative")
-    rate = 0
+    if audio_format in REMUXED_FORMATS:
+        return _remuxed_book(title, chapters, audio_format, chapter_silence_ms)
+    return _decoded_book(title, chapters, audio_format, chapter_silence_ms)
+
+
+def _shifted_cues(chapters: Sequence[ChapterAudio], starts_s: Sequence[float]) -> tuple[Cue, ...]:
+    return tuple(
+        Cue(cue.start_s + start, cue.end_s + start, cue.text, cue.segment_index)
+        for chapter, start in zip(chapters, starts_s, strict=True)
+        for cue in chapter.cues
+    )
+
+
+# --- lossless: decode the chapters, write the book from samples ------------------------------
+
+
+def _decoded_book(
+    title: str, chapters: Sequence[ChapterAudio], audio_format: AudioFormat,
+    chapter_silence_ms: float,
+) -> BookAudio:
+    rate = chapters[0].sample_rate_hz
     pieces: list[FloatSamples] = []
     starts: list[int] = []
-    cues: list[Cue] = []
     position = 0
     for chapter in chapters:
-        segments = segments_by_chapter.get(chapter.index)
-        if not segments:
-            raise ValueError(f"no segments for chapter {chapter.index}")
-        joined = join_segments(
-            segments,
-            sample_rate_hz=rate or None,
-            sentence_silence_ms=sentence_silence_ms,
-            paragraph_silence_ms=paragraph_silence_ms,
-            fade_ms=fade_ms,
-        )
-        rate = joined.sample_rate_hz
-        if abs(joined.samples.size / rate - chapter.duration_s) > 0.05:
-            raise ValueError(f"chapter {chapter.index} was assembled with other settings")
+        samples = _decode_lossless(chapter, audio_format, rate)
+        if abs(samples.size - round(chapter.duration_s * rate)) > 1:
+            raise ValueError(f"chapter {chapter.index} does not decode to its duration")
         if starts:
             gap = round(chapter_silence_ms * rate / 1000)
             pieces.append(np.zeros(gap, np.float32))
             position += gap
         starts.append(position)
-        cues.extend(joined.cues(offset_samples=position))
-        pieces.append(joined.samples)
-        position += joined.samples.size
+        pieces.append(samples)
+        position += samples.size
     samples = np.concatenate(pieces)
+    starts_s = [start / rate for start in starts]
     titles = [chapter.title for chapter in chapters]
     data, content_type, extension = _encode_book(samples, rate, audio_format, title, starts, titles)
     return BookAudio(
@@ -134,9 +154,36 @@ def build_book(
         content_type=content_type,
         extension=extension,
         duration_s=samples.size / rate,
-        chapter_starts_s=tuple(start / rate for start in starts),
-        cues=tuple(cues),
+        chapter_starts_s=tuple(starts_s),
+        cues=_shifted_cues(chapters, starts_s),
     )
+
+
+def _decode_lossless(chapter: ChapterAudio, audio_format: AudioFormat, rate: int) -> FloatSamples:
+    """A PCM, WAV or FLAC chapter's samples as float32, at ``rate``."""
+    chapter_rate = chapter.sample_rate_hz
+    if audio_format in (AudioFormat.PCM, AudioFormat.WAV):
+        body = chapter.data[44:] if audio_format == AudioFormat.WAV else chapter.data
+        samples = _as_float(np.frombuffer(body[: len(body) // 2 * 2], "<i2"))
+    else:
+        with av.open(io.BytesIO(chapter.data), mode="r") as container:
+            stream = container.streams.audio[0]
+            chapter_rate = stream.rate
+            frames = [_as_float(frame.to_ndarray()) for frame in container.decode(stream)]
+        samples = np.concatenate(frames) if frames else np.zeros(0, np.float32)
+    if chapter_rate == rate or samples.size == 0:
+        return samples
+    resampler = StreamResampler(chapter_rate, rate)
+    return np.concatenate([resampler.process(samples), resampler.flush()])
+
+
+def _as_float(array: npt.NDArray[Any]) -> FloatSamples:
+    """Decoded samples as float32 in [-1, 1]; integers are divided by their largest value,
+    the inverse of how the encoders scale (so lossless chapters come back sample-exact)."""
+    flat = array.reshape(-1)
+    scale = float(2 ** (8 * flat.dtype.itemsize - 1) - 1) if flat.dtype.kind in "iu" else 1.0
+    result: FloatSamples = (flat / scale).astype(np.float32)
+    return result
 
 
 def _encode_book(
@@ -155,52 +202,133 @@ def _encode_book(
         return _wav_header(rate, pcm.nbytes) + pcm.tobytes(), "audio/wav", "wav"
     spec = _CONTAINERS[audio_format]
     ends = [*starts[1:], samples.size]
+    chapters = list(zip(starts, ends, titles, strict=True))
     with tempfile.TemporaryDirectory(prefix="voxserve-book-") as directory:
         path = Path(directory) / f"book.{spec.extension}"
-        _mux(path, spec, samples, rate, title, list(zip(starts, ends, titles, strict=True)))
+        with av.open(
+            str(path), mode="w", format=spec.muxer, container_options=dict(spec.options)
+        ) as out:
+            rates = av.Codec(spec.codec, "w").audio_rates
+            codec_rate = rate if not rates or rate in rates else _FALLBACK_RATE_HZ
+            stream = cast(AudioStream, out.add_stream(spec.codec, rate=codec_rate))
+            stream.layout = "mono"
+            stream.format = spec.sample_format
+            if spec.bit_rate is not None:
+                stream.bit_rate = spec.bit_rate
+            _set_chapters(out, spec, title, chapters, rate)
+            time_base = Fraction(1, rate)
+            for offset in range(0, samples.size, _FRAME_SAMPLES):
+                chunk = samples[offset : offset + _FRAME_SAMPLES]
+                frame = av.AudioFrame.from_ndarray(
+                    chunk.reshape(1, -1), format="flt", layout="mono"
+                )
+                frame.sample_rate = rate
+                frame.time_base = time_base
+                frame.pts = offset
+                out.mux(stream.encode(frame))
+            out.mux(stream.encode(None))
         data = path.read_bytes()
     return data, spec.content_type, spec.extension
 
 
-def _mux(
-    path: Path,
+# --- lossy: copy the chapters' packets -----------------------------------------------------
+
+
+def _remuxed_book(
+    title: str, chapters: Sequence[ChapterAudio], audio_format: AudioFormat,
+    chapter_silence_ms: float,
+) -> BookAudio:
+    spec = _CONTAINERS[audio_format]
+    rate = chapters[0].sample_rate_hz
+    if any(chapter.sample_rate_hz != rate for chapter in chapters):
+        raise ValueError("chapters at different sample rates cannot be joined without encoding")
+    encoder = create_encoder(audio_format, rate)
+    pause = encoder.encode(np.zeros(round(chapter_silence_ms * rate / 1000), np.float32))
+    pause += encoder.finish()
+    pieces: list[bytes] = []
+    for chapter in chapters:
+        if pieces:
+            pieces.append(pause)
+        pieces.append(chapter.data)
+    # pass 1: where each piece starts (packet durations, in the demuxer's time base)
+    offsets: list[int] = []
+    position = 0
+    time_base: Fraction | None = None
+    for data in pieces:
+        offsets.append(position)
+        for packet in _packets(data):
+            if time_base is None:
+                time_base = packet.time_base
+            elif packet.time_base != time_base:
+                raise ValueError("chapters were encoded with other settings")
+            position += packet.duration or 0
+    if time_base is None or position <= 0:
+        raise ValueError("the chapters hold no audio")
+    chapter_offsets = offsets[::2]
+    starts_s = [float(offset * time_base) for offset in chapter_offsets]
+    duration_s = float(position * time_base)
+    # the container's chapter list is in samples of the (encoded) stream
+    with av.open(io.BytesIO(pieces[0]), mode="r") as first:
+        stream_rate = first.streams.audio[0].rate or rate
+    marks = [round(start * stream_rate) for start in starts_s]
+    spans = list(zip(marks, [*marks[1:], round(duration_s * stream_rate)],
+                     [chapter.title for chapter in chapters], strict=True))
+    with tempfile.TemporaryDirectory(prefix="voxserve-book-") as directory:
+        path = Path(directory) / f"book.{spec.extension}"
+        with av.open(
+            str(path), mode="w", format=spec.muxer, container_options=dict(spec.options)
+        ) as out:
+            with av.open(io.BytesIO(pieces[0]), mode="r") as first:
+                stream = out.add_stream_from_template(first.streams.audio[0])
+            _set_chapters(out, spec, title, spans, stream_rate)
+            for data, offset in zip(pieces, offsets, strict=True):
+                position = offset
+                for packet in _packets(data):
+                    duration = packet.duration or 0
+                    packet.stream = stream
+                    packet.pts = packet.dts = position
+                    position += duration
+                    out.mux(packet)
+        data = path.read_bytes()
+    return BookAudio(
+        data=data,
+        content_type=spec.content_type,
+        extension=spec.extension,
+        duration_s=duration_s,
+        chapter_starts_s=tuple(starts_s),
+        cues=_shifted_cues(chapters, starts_s),
+    )
+
+
+def _packets(data: bytes) -> Iterator[Packet[Any]]:
+    """The audio packets of an encoded file, in order (flush packets left out)."""
+    with av.open(io.BytesIO(data), mode="r") as container:
+        stream = container.streams.audio[0]
+        for packet in container.demux(stream):
+            if packet.size and packet.dts is not None:
+                yield packet
+
+
+def _set_chapters(
+    out: av.container.OutputContainer,
     spec: _Container,
-    samples: FloatSamples,
-    rate: int,
     title: str,
-    chapters: list[tuple[int, int, str]],
+    chapters: Sequence[tuple[int, int, str]],
+    rate: int,
 ) -> None:
-    """Encode ``samples`` into ``path`` (a real file: the muxers seek back to finish headers)."""
+    """Title and chapter markers (``(start, end, title)`` in samples at ``rate``)."""
+    out.metadata["title"] = title
+    if spec.vorbis_chapters:
+        out.metadata.update(vorbis_chapter_comments(chapters, rate))
+        return
     time_base = Fraction(1, rate)
-    with av.open(
-        str(path), mode="w", format=spec.muxer, container_options=dict(spec.options)
-    ) as out:
-        rates = av.Codec(spec.codec, "w").audio_rates
-        codec_rate = rate if not rates or rate in rates else _FALLBACK_RATE_HZ
-        stream = cast(AudioStream, out.add_stream(spec.codec, rate=codec_rate))
-        stream.layout = "mono"
-        stream.format = spec.sample_format
-        if spec.bit_rate is not None:
-            stream.bit_rate = spec.bit_rate
-        out.metadata["title"] = title
-        if spec.vorbis_chapters:
-            out.metadata.update(vorbis_chapter_comments(chapters, rate))
-        else:
-            out.set_chapters(
-                [
-                    {"id": number, "start": start, "end": end, "time_base": time_base,
-                     "metadata": {"title": name}}
-                    for number, (start, end, name) in enumerate(chapters, start=1)
-                ]
-            )  # fmt: skip
-        for offset in range(0, samples.size, _FRAME_SAMPLES):
-            chunk = samples[offset : offset + _FRAME_SAMPLES]
-            frame = av.AudioFrame.from_ndarray(chunk.reshape(1, -1), format="flt", layout="mono")
-            frame.sample_rate = rate
-            frame.time_base = time_base
-            frame.pts = offset
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
+    out.set_chapters(
+        [
+            {"id": number, "start": start, "end": end, "time_base": time_base,
+             "metadata": {"title": name}}
+            for number, (start, end, name) in enumerate(chapters, start=1)
+        ]
+    )  # fmt: skip
 
 
 def vorbis_chapter_comments(chapters: Sequence[tuple[int, int, str]], rate: int) -> dict[str, str]:
