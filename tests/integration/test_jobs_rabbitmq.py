@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import aio_pika
 import pytest
@@ -21,6 +22,13 @@ from voxserve.jobs.models import ProjectState
 from voxserve.jobs.queue import SegmentTaskMessage
 from voxserve.jobs.rabbitmq import RabbitMQQueue
 from voxserve.jobs.repository import JobRepository
+from voxserve.jobs.runtime import JobRuntime
+from voxserve.jobs.service import ProjectService
+from voxserve.jobs.service_types import ProjectSpec
+from voxserve.scheduler import Scheduler
+from voxserve.service.catalog import EngineCatalog
+from voxserve.settings import Settings
+from voxserve.storage import LocalArtifactStore
 
 pytestmark = pytest.mark.integration
 
@@ -172,3 +180,59 @@ def test_sigkilled_worker_loses_nothing_and_duplicates_do_no_work(
                 except subprocess.TimeoutExpired:
                     process.kill()
         repository.close()
+
+
+async def _count_if_declared(name: str) -> int:
+    try:
+        return await _message_count(name)
+    except aio_pika.exceptions.ChannelNotFoundEntity:  # not declared yet: nothing published
+        return 0
+
+
+def _runtime_parts(tmp_path: Path, queue_url: str, queue_name: str) -> tuple[Any, Any]:
+    settings = Settings(data_dir=tmp_path, engines=["fake"], default_model="fake",
+                        cache_url="none", queue_url=queue_url, queue_name=queue_name)
+    catalog = EngineCatalog(settings)
+    catalog.load()
+    return settings, catalog
+
+
+def test_tasks_lost_at_creation_are_published_by_the_api_outbox(
+    queue_name: str, tmp_path: Path
+) -> None:
+    """The broker is down when a project is created (or its creator dies before
+    publishing): the project is still accepted, and the API server's outbox sweeper
+    publishes its tasks once it can."""
+
+    async def scenario() -> None:
+        # creation while the broker cannot be reached: accepted, nothing published
+        settings, catalog = _runtime_parts(tmp_path, "amqp://guest:guest@127.0.0.1:1/",
+                                           queue_name)
+        down = JobRuntime(settings, catalog, Scheduler(settings),
+                          LocalArtifactStore(tmp_path / "artifacts"))
+        await asyncio.to_thread(upgrade_database, down.database_url)
+        service = ProjectService(settings, catalog, down.repository, down.queue,
+                                 LocalArtifactStore(tmp_path / "artifacts"))
+        project = await service.create_from_text(
+            "One sentence. Two sentences. Three.", markdown=False,
+            spec=ProjectSpec(voice="fake-tone"))
+        assert project.state is ProjectState.QUEUED
+        await down.close()
+        # an API server with the broker back: its sweeper publishes the three tasks
+        settings, catalog = _runtime_parts(tmp_path, AMQP_URL, queue_name)
+        api = JobRuntime(settings, catalog, Scheduler(settings),
+                         LocalArtifactStore(tmp_path / "artifacts"))
+        await api.open()
+        try:
+            deadline = time.monotonic() + 20
+            while await _count_if_declared(queue_name) < 3:
+                assert time.monotonic() < deadline, "the outbox never published"
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(0.5)
+            assert await _message_count(queue_name) == 3  # once, not once per sweep
+            published = await asyncio.to_thread(api.repository.claim_unpublished)
+            assert published == []
+        finally:
+            await api.close()
+
+    asyncio.run(scenario())

@@ -339,3 +339,27 @@ def test_no_reservation_when_disabled(tmp_path: Path) -> None:
                 await _audio(task)
 
     asyncio.run(run())
+
+
+def test_reservations_count_as_queued_until_submitted_or_released(tmp_path: Path) -> None:
+    engine = _engine(tmp_path)
+
+    async def run() -> None:
+        async with _scheduler(engine, max_queue=2) as scheduler:
+            first = scheduler.reserve(Priority.INTERACTIVE)
+            second = scheduler.reserve(Priority.INTERACTIVE)
+            with pytest.raises(Overloaded):
+                scheduler.reserve(Priority.INTERACTIVE)  # two places held: full
+            second.release()
+            second.release()  # idempotent
+            assert scheduler.reserved() == 1
+            third = scheduler.reserve(Priority.INTERACTIVE)
+            task = scheduler.submit(_request("first"), Priority.INTERACTIVE, first)
+            assert scheduler.reserved() == 1  # the task holds the place now
+            first.release()  # already handed over: no effect
+            assert scheduler.reserved() == 1
+            third.release()
+            assert scheduler.reserved() == 0
+            await _audio(task)
+
+    asyncio.run(run())

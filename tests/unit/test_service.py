@@ -11,16 +11,25 @@ import pytest
 
 from tests.audio_tools import decode_audio, max_step
 from tests.conftest import running_service
+from voxserve.cache.memory import MemoryCache
 from voxserve.engines.fake import FakeEngine, tone_for
 from voxserve.errors import (
     EmptyText,
     InvalidOption,
     InvalidRequest,
+    Overloaded,
     TextTooLong,
     UnsupportedSampleRate,
 )
+from voxserve.scheduler import Scheduler
 from voxserve.service.catalog import EngineCatalog
-from voxserve.service.speech import SpeechJob, SpeechStats, plan_job, synthesize_iter
+from voxserve.service.speech import (
+    SpeechJob,
+    SpeechService,
+    SpeechStats,
+    plan_job,
+    synthesize_iter,
+)
 from voxserve.settings import Settings
 from voxserve.types import AudioFormat
 
@@ -197,3 +206,40 @@ def test_streaming_is_thread_safe_for_concurrent_jobs(
     for thread in threads:
         thread.join()
     assert len(results) == 6 and all(length > 22050 for length in results.values())
+
+
+def test_admission_counts_requests_whose_cache_lookup_is_pending(
+    settings: Settings, catalog: EngineCatalog, plan: Any
+) -> None:
+    """A burst of cache-miss requests is admitted at once, before any lookup returns:
+    each holds its queue place from admission, so the bound holds (and no place leaks)."""
+    bounded = settings.model_copy(update={"max_queue_segments": 3})
+    jobs = [plan(text=f"Burst request {n}.", model="fake", audio_format=AudioFormat.PCM)
+            for n in range(6)]
+
+    async def burst() -> tuple[int, int, int]:
+        scheduler = Scheduler(bounded)
+        scheduler.start(catalog.replicas())
+        engine = scheduler.engine("fake")
+        service = SpeechService(bounded, catalog, scheduler, cache=MemoryCache(1 << 20))
+        streams, refused = [], 0
+        try:
+            for job in jobs:  # no await in between: no lookup has finished yet
+                try:
+                    streams.append(service.stream(job))
+                except Overloaded:
+                    refused += 1
+            held = engine.reserved()
+            for stream in streams:
+                async for _ in stream:
+                    pass
+            # cache hits need no queue place: theirs is given back
+            async for _ in service.stream(jobs[0]):
+                pass
+            return refused, held, engine.reserved()
+        finally:
+            await scheduler.stop()
+
+    refused, held, left = asyncio.run(burst())
+    assert refused == 3 and held == 3
+    assert left == 0

@@ -34,6 +34,21 @@ class _RunResult:
     failed: bool
 
 
+class QueueReservation:
+    """A place in an engine's queue held for an admitted request until its first segment is
+    queued (or it needs none: a cache hit, a client gone). Admission counts held places, so
+    a burst of requests admitted together cannot overfill the queue before any of them is
+    queued. :meth:`release` is idempotent."""
+
+    def __init__(self, scheduler: EngineScheduler) -> None:
+        self._scheduler: EngineScheduler | None = scheduler
+
+    def release(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler._reserved -= 1
+            self._scheduler = None
+
+
 class EngineScheduler:
     """Queue, admission control and replicas for one engine."""
 
@@ -59,6 +74,8 @@ class EngineScheduler:
         self._max_queue_delay_s = max_queue_delay_s
         self._queue = SegmentQueue()
         self._running: dict[Priority, int] = dict.fromkeys(Priority, 0)
+        #: Admitted requests whose first segment is not queued yet (see QueueReservation).
+        self._reserved = 0
         #: One replica is kept from batch work this long after an interactive submission
         #: (only with two replicas or more: a lone replica is never held back).
         self._interactive_reserve_s = interactive_reserve_s if len(self._replicas) > 1 else 0.0
@@ -99,14 +116,21 @@ class EngineScheduler:
     def running(self) -> int:
         return sum(self._running.values())
 
+    def reserved(self) -> int:
+        """Admitted requests whose first segment is not queued yet."""
+        return self._reserved
+
     def admit(self, priority: Priority, budget_s: float | None = None) -> float:
-        """Estimated wait for a new request's first segment; raises ``Overloaded`` to refuse."""
+        """Estimated wait for a new request's first segment; raises ``Overloaded`` to refuse.
+
+        Places held by admitted requests count as queued (see :meth:`reserve`).
+        """
         try:
             return check_admission(
                 engine=self.name,
                 limits=self.limits,
-                queued_total=len(self._queue),
-                ahead=self._queue.waiting_at_or_above(priority) + self.running(),
+                queued_total=len(self._queue) + self._reserved,
+                ahead=self._queue.waiting_at_or_above(priority) + self.running() + self._reserved,
                 replicas=len(self._replicas),
                 estimate=self.estimate,
                 budget_s=budget_s,
@@ -115,11 +139,23 @@ class EngineScheduler:
             metrics.REJECTED.labels(self.name, refusal.reason).inc()
             raise
 
-    def submit(self, request: SegmentRequest, priority: Priority) -> SegmentTask:
+    def reserve(self, priority: Priority, budget_s: float | None = None) -> QueueReservation:
+        """Admit a request (raises ``Overloaded``) and hold its place until its first segment
+        is submitted with the reservation, or the reservation is released."""
+        self.admit(priority, budget_s)
+        self._reserved += 1
+        return QueueReservation(self)
+
+    def submit(
+        self, request: SegmentRequest, priority: Priority,
+        reservation: QueueReservation | None = None,
+    ) -> SegmentTask:
         task = SegmentTask(request=request, priority=priority, loop=asyncio.get_running_loop())
         if priority == Priority.INTERACTIVE:
             self._last_interactive_s = time.monotonic()
         self._queue.put(task)
+        if reservation is not None:
+            reservation.release()  # the place is taken by the task itself now
         self._update_gauges()
         return task
 

@@ -35,7 +35,7 @@ from voxserve.cache import (
 )
 from voxserve.engines.base import Engine, SegmentRequest, SynthesisParams, parse_options
 from voxserve.errors import EmptyText, InvalidRequest, TextTooLong, UnsupportedSampleRate
-from voxserve.scheduler import EngineScheduler, Priority, Scheduler, SegmentTask
+from voxserve.scheduler import EngineScheduler, Priority, QueueReservation, Scheduler, SegmentTask
 from voxserve.service.catalog import EngineCatalog
 from voxserve.settings import Settings
 from voxserve.text import prepare_segments
@@ -124,6 +124,14 @@ class _SegmentSource(Protocol):
     def cancel(self) -> None: ...
 
 
+class _Submit(Protocol):
+    """Queues segment ``index`` (the first with the request's queue reservation)."""
+
+    def __call__(
+        self, index: int, reservation: QueueReservation | None = None
+    ) -> _SegmentSource: ...
+
+
 class _Scheduled:
     """A segment straight from the scheduler: chunks stream as the engine yields them."""
 
@@ -140,8 +148,11 @@ class _Scheduled:
 class _Cached:
     """A segment from the cache, or synthesized once (single-flight) and then cached."""
 
-    def __init__(self, task: asyncio.Task[list[AudioChunk]]) -> None:
+    def __init__(
+        self, task: asyncio.Task[list[AudioChunk]], reservation: QueueReservation | None
+    ) -> None:
         self._task = task
+        self._reservation = reservation
 
     async def chunks(self) -> AsyncIterator[AudioChunk]:
         for chunk in await asyncio.shield(self._task):
@@ -149,6 +160,8 @@ class _Cached:
 
     def cancel(self) -> None:
         self._task.cancel()
+        if self._reservation is not None:  # a task cancelled before it ran holds it still
+            self._reservation.release()
 
 
 class SpeechService:
@@ -169,10 +182,6 @@ class SpeechService:
         #: Validate request fields into a :class:`SpeechJob` (see :func:`plan_job`).
         self.plan = functools.partial(plan_job, settings, catalog)
 
-    def admit(self, job: SpeechJob, priority: Priority = Priority.INTERACTIVE) -> float:
-        """Estimated queue wait in seconds; raises ``Overloaded`` when the engine cannot take it."""
-        return self._scheduler.engine(job.engine.name).admit(priority)
-
     # --- synthesis ----------------------------------------------------------------------
 
     def stream(
@@ -183,20 +192,29 @@ class SpeechService:
         *,
         use_cache: bool = True,
     ) -> AsyncGenerator[bytes, None]:
-        """Encoded audio as it is synthesized; the next segment is queued while one plays.
+        """Admit the job, then stream encoded audio as it is synthesized; the next segment
+        is queued while one plays.
 
-        The first segment is queued now (right after admission, so concurrent requests see
-        each other in the queue); iterate the result to get the audio. Segments of
-        deterministic engines come from the cache when present (and are stored after
-        synthesis) unless ``use_cache`` is False. Closing the iterator (the client went away)
-        cancels the queued segment and stops the running one after its current chunk.
+        Raises ``Overloaded`` (nothing queued) when the engine's scheduler refuses the job.
+        Otherwise its place in the queue is held from admission on and its first segment is
+        queued now (or looked up in the cache, then queued), so concurrent requests see each
+        other; iterate the result to get the audio. Segments of deterministic engines come
+        from the cache when present (and are stored after synthesis) unless ``use_cache`` is
+        False. Closing the iterator (the client went away) cancels the queued segment and
+        stops the running one after its current chunk.
         """
-        submit = self._submitter(job, priority, use_cache=use_cache)
-        return self._stream(job, stats or SpeechStats(), submit, submit(0))
+        reservation = self._scheduler.engine(job.engine.name).reserve(priority)
+        try:
+            submit = self._submitter(job, priority, use_cache=use_cache)
+            first = submit(0, reservation)
+        except BaseException:
+            reservation.release()
+            raise
+        return self._stream(job, stats or SpeechStats(), submit, first)
 
     def _submitter(
         self, job: SpeechJob, priority: Priority, *, use_cache: bool
-    ) -> Callable[[int], _SegmentSource]:
+    ) -> _Submit:
         scheduler = self._scheduler.engine(job.engine.name)
         cached = (
             use_cache
@@ -205,11 +223,12 @@ class SpeechService:
             and bool(job.voice.version)
         )
 
-        def submit(index: int) -> _SegmentSource:
+        def submit(index: int, reservation: QueueReservation | None = None) -> _SegmentSource:
             request = SegmentRequest(job.segments[index], job.voice.id, job.params)
             if not cached:
-                return _Scheduled(scheduler, scheduler.submit(request, priority))
-            return _Cached(asyncio.ensure_future(self._cached_segment(request, job, priority)))
+                return _Scheduled(scheduler, scheduler.submit(request, priority, reservation))
+            lookup = self._cached_segment(request, job, priority, reservation)
+            return _Cached(asyncio.ensure_future(lookup), reservation)
 
         return submit
 
@@ -262,7 +281,8 @@ class SpeechService:
                     source.cancel()
 
     async def _cached_segment(
-        self, request: SegmentRequest, job: SpeechJob, priority: Priority
+        self, request: SegmentRequest, job: SpeechJob, priority: Priority,
+        reservation: QueueReservation | None = None,
     ) -> list[AudioChunk]:
         key = segment_cache_key(
             engine=job.engine.name,
@@ -275,13 +295,17 @@ class SpeechService:
         scheduler = self._scheduler.engine(job.engine.name)
 
         async def synthesize() -> list[AudioChunk]:
-            task = scheduler.submit(request, priority)
+            task = scheduler.submit(request, priority, reservation)
             try:
                 return [chunk async for chunk in task.chunks()]
             finally:
                 scheduler.cancel(task)
 
-        return await get_or_synthesize(self._cache, self._flight, key, synthesize)
+        try:
+            return await get_or_synthesize(self._cache, self._flight, key, synthesize)
+        finally:
+            if reservation is not None:  # a hit, or another request's synthesis joined
+                reservation.release()
 
     def synthesize_iter(self, job: SpeechJob, stats: SpeechStats | None = None) -> Iterator[bytes]:
         """Blocking, unscheduled form of :meth:`stream` (CLI): bytes per segment."""

@@ -122,8 +122,8 @@ async def create_speech(
     if record is not None:
         record.characters, record.segments = job.input_chars, len(job.segments)
         record.engine, record.voice = job.engine.name, job.voice.id
-    service.admit(job, priority)
     use_cache = (x_voxserve_cache or "").strip().lower() != "bypass"
+    # admission (503 when overloaded) happens here, before any work is queued
     audio = service.stream(job, stats, priority, use_cache=use_cache)
     # Wait for the first audio before answering, so a failure or a timeout there is a proper
     # error status; afterwards the stream is committed.
