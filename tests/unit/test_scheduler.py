@@ -291,11 +291,17 @@ def test_batch_work_leaves_a_replica_free_after_interactive_traffic(tmp_path: Pa
     asyncio.run(run())
 
 
-def test_batch_work_takes_every_replica_without_interactive_traffic(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("reserve_s", "interactive_first"), [(60.0, False), (0.0, True)],
+                         ids=["no interactive traffic", "reservation off"])
+def test_batch_work_takes_every_replica(
+    tmp_path: Path, reserve_s: float, interactive_first: bool
+) -> None:
     holds = Holds()
 
     async def run() -> None:
-        async with _two_replicas(tmp_path, holds, reserve_s=60.0) as scheduler:
+        async with _two_replicas(tmp_path, holds, reserve_s=reserve_s) as scheduler:
+            if interactive_first:
+                await _audio(scheduler.submit(_request("interactive"), Priority.INTERACTIVE))
             batch = [scheduler.submit(_request(f"hold batch {n}"), Priority.BATCH)
                      for n in range(2)]
             await _until(lambda: len(holds.inside) == 2)
@@ -318,22 +324,6 @@ def test_the_reservation_lapses(tmp_path: Path) -> None:
             assert len(holds.inside) == 1
             # 0.3 s after the interactive request the idle replica takes batch work again
             await _until(lambda: len(holds.inside) == 2, timeout_s=3.0)
-            holds.release.set()
-            for task in batch:
-                await _audio(task)
-
-    asyncio.run(run())
-
-
-def test_no_reservation_when_disabled(tmp_path: Path) -> None:
-    holds = Holds()
-
-    async def run() -> None:
-        async with _two_replicas(tmp_path, holds, reserve_s=0.0) as scheduler:
-            await _audio(scheduler.submit(_request("interactive"), Priority.INTERACTIVE))
-            batch = [scheduler.submit(_request(f"hold batch {n}"), Priority.BATCH)
-                     for n in range(2)]
-            await _until(lambda: len(holds.inside) == 2)
             holds.release.set()
             for task in batch:
                 await _audio(task)
