@@ -17,6 +17,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from voxserve.jobs.background import run_in_background
 from voxserve.jobs.outputs import (
     ChapterAudio,
     Cue,
@@ -126,7 +127,7 @@ async def assemble_stored_chapter(
         ))
     titles = {chapter.index: chapter.title for chapter in project.chapters}
     audio_format = AudioFormat(project.audio_format)
-    chapter = await asyncio.to_thread(
+    chapter = await run_in_background(
         assemble_chapter, index, titles.get(index, f"Chapter {index + 1}"), segments,
         audio_format=audio_format,
     )

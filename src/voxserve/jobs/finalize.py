@@ -14,6 +14,7 @@ import asyncio
 import json
 import logging
 
+from voxserve.jobs.background import run_in_background
 from voxserve.jobs.chapters import (
     TEXT_TYPES,
     OutputFile,
@@ -81,7 +82,7 @@ async def _finalize(
         chapter = await assemble_stored_chapter(repository, artifacts, project, record.index)
         if chapter is not None:
             chapters.append(chapter)
-    files = await asyncio.to_thread(book_files, project, chapters)
+    files = await run_in_background(book_files, project, chapters)
     for file in files:
         await artifacts.put(file_key(project_id, f"files/{file.name}"), file.data,
                             file.content_type)
