@@ -1,4 +1,5 @@
-"""Background job work runs on low-priority threads and hands back results and errors."""
+"""Background job work: low-priority threads while interactive work goes on, normal ones
+otherwise; results and errors come back."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import threading
 
 import pytest
 
-from voxserve.jobs.background import BACKGROUND_NICENESS, run_in_background
+from voxserve.jobs.background import BACKGROUND_NICENESS, BackgroundPool
 
 
 def _own_niceness() -> int:
@@ -17,21 +18,36 @@ def _own_niceness() -> int:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
-def test_work_runs_at_a_lower_priority_than_the_event_loop() -> None:
-    async def run() -> tuple[int, int]:
-        return _own_niceness(), await run_in_background(_own_niceness)
+def test_work_yields_to_interactive_requests_only_while_there_are_some() -> None:
+    interactive = [True]
+    pool = BackgroundPool(yield_to=lambda: interactive[0])
 
-    loop_niceness, background_niceness = asyncio.run(run())
-    assert background_niceness == min(19, loop_niceness + BACKGROUND_NICENESS)
+    async def run() -> tuple[int, int, int]:
+        busy = await pool.run(_own_niceness)
+        interactive[0] = False
+        quiet = await pool.run(_own_niceness)
+        return _own_niceness(), busy, quiet
+
+    try:
+        loop_niceness, busy, quiet = asyncio.run(run())
+    finally:
+        pool.close()
+    assert busy == min(19, loop_niceness + BACKGROUND_NICENESS)
+    assert quiet == loop_niceness
 
 
 def test_results_and_errors_come_back() -> None:
+    pool = BackgroundPool()
+
     def divide(a: int, b: int) -> float:
         return a / b
 
     async def run() -> float:
         with pytest.raises(ZeroDivisionError):
-            await run_in_background(divide, 1, 0)
-        return await run_in_background(divide, 6, b=3)
+            await pool.run(divide, 1, 0)
+        return await pool.run(divide, 6, b=3)
 
-    assert asyncio.run(run()) == 2.0
+    try:
+        assert asyncio.run(run()) == 2.0
+    finally:
+        pool.close()

@@ -353,3 +353,18 @@ def test_reservations_count_as_queued_until_submitted_or_released(tmp_path: Path
             await _audio(task)
 
     asyncio.run(run())
+
+
+def test_interactive_traffic_is_recent_for_the_reserve_window(tmp_path: Path) -> None:
+    holds = Holds()
+
+    async def run() -> None:
+        async with _two_replicas(tmp_path, holds, reserve_s=0.2) as scheduler:
+            assert not scheduler.interactive_recent()
+            await _audio(scheduler.submit(_request("batch"), Priority.BATCH))
+            assert not scheduler.interactive_recent()
+            await _audio(scheduler.submit(_request("interactive"), Priority.INTERACTIVE))
+            assert scheduler.interactive_recent()
+            await _until(lambda: not scheduler.interactive_recent(), timeout_s=2.0)
+
+    asyncio.run(run())

@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from voxserve.jobs.background import run_in_background
+from voxserve.jobs.background import BackgroundPool
 from voxserve.jobs.outputs import (
     ChapterAudio,
     Cue,
@@ -108,7 +108,8 @@ def _chapter_from_record(record: dict[str, Any], data: bytes) -> ChapterAudio:
 
 
 async def assemble_stored_chapter(
-    repository: JobRepository, artifacts: ArtifactStore, project: ProjectRecord, index: int
+    repository: JobRepository, artifacts: ArtifactStore, project: ProjectRecord, index: int,
+    background: BackgroundPool,
 ) -> ChapterAudio | None:
     """Join and encode chapter ``index`` from its stored segments, store its files and
     record, and mark it assembled. ``None`` if the chapter has no segments."""
@@ -127,7 +128,7 @@ async def assemble_stored_chapter(
         ))
     titles = {chapter.index: chapter.title for chapter in project.chapters}
     audio_format = AudioFormat(project.audio_format)
-    chapter = await run_in_background(
+    chapter = await background.run(
         assemble_chapter, index, titles.get(index, f"Chapter {index + 1}"), segments,
         audio_format=audio_format,
     )
@@ -152,7 +153,8 @@ async def load_stored_chapter(
 
 
 async def assemble_if_complete(
-    repository: JobRepository, artifacts: ArtifactStore, project: ProjectRecord, index: int
+    repository: JobRepository, artifacts: ArtifactStore, project: ProjectRecord, index: int,
+    background: BackgroundPool,
 ) -> None:
     """Assemble chapter ``index`` if its segments are all done and no one else does
     (``project`` may come without its chapters: they are read again once claimed)."""
@@ -161,7 +163,7 @@ async def assemble_if_complete(
     try:
         full = await asyncio.to_thread(repository.get_project, project.id)
         if full is not None:
-            await assemble_stored_chapter(repository, artifacts, full, index)
+            await assemble_stored_chapter(repository, artifacts, full, index, background)
     except BaseException:
         await asyncio.shield(asyncio.to_thread(repository.release_chapter, project.id, index))
         raise

@@ -14,7 +14,7 @@ import asyncio
 import json
 import logging
 
-from voxserve.jobs.background import run_in_background
+from voxserve.jobs.background import BackgroundPool
 from voxserve.jobs.chapters import (
     TEXT_TYPES,
     OutputFile,
@@ -52,7 +52,8 @@ def book_files(project: ProjectRecord, chapters: list[ChapterAudio]) -> list[Out
 
 
 async def finalize_project(
-    repository: JobRepository, artifacts: ArtifactStore, project_id: str
+    repository: JobRepository, artifacts: ArtifactStore, project_id: str,
+    background: BackgroundPool,
 ) -> ProjectRecord | None:
     """Build and store the outputs and mark the project completed, if this caller claims it.
 
@@ -62,14 +63,15 @@ async def finalize_project(
     if not await asyncio.to_thread(repository.claim_finalization, project_id):
         return None
     try:
-        return await _finalize(repository, artifacts, project_id)
+        return await _finalize(repository, artifacts, project_id, background)
     except BaseException:
         await asyncio.shield(asyncio.to_thread(repository.release_finalization, project_id))
         raise
 
 
 async def _finalize(
-    repository: JobRepository, artifacts: ArtifactStore, project_id: str
+    repository: JobRepository, artifacts: ArtifactStore, project_id: str,
+    background: BackgroundPool,
 ) -> ProjectRecord | None:
     project = await asyncio.to_thread(repository.get_project, project_id)
     if project is None:
@@ -79,10 +81,11 @@ async def _finalize(
         if record.assembled:
             chapters.append(await load_stored_chapter(artifacts, project, record.index))
             continue
-        chapter = await assemble_stored_chapter(repository, artifacts, project, record.index)
+        chapter = await assemble_stored_chapter(repository, artifacts, project, record.index,
+                                                background)
         if chapter is not None:
             chapters.append(chapter)
-    files = await run_in_background(book_files, project, chapters)
+    files = await background.run(book_files, project, chapters)
     for file in files:
         await artifacts.put(file_key(project_id, f"files/{file.name}"), file.data,
                             file.content_type)

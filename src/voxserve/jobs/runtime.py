@@ -84,6 +84,7 @@ class JobRuntime:
     async def close(self) -> None:
         if self.outbox is not None:
             await self.outbox.stop()
+        self.worker.background.close()
         await self.queue.close()
         await self.webhooks.close()
         await asyncio.to_thread(self.repository.close)

@@ -12,6 +12,7 @@ import asyncio
 import logging
 from typing import Any
 
+from voxserve.jobs.background import BackgroundPool
 from voxserve.jobs.chapters import assemble_if_complete, segment_key
 from voxserve.jobs.finalize import finalize_project
 from voxserve.jobs.queue import SegmentTaskMessage
@@ -43,6 +44,7 @@ class SegmentWorker:
         webhooks: WebhookNotifier,
         *,
         max_attempts: int,
+        background: BackgroundPool | None = None,
     ) -> None:
         self.repository = repository
         self.catalog = catalog
@@ -50,6 +52,8 @@ class SegmentWorker:
         self.artifacts = artifacts
         self.webhooks = webhooks
         self.max_attempts = max_attempts
+        #: Threads for encoding chapters and books; they yield to interactive requests.
+        self.background = background or BackgroundPool(yield_to=scheduler.interactive_recent)
 
     async def handle(self, task: SegmentTaskMessage) -> None:
         try:
@@ -81,9 +85,11 @@ class SegmentWorker:
             )
         if chapter_pending == 0:
             # encode the finished chapter now, while the other replicas go on synthesizing
-            await assemble_if_complete(repository, self.artifacts, project, segment.chapter_index)
+            await assemble_if_complete(repository, self.artifacts, project,
+                                       segment.chapter_index, self.background)
         if project_pending == 0:
-            completed = await finalize_project(repository, self.artifacts, task.project_id)
+            completed = await finalize_project(repository, self.artifacts, task.project_id,
+                                               self.background)
             if completed is not None:
                 self.webhooks.notify(completed.webhook_url, webhook_payload(completed))
 

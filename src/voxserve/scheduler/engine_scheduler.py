@@ -79,6 +79,7 @@ class EngineScheduler:
         #: One replica is kept from batch work this long after an interactive submission
         #: (only with two replicas or more: a lone replica is never held back).
         self._interactive_reserve_s = interactive_reserve_s if len(self._replicas) > 1 else 0.0
+        self._interactive_window_s = interactive_reserve_s
         self._last_interactive_s = -float("inf")
         #: Replicas whose current work is a batch-priority segment.
         self._batch_replicas = 0
@@ -115,6 +116,10 @@ class EngineScheduler:
 
     def running(self) -> int:
         return sum(self._running.values())
+
+    def interactive_recent(self) -> bool:
+        """An interactive segment was submitted within ``interactive_reserve_s``."""
+        return time.monotonic() - self._last_interactive_s < self._interactive_window_s
 
     def reserved(self) -> int:
         """Admitted requests whose first segment is not queued yet."""
@@ -345,6 +350,11 @@ class Scheduler:
     @property
     def started(self) -> bool:
         return bool(self._engines)
+
+    def interactive_recent(self) -> bool:
+        """Interactive requests came in lately (see ``interactive_reserve_s``), on any engine:
+        background work of this process should yield to them."""
+        return any(engine.interactive_recent() for engine in self._engines.values())
 
     def engine(self, name: str) -> EngineScheduler:
         scheduler = self._engines.get(name)
