@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,6 +118,27 @@ def test_overload_is_refused_with_503_and_retry_after(server: Server) -> None:
         assert response.json()["error"]["code"] == "overloaded"
     for response in served:  # what was accepted was served completely
         assert len(pcm_to_float(response.content)) > FAKE_SAMPLE_RATE_HZ * 0.5
+
+
+def test_cached_audio_is_served_while_the_engine_is_overloaded(server: Server) -> None:
+    warm = _speak(server, "Served from the cache under load.")
+    assert warm.status_code == 200
+    hogs: list[httpx.Response] = []
+    threads = [
+        threading.Thread(target=lambda n=n: hogs.append(
+            _speak(server, f"Hog {n} holds the engine.", sleep_ms=1500)))
+        for n in range(4)  # one running and three queued: the queue is full
+    ]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.7)
+    refused = _speak(server, "Nothing like this was said before.")
+    cached = _speak(server, "Served from the cache under load.")
+    for thread in threads:
+        thread.join()
+    assert refused.status_code == 503, refused.text
+    assert cached.status_code == 200 and cached.content == warm.content
+    assert [r.status_code for r in hogs] == [200] * 4
 
 
 def test_deadline_before_first_audio_is_504(server: Server) -> None:

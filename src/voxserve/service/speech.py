@@ -191,9 +191,11 @@ class SpeechService:
         priority: Priority = Priority.INTERACTIVE,
         *,
         use_cache: bool = True,
+        admit: bool = True,
     ) -> AsyncGenerator[bytes, None]:
         """Admit the job, then stream encoded audio as it is synthesized; the next segment
-        is queued while one plays.
+        is queued while one plays. ``admit=False`` skips admission: only for a job whose
+        audio is all in the cache (:meth:`fully_cached`), which needs no engine.
 
         Raises ``Overloaded`` (nothing queued) when the engine's scheduler refuses the job.
         Otherwise its place in the queue is held from admission on and its first segment is
@@ -203,25 +205,50 @@ class SpeechService:
         False. Closing the iterator (the client went away) cancels the queued segment and
         stops the running one after its current chunk.
         """
-        reservation = self._scheduler.engine(job.engine.name).reserve(priority)
+        reservation = self._scheduler.engine(job.engine.name).reserve(priority) if admit \
+            else None
         try:
             submit = self._submitter(job, priority, use_cache=use_cache)
             first = submit(0, reservation)
         except BaseException:
-            reservation.release()
+            if reservation is not None:
+                reservation.release()
             raise
         return self._stream(job, stats or SpeechStats(), submit, first)
+
+    async def fully_cached(self, job: SpeechJob) -> bool:
+        """Whether every segment of the job is in the cache now (so it needs no engine)."""
+        if not self._cacheable(job):
+            return False
+        for text in job.segments:
+            key = self._segment_key(job, SegmentRequest(text, job.voice.id, job.params))
+            if await self._cache.get(key) is None:
+                return False
+        return True
+
+    def _cacheable(self, job: SpeechJob) -> bool:
+        return (
+            not isinstance(self._cache, NullCache)
+            and job.engine.capabilities.deterministic
+            and bool(job.voice.version)
+        )
+
+    @staticmethod
+    def _segment_key(job: SpeechJob, request: SegmentRequest) -> str:
+        return segment_cache_key(
+            engine=job.engine.name,
+            voice_id=job.voice.id,
+            voice_version=job.voice.version,
+            text=request.text,
+            params=request.params,
+            sample_rate_hz=job.voice.sample_rate_hz,
+        )
 
     def _submitter(
         self, job: SpeechJob, priority: Priority, *, use_cache: bool
     ) -> _Submit:
         scheduler = self._scheduler.engine(job.engine.name)
-        cached = (
-            use_cache
-            and not isinstance(self._cache, NullCache)
-            and job.engine.capabilities.deterministic
-            and bool(job.voice.version)
-        )
+        cached = use_cache and self._cacheable(job)
 
         def submit(index: int, reservation: QueueReservation | None = None) -> _SegmentSource:
             request = SegmentRequest(job.segments[index], job.voice.id, job.params)
@@ -284,14 +311,7 @@ class SpeechService:
         self, request: SegmentRequest, job: SpeechJob, priority: Priority,
         reservation: QueueReservation | None = None,
     ) -> list[AudioChunk]:
-        key = segment_cache_key(
-            engine=job.engine.name,
-            voice_id=job.voice.id,
-            voice_version=job.voice.version,
-            text=request.text,
-            params=request.params,
-            sample_rate_hz=job.voice.sample_rate_hz,
-        )
+        key = self._segment_key(job, request)
         scheduler = self._scheduler.engine(job.engine.name)
 
         async def synthesize() -> list[AudioChunk]:

@@ -22,7 +22,7 @@ from voxserve.api.middleware import access_record_var
 from voxserve.api.schemas import ErrorResponse, SpeechRequest, StoredSpeech
 from voxserve.api.sse import speech_events
 from voxserve.audio import content_type_for
-from voxserve.errors import DeadlineExceeded, InvalidRequest, NotReady, ShuttingDown
+from voxserve.errors import DeadlineExceeded, InvalidRequest, NotReady, Overloaded, ShuttingDown
 from voxserve.scheduler import Priority
 from voxserve.security import add_rate_limit_headers, client_identity, hold_stream_slot
 from voxserve.service.speech import SpeechJob, SpeechStats
@@ -123,8 +123,14 @@ async def create_speech(
         record.characters, record.segments = job.input_chars, len(job.segments)
         record.engine, record.voice = job.engine.name, job.voice.id
     use_cache = (x_voxserve_cache or "").strip().lower() != "bypass"
-    # admission (503 when overloaded) happens here, before any work is queued
-    audio = service.stream(job, stats, priority, use_cache=use_cache)
+    # admission (503 when overloaded) happens here, before any work is queued; a request
+    # whose audio is all cached needs no engine and is served even then
+    try:
+        audio = service.stream(job, stats, priority, use_cache=use_cache)
+    except Overloaded:
+        if not (use_cache and await service.fully_cached(job)):
+            raise
+        audio = service.stream(job, stats, priority, use_cache=True, admit=False)
     # Wait for the first audio before answering, so a failure or a timeout there is a proper
     # error status; afterwards the stream is committed.
     try:
