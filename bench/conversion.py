@@ -14,13 +14,20 @@ machine is shared and noisy, so absolute rates from different runs do not compar
    chapters of ``--sentences`` Harvard sentences is posted to ``/v1/projects`` and polled until
    ``completed``: audio seconds (the project's progress) per wall second (submission to
    completed), as a ratio to the raw rate. Target for one worker: >= 0.9.
+
+   Two layouts. *shared*: everything on every CPU, so the worker also pays for the API
+   server, PostgreSQL and RabbitMQ on the same cores. *dedicated*: one worker on CPUs of its
+   own (all but the first; the API server and this client on the first), compared with the
+   raw engine on those same CPUs: a worker machine of its own, as deployed ("workers on any
+   machine"), emulated with CPU affinity. PostgreSQL and RabbitMQ keep every CPU.
 3. **Interactive latency during a conversion**: a default ``voxserve serve`` (in-process queue,
    SQLite; it converts at batch priority itself). p95 latency of one-sentence
    ``response_format: pcm`` speech requests from one sequential client, idle (before and after)
    and while the same text is converted. Target: loaded / idle <= 1.5.
 
     .venv/bin/python bench/conversion.py [--quick] [--chapters 8] [--sentences 25]
-                                          [--requests 30] [--json out.json]
+                                          [--requests 30] [--formats mp3,wav]
+                                          [--layouts shared,dedicated] [--json out.json]
 
 Clients use ``http.client`` (cheap on CPU, so the 2-core machine spends its time in the
 server and workers). Nothing here is a test: it prints figures for the closing notes.
@@ -30,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import http.client
 import json
 import os
@@ -41,7 +49,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,6 +117,9 @@ class Conversion:
     server_ratio_to_raw: float | None = None
     #: 1-minute load average when it completed (context only; includes our own processes)
     loadavg_end: float = 0.0
+    #: "shared": server, workers, PostgreSQL and RabbitMQ on every CPU; "dedicated": the
+    #: workers (and the raw engine compared with them) on CPUs of their own
+    layout: str = "shared"
 
     def compare(self, raw_rates: Sequence[float]) -> None:
         self.raw_bracket = [round(r, 3) for r in raw_rates]
@@ -149,6 +160,10 @@ class Report:
     raw_rate: float = 0.0
     distributed: list[Conversion] = field(default_factory=list)
     distributed_skipped: str | None = None
+    #: the raw engine and one worker on the dedicated CPUs (see :func:`dedicated_cpus`)
+    raw_dedicated: list[RawRate] = field(default_factory=list)
+    dedicated: list[Conversion] = field(default_factory=list)
+    dedicated_skipped: str | None = None
     two_over_one_workers: float | None = None
     interactive: InteractiveResult | None = None
     notes: list[str] = field(default_factory=list)
@@ -156,6 +171,7 @@ class Report:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["raw"] = [{**asdict(r), "rate": r.rate} for r in self.raw]
+        data["raw_dedicated"] = [{**asdict(r), "rate": r.rate} for r in self.raw_dedicated]
         return data
 
 
@@ -218,6 +234,37 @@ def _tail(path: Path, chars: int = 3000) -> str:
         return ""
 
 
+@contextlib.contextmanager
+def _affinity(cpus: set[int] | None) -> Iterator[None]:
+    """Run the calling thread (and threads it starts) on ``cpus`` for the block."""
+    if cpus is None:
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, cpus)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+def _pinned(cpus: set[int] | None) -> Callable[[], None] | None:
+    """A ``preexec_fn`` that runs a child process on ``cpus``."""
+    if cpus is None:
+        return None
+    return lambda: os.sched_setaffinity(0, cpus)
+
+
+def dedicated_cpus() -> tuple[set[int], set[int]] | None:
+    """(services' CPUs, the worker's CPUs) for the dedicated layout: the first CPU for the
+    API server and this client, the others for the worker and the raw engine it is
+    compared with (a worker machine of its own). None on a single-CPU machine."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return None
+    return {cpus[0]}, set(cpus[1:])
+
+
 # --- 1. raw engine ----------------------------------------------------------------------------
 
 
@@ -228,13 +275,17 @@ class RawEngine:
     the best this machine does with this engine, which is what a worker is compared with.
     """
 
-    def __init__(self, data_dir: Path) -> None:
-        settings = Settings(data_dir=data_dir, cache_url="none")
-        self.replicas = settings.replicas_for("piper")
-        self.threads_per_replica = settings.resolved_piper_intra_op_threads
-        self.engines = [PiperEngine(settings) for _ in range(self.replicas)]
-        for engine in self.engines:
-            engine.load()
+    def __init__(self, data_dir: Path, cpus: set[int] | None = None) -> None:
+        #: CPUs the engine threads run on (None: all); the layout follows them as the
+        #: server's does (it counts the CPUs of its affinity mask)
+        self.cpus = cpus
+        with _affinity(cpus):
+            settings = Settings(data_dir=data_dir, cache_url="none")
+            self.replicas = settings.replicas_for("piper")
+            self.threads_per_replica = settings.resolved_piper_intra_op_threads
+            self.engines = [PiperEngine(settings) for _ in range(self.replicas)]
+            for engine in self.engines:
+                engine.load()
         self.params = SynthesisParams()
 
     def measure(self, label: str, sentences: Sequence[str]) -> RawRate:
@@ -243,6 +294,8 @@ class RawEngine:
         audio_s = [0.0] * len(self.engines)
 
         def run(slot: int) -> None:
+            if self.cpus is not None:
+                os.sched_setaffinity(0, self.cpus)  # this thread only
             engine = self.engines[slot]
             while True:
                 with lock:
@@ -269,7 +322,8 @@ class RawEngine:
 
 
 class Server:
-    def __init__(self, data_dir: Path, env: dict[str, str], log: Path) -> None:
+    def __init__(self, data_dir: Path, env: dict[str, str], log: Path,
+                 cpus: set[int] | None = None) -> None:
         self.port = _free_port()
         self.log = log
         with log.open("ab") as out:
@@ -277,7 +331,7 @@ class Server:
                 [sys.executable, "-m", "voxserve", "serve", "--port", str(self.port)],
                 env={**os.environ, "VOXSERVE_DATA_DIR": str(data_dir),
                      "VOXSERVE_CACHE_URL": "none", "VOXSERVE_LOG_LEVEL": "warning", **env},
-                stdout=out, stderr=subprocess.STDOUT,
+                stdout=out, stderr=subprocess.STDOUT, preexec_fn=_pinned(cpus),
             )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -331,7 +385,8 @@ class Server:
         _stop(self.process)
 
 
-def start_worker(data_dir: Path, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def start_worker(data_dir: Path, env: dict[str, str], log: Path,
+                 cpus: set[int] | None = None) -> subprocess.Popen[bytes]:
     """A ``voxserve worker``, returned once it consumes (its engine is loaded and warm)."""
     start = log.stat().st_size if log.exists() else 0
     with log.open("ab") as out:
@@ -339,7 +394,7 @@ def start_worker(data_dir: Path, env: dict[str, str], log: Path) -> subprocess.P
             [sys.executable, "-m", "voxserve", "worker"],
             env={**os.environ, "VOXSERVE_DATA_DIR": str(data_dir), "VOXSERVE_CACHE_URL": "none",
                  "VOXSERVE_WORKER_METRICS_PORT": "0", "VOXSERVE_LOG_LEVEL": "info", **env},
-            stdout=out, stderr=subprocess.STDOUT,
+            stdout=out, stderr=subprocess.STDOUT, preexec_fn=_pinned(cpus),
         )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -463,37 +518,43 @@ def _delete_queues(name: str) -> None:
 
 
 def run_distributed(text: str, raw: RawEngine, sentences: Sequence[str], raws: list[RawRate],
-                    workdir: Path, max_workers: int, formats: Sequence[str]) -> list[Conversion]:
+                    workdir: Path, max_workers: int, formats: Sequence[str], *,
+                    layout: str = "shared", server_cpus: set[int] | None = None,
+                    worker_cpus: set[int] | None = None) -> list[Conversion]:
     """Conversions with 1..max_workers workers, each bracketed by raw engine measurements.
 
     ``raws`` holds the measurement taken before the first conversion; one more is appended
     after each conversion (workers idle then), and each conversion is compared with the mean
-    of the measurements on either side of it.
+    of the measurements on either side of it. ``server_cpus``/``worker_cpus`` pin the API
+    server and the workers (the dedicated layout); ``raw`` must then run on ``worker_cpus``.
     """
     tag = uuid.uuid4().hex[:10]
     schema = f"voxserve_bench_{tag}"
     queue_name = f"voxserve-bench-{tag}"
-    data_dir = workdir / "distributed"
+    data_dir = workdir / f"distributed-{layout}"
     data_dir.mkdir()
     env = {
         "VOXSERVE_QUEUE_URL": AMQP_URL, "VOXSERVE_QUEUE_NAME": queue_name,
         "VOXSERVE_DATABASE_URL": f"{POSTGRES_URL}?options=-csearch_path%3D{schema}",
     }
+    where = f" on CPU {','.join(map(str, sorted(worker_cpus)))}" if worker_cpus else ""
     _create_schema(schema)
     server: Server | None = None
     workers: list[subprocess.Popen[bytes]] = []
     results: list[Conversion] = []
     try:
-        server = Server(data_dir, env, workdir / "distributed-server.log")
+        server = Server(data_dir, env, workdir / f"distributed-{layout}-server.log", server_cpus)
         for count in range(1, max_workers + 1):
             while len(workers) < count:  # the earlier workers stay (warm); add one
-                workers.append(start_worker(data_dir, env, workdir / "workers.log"))
+                workers.append(start_worker(data_dir, env, workdir / f"workers-{layout}.log",
+                                            worker_cpus))
             time.sleep(1.0)  # let start-up settle before the clock starts
             for audio_format in formats:
-                label = f"{count} worker{'s' if count > 1 else ''}, {audio_format}"
+                label = f"{count} worker{'s' if count > 1 else ''}{where}, {audio_format}"
                 print(f"  converting with {label} …", flush=True)
                 result = run_conversion(server, text, label, count, raws[-1].rate,
                                         audio_format=audio_format)
+                result.layout = layout
                 raws.append(raw.measure(f"raw after {label}", sentences))
                 result.compare([raws[-2].rate, raws[-1].rate])
                 results.append(result)
@@ -587,6 +648,33 @@ def run_interactive(text: str, raw_rate: float, workdir: Path, requests: int) ->
 # --- output -----------------------------------------------------------------------------------
 
 
+def run_dedicated(report: Report, text: str, sentences: Sequence[str], workdir: Path,
+                  formats: Sequence[str]) -> None:
+    """One worker on CPUs of its own (a worker machine), the API server and this client on
+    the first CPU; compared with the raw engine on the worker's CPUs. PostgreSQL and
+    RabbitMQ keep every CPU (they are the machine's services)."""
+    layout = dedicated_cpus()
+    if layout is None:
+        report.dedicated_skipped = "one CPU: nothing to dedicate"
+        return
+    server_cpus, worker_cpus = layout
+    print(f"2b. one worker on CPU {','.join(map(str, sorted(worker_cpus)))} of its own "
+          f"(API server and client on CPU {','.join(map(str, sorted(server_cpus)))})",
+          flush=True)
+    raw = RawEngine(workdir / "raw-dedicated", worker_cpus)
+    report.config["dedicated_raw_replicas"] = raw.replicas
+    try:
+        raw.measure("warm-up", sentences[:3])
+        report.raw_dedicated.append(raw.measure("raw first, dedicated", sentences))
+        print(f"  raw engine there ({raw.replicas} replica(s) x {raw.threads_per_replica} "
+              f"thread(s)): {report.raw_dedicated[-1].rate:.2f} audio-s/s", flush=True)
+        report.dedicated = run_distributed(
+            text, raw, sentences, report.raw_dedicated, workdir, 1, formats,
+            layout="dedicated", server_cpus=server_cpus, worker_cpus=worker_cpus)
+    finally:
+        raw.close()
+
+
 def _headline(c: Conversion) -> float:
     """The ratio to report: server-timed (created to completed, no polling granularity)."""
     return c.server_ratio_to_raw if c.server_ratio_to_raw is not None else c.ratio_to_raw
@@ -629,12 +717,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                              "part (mp3, the default, pays for encoding; wav does not)")
     parser.add_argument("--skip-distributed", action="store_true",
                         help="no RabbitMQ/PostgreSQL part")
+    parser.add_argument("--layouts", default="shared,dedicated",
+                        help="distributed layouts: shared (server, workers and services on "
+                             "every CPU) and/or dedicated (one worker on CPUs of its own)")
+    parser.add_argument("--skip-interactive", action="store_true",
+                        help="no interactive-latency part")
     parser.add_argument("--json", type=Path, default=None, help="write every figure here")
     args = parser.parse_args(argv)
     args.chapters = args.chapters or (3 if args.quick else 8)
     args.sentences = args.sentences or (5 if args.quick else 25)
     args.requests = args.requests or (10 if args.quick else 30)
     args.formats = [f.strip() for f in args.formats.split(",") if f.strip()]
+    args.layouts = {v.strip() for v in args.layouts.split(",") if v.strip()}
+    if not args.layouts <= {"shared", "dedicated"}:
+        parser.error("--layouts: shared and/or dedicated")
     if min(args.chapters, args.sentences, args.requests, args.max_workers) < 1:
         parser.error("counts must be >= 1")
     return args
@@ -676,8 +772,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 report.distributed_skipped = skipped
                 print(f"  skipped: {skipped}", flush=True)
             else:
-                report.distributed = run_distributed(text, raw, sentences, report.raw, workdir,
-                                                     args.max_workers, args.formats)
+                if "shared" in args.layouts:
+                    report.distributed = run_distributed(
+                        text, raw, sentences, report.raw, workdir, args.max_workers,
+                        args.formats)
                 report.raw_rate = round(sum(r.rate for r in report.raw) / len(report.raw), 3)
                 one, two = _first_format(report.distributed, 1), _first_format(
                     report.distributed, 2)
@@ -687,9 +785,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                         _headline(two) / _headline(one), 3)
         finally:
             raw.close()
-        print("3. interactive latency, in-process server, idle vs during a conversion",
-              flush=True)
-        report.interactive = run_interactive(text, report.raw_rate, workdir, args.requests)
+        if not report.distributed_skipped and "dedicated" in args.layouts:
+            run_dedicated(report, text, sentences, workdir, args.formats)
+        if not args.skip_interactive:
+            print("3. interactive latency, in-process server, idle vs during a conversion",
+                  flush=True)
+            report.interactive = run_interactive(text, report.raw_rate, workdir,
+                                                 args.requests)
     report.environment["loadavg_end"] = os.getloadavg()
     report.environment["elapsed_s"] = round(time.monotonic() - started, 1)
 
@@ -706,11 +808,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if abs(c.audio_s / raw_audio - 1) > 0.02:
             report.notes.append(f"{c.label}: project audio {c.audio_s:.1f} s differs from "
                                 f"raw audio {raw_audio:.1f} s")
-    for c in report.distributed:
+    if report.raw_dedicated:
+        print(f"raw engine on the dedicated CPUs: "
+              f"{', '.join(f'{r.label} {r.rate:.2f}' for r in report.raw_dedicated)}")
+    for c in report.dedicated:
+        print(_conversion_line(c))
+    for c in [*report.distributed, *report.dedicated]:
         if c.workers == 1:
             ratio = _headline(c)
             verdict = "meets" if ratio >= 0.9 else "MISSES"
-            print(f"one worker / raw ({c.label}, server-timed) = {ratio:.2f} "
+            print(f"one worker / raw ({c.label}, {c.layout}, server-timed) = {ratio:.2f} "
                   f"({verdict} target >= 0.9)")
     two = _first_format(report.distributed, 2)
     if report.two_over_one_workers is not None and two is not None:

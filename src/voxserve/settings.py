@@ -57,6 +57,15 @@ _CPU_ENGINES = frozenset({"piper"})
 _MAX_AUTO_REPLICAS = 8
 
 
+def usable_cpus() -> int:
+    """CPUs this process may run on: its affinity mask (``taskset``, a container's cpuset)
+    where the platform has one, else every CPU of the machine."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # no affinity API on this platform
+        return os.cpu_count() or 1
+
+
 def _default_data_dir() -> Path:
     return Path.home() / ".local" / "share" / "voxserve"
 
@@ -99,7 +108,8 @@ class Settings(BaseSettings):
 
     # --- engine runtime ------------------------------------------------------------
     #: Engine instances per engine, each with its own runtime, thread budget and thread.
-    #: 0 (auto): one per CPU core (at most 8) for CPU engines (piper), 1 for the others.
+    #: 0 (auto): one per usable CPU (affinity mask; at most 8) for CPU engines (piper), 1 for
+    #: the others.
     engine_replicas: int = Field(default=0, ge=0, le=256)
     #: onnxruntime intra-op threads per Piper session; 0 (auto): the cores divided among the
     #: replicas (at least 1), so replicas x threads never oversubscribes the CPU.
@@ -230,7 +240,7 @@ class Settings(BaseSettings):
             return overrides.replicas
         if self.engine_replicas:
             return self.engine_replicas
-        return min(os.cpu_count() or 1, _MAX_AUTO_REPLICAS) if engine in _CPU_ENGINES else 1
+        return min(usable_cpus(), _MAX_AUTO_REPLICAS) if engine in _CPU_ENGINES else 1
 
     @property
     def segment_concurrency(self) -> int:
@@ -245,7 +255,7 @@ class Settings(BaseSettings):
         """Threads per Piper session: the setting, or the cores shared among the replicas."""
         if self.piper_intra_op_threads:
             return self.piper_intra_op_threads
-        return max(1, (os.cpu_count() or 1) // self.replicas_for("piper"))
+        return max(1, usable_cpus() // self.replicas_for("piper"))
 
     @field_validator("engines", mode="before")
     @classmethod

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from pydantic import ValidationError
 
-from voxserve.settings import Settings
+from voxserve.settings import Settings, usable_cpus
 
 
 def test_engine_list_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -23,6 +25,26 @@ def test_json_maps_and_overrides_from_environment(monkeypatch: pytest.MonkeyPatc
     assert settings.voice_aliases == {"alloy": "en_US-amy-medium"}
     assert settings.replicas_for("piper") == 2
     assert settings.replicas_for("fake") == 3
+
+
+@pytest.mark.parametrize(("cpus", "replicas", "threads"), [({3}, 1, 1), ({0, 1, 2, 3}, 4, 1)])
+def test_automatic_layout_follows_the_affinity_mask(
+    monkeypatch: pytest.MonkeyPatch, cpus: set[int], replicas: int, threads: int
+) -> None:
+    """``taskset`` or a container's cpuset, not the machine's CPU count, sizes the engines."""
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: cpus, raising=False)
+    settings = Settings()
+    assert usable_cpus() == len(cpus)
+    assert settings.replicas_for("piper") == replicas
+    assert settings.resolved_piper_intra_op_threads == threads
+    assert settings.replicas_for("maya1") == 1  # GPU engines: one replica per device
+
+
+def test_usable_cpus_without_an_affinity_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 6)
+    assert usable_cpus() == 6
 
 
 @pytest.mark.parametrize(
