@@ -166,6 +166,44 @@ def test_cancel_stops_work_and_delete_removes_everything(client: TestClient) -> 
     _assert_error(client.delete(f"/v1/projects/{project_id}"), 404)
 
 
+def test_a_chapter_is_downloadable_as_soon_as_it_is_converted(client: TestClient) -> None:
+    """Chapter 1 (one sentence) is ready long before chapter 2 (40 slow sentences): its
+    audio and subtitles download while the project runs; chapter 2's and the book's not."""
+    long_chapter = " ".join(f"Slow sentence {n} goes here." for n in range(40))
+    text = f"# First\n\nA short opening.\n\n# Second\n\n{long_chapter}\n"
+    created = _upload(client, text.encode(), filename="two.md",
+                      options=json.dumps({"sleep_ms": 60}))
+    assert created.status_code == 201, created.text
+    project_id = created.json()["id"]
+    base = f"/v1/projects/{project_id}"
+    deadline = time.monotonic() + 30
+    while True:
+        body = client.get(base).json()
+        chapters = body["progress"]["chapters"]
+        if chapters[0]["ready"]:
+            break
+        assert time.monotonic() < deadline, body
+        time.sleep(0.02)
+    assert body["state"] == "running" and not chapters[1]["ready"], body
+    audio = client.get(f"{base}/chapters/0/audio")
+    assert audio.status_code == 200, audio.text
+    assert audio.headers["content-type"].startswith("audio/wav")
+    samples, rate = decode_audio(audio.content)
+    assert samples.size / rate == pytest.approx(chapters[0]["audio_seconds"], abs=0.05)
+    vtt = client.get(f"{base}/subtitles.vtt", params={"chapter": 0})
+    assert vtt.status_code == 200 and "A short opening." in vtt.text
+    # the rest is not there yet: 409, and nothing half-written is served
+    _assert_error(client.get(f"{base}/chapters/1/audio"), 409)
+    _assert_error(client.get(f"{base}/subtitles.srt", params={"chapter": 1}), 409)
+    _assert_error(client.get(f"{base}/audio"), 409)
+    _assert_error(client.get(f"{base}/chapters/2/audio"), 404)
+    done = _wait_state(client, project_id)
+    assert done["state"] == "completed" and all(c["ready"] for c in done["progress"]["chapters"])
+    # the early download is the chapter file of the finished project, byte for byte
+    assert client.get(f"{base}/chapters/0/audio").content == audio.content
+    assert client.get(f"{base}/chapters/1/audio").status_code == 200
+
+
 def test_events_stream_progress_then_completed(client: TestClient) -> None:
     text = " ".join(f"Part {n} of the stream." for n in range(6))
     project_id = _upload(client, text.encode(), options=json.dumps({"sleep_ms": 150})).json()["id"]

@@ -34,6 +34,8 @@ class ChapterProgressBody(BaseModel):
     segments_done: int
     segments_total: int
     audio_seconds: float
+    #: Its audio and subtitles can be downloaded now, before the project completes.
+    ready: bool
 
 
 class ProgressBody(BaseModel):
@@ -83,7 +85,7 @@ def project_body(project: ProjectRecord, status: ProjectStatus | None = None) ->
             chapters=[
                 ChapterProgressBody(index=c.index, title=c.title, segments_done=c.segments_done,
                                     segments_total=c.segments_total,
-                                    audio_seconds=round(c.audio_s, 3))
+                                    audio_seconds=round(c.audio_s, 3), ready=c.assembled)
                 for c in p.chapters
             ],
         )

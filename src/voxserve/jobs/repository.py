@@ -131,6 +131,8 @@ class ChapterProgress:
     segments_done: int
     segments_total: int
     audio_s: float
+    #: its audio and subtitles are stored (downloadable before the project completes)
+    assembled: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +268,7 @@ class JobRepository:
                 ChapterProgress(
                     chapter.index, chapter.title, done.get(chapter.index, (0, 0.0))[0],
                     chapter.segment_count, done.get(chapter.index, (0, 0.0))[1],
+                    chapter.assembled_at is not None,
                 )
                 for chapter in chapters
             ))

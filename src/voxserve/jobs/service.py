@@ -21,6 +21,7 @@ from voxserve.errors import (
 from voxserve.jobs.chapters import chapter_audio_name, chapter_keys, file_key
 from voxserve.jobs.models import ProjectState, utcnow
 from voxserve.jobs.outbox import publish_project
+from voxserve.jobs.outputs import chapter_file_prefix
 from voxserve.jobs.queue import TaskQueue
 from voxserve.jobs.repository import JobRepository, NewProject, Progress, ProjectPage, ProjectRecord
 from voxserve.jobs.service_types import ProjectSpec
@@ -203,18 +204,36 @@ class ProjectService:
         path = project.files.get(name)
         if path is None:
             raise ProjectNotFound(f"project '{project_id}' has no file '{name}'")
+        return self._file_download(project, name, path)
+
+    @staticmethod
+    def _file_download(project: ProjectRecord, name: str, path: str) -> Download:
         extension = name.rsplit(".", 1)[-1]
         filename = f"{_safe_stem(project.name)}-{name}"
-        return Download(file_key(project_id, path), filename,
+        return Download(file_key(project.id, path), filename,
                         _CONTENT_TYPES.get(extension, "application/octet-stream"))
+
+    async def chapter_file(self, project_id: str, chapter: int, name: str) -> Download:
+        """A file of one chapter: from the project's files once it is completed, and
+        before that as soon as the chapter is assembled (its segments are all done)."""
+        project = await self.get(project_id)
+        record = next((c for c in project.chapters if c.index == chapter), None)
+        if record is None:
+            raise ProjectNotFound(f"project '{project_id}' has no chapter {chapter}",
+                                  param="chapter")
+        if project.state is ProjectState.COMPLETED:
+            return await self.download(project_id, name)
+        if not record.assembled:
+            raise ProjectNotReady(
+                f"chapter {chapter} of project '{project_id}' is not converted yet "
+                f"(the project is {project.state.value})"
+            )
+        return self._file_download(project, name, f"files/{name}")
 
     async def chapter_audio(self, project_id: str, chapter: int) -> Download:
         project = await self.get(project_id)
-        if not any(c.index == chapter for c in project.chapters):
-            raise ProjectNotFound(f"project '{project_id}' has no chapter {chapter}",
-                                  param="chapter")
-        return await self.download(
-            project_id, chapter_audio_name(chapter, AudioFormat(project.audio_format))
+        return await self.chapter_file(
+            project_id, chapter, chapter_audio_name(chapter, AudioFormat(project.audio_format))
         )
 
     async def book_audio(self, project_id: str) -> Download:
@@ -226,11 +245,8 @@ class ProjectService:
     async def subtitles(self, project_id: str, kind: str, chapter: int | None) -> Download:
         if chapter is None:
             return await self.download(project_id, f"book.{kind}")
-        project = await self.get(project_id)
-        if not any(c.index == chapter for c in project.chapters):
-            raise ProjectNotFound(f"project '{project_id}' has no chapter {chapter}",
-                                  param="chapter")
-        return await self.download(project_id, f"chapter-{chapter:03d}.{kind}")
+        return await self.chapter_file(project_id, chapter,
+                                       f"{chapter_file_prefix(chapter)}.{kind}")
 
     async def read(self, download: Download) -> bytes:
         return await self._artifacts.get(download.key)

@@ -1,8 +1,9 @@
 """``/v1/projects``: convert documents to audiobooks (queued, at batch priority).
 
 Create with a multipart upload (``file`` plus form fields) or a JSON body with ``text``;
-follow progress with ``GET /v1/projects/{id}`` or the SSE stream ``/events``; download the
-chapters, the book, subtitles and the manifest once it is completed.
+follow progress with ``GET /v1/projects/{id}`` or the SSE stream ``/events``; download each
+chapter (audio, subtitles) as soon as it is converted, and the book, its subtitles and the
+manifest once the project is completed.
 """
 
 from __future__ import annotations
@@ -262,7 +263,8 @@ _FILE = {200: {"content": {"audio/mpeg": {}}}, **_ERRORS}
 async def chapter_audio(
     project_id: str, chapter: int, service: ProjectServiceDep, owner: ProjectOwnerDep
 ) -> Response:
-    """One chapter's audio (chapters count from 0). 409 until the project is completed."""
+    """One chapter's audio (chapters count from 0), as soon as that chapter is converted
+    (``progress.chapters[i].ready``), before the rest of the project; 409 until then."""
     await service.get(project_id, owner)
     return await _serve(service, await service.chapter_audio(project_id, chapter))
 
@@ -281,7 +283,7 @@ async def subtitles_vtt(
     project_id: str, service: ProjectServiceDep, owner: ProjectOwnerDep,
     chapter: int | None = None,
 ) -> Response:
-    """WebVTT cues of the whole book, or of one ``chapter``."""
+    """WebVTT cues of the whole book, or of one ``chapter`` (once that chapter is ready)."""
     await service.get(project_id, owner)
     return await _serve(service, await service.subtitles(project_id, "vtt", chapter))
 
@@ -291,7 +293,7 @@ async def subtitles_srt(
     project_id: str, service: ProjectServiceDep, owner: ProjectOwnerDep,
     chapter: int | None = None,
 ) -> Response:
-    """SRT cues of the whole book, or of one ``chapter``."""
+    """SRT cues of the whole book, or of one ``chapter`` (once that chapter is ready)."""
     await service.get(project_id, owner)
     return await _serve(service, await service.subtitles(project_id, "srt", chapter))
 
