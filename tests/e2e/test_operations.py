@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -120,6 +121,22 @@ def test_overload_is_refused_with_503_and_retry_after(server: Server) -> None:
         assert len(pcm_to_float(response.content)) > FAKE_SAMPLE_RATE_HZ * 0.5
 
 
+def _wait_queue_full(server: Server, *, queued: int, timeout_s: float = 20) -> None:
+    """Until the fake engine's interactive queue holds ``queued`` segments (the metric),
+    so a test does not rely on how fast its own threads reach the server."""
+    pattern = re.compile(
+        r'^voxserve_queue_depth\{engine="fake",priority="interactive"\} (\S+)$', re.M)
+    deadline = time.monotonic() + timeout_s
+    depth = 0.0
+    while time.monotonic() < deadline:
+        match = pattern.search(httpx.get(f"{server.url}/metrics").text)
+        depth = float(match.group(1)) if match else 0.0
+        if depth >= queued:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the queue holds {depth} segments, not {queued}, after {timeout_s} s")
+
+
 def test_cached_audio_is_served_while_the_engine_is_overloaded(server: Server) -> None:
     warm = _speak(server, "Served from the cache under load.")
     assert warm.status_code == 200
@@ -131,7 +148,7 @@ def test_cached_audio_is_served_while_the_engine_is_overloaded(server: Server) -
     ]
     for thread in threads:
         thread.start()
-    time.sleep(0.7)
+    _wait_queue_full(server, queued=3)
     refused = _speak(server, "Nothing like this was said before.")
     cached = _speak(server, "Served from the cache under load.")
     for thread in threads:

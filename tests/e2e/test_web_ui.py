@@ -170,6 +170,40 @@ def test_project_upload_converts_and_plays_with_subtitles(
 
 
 
+def test_a_converted_chapter_plays_while_the_rest_converts(
+    page: Page, server: Server, tmp_path: Path
+) -> None:
+    """Chapter 1 (one sentence) is offered in the player, with its subtitles, while
+    chapter 2 (80 sentences) is still converting; then the project is canceled."""
+    long_chapter = " ".join(f"This is sentence number {n} of the long part." for n in range(80))
+    book = tmp_path / "early.md"
+    book.write_text(f"# Opening\n\nThe first chapter is short.\n\n# Body\n\n{long_chapter}\n")
+    page.goto(f"{server.url}/#projects")
+    page.wait_for_selector("#project-voice option", state="attached")
+    page.set_input_files("#file", str(book))
+    page.get_by_role("button", name="Convert").click()
+    item = page.locator("li.project").first
+    select = item.locator("select.chapter-select")
+    select.locator("option").first.wait_for(state="attached", timeout=30_000)
+    assert item.get_attribute("data-state") == "running"
+    assert select.locator("option").count() == 1  # only the converted chapter
+    assert item.locator("tbody tr").nth(0).get_attribute("data-ready") == "1"
+    assert item.locator("tbody tr").nth(1).get_attribute("data-ready") == ""
+    _wait_until(page, "audio.chapter-player", "data-duration", lambda v: float(v or 0) > 0.5)
+    cues = item.locator("ol.cues li")
+    cues.first.wait_for()
+    assert "The first chapter is short" in cues.first.inner_text()
+    links = item.locator(".downloads a")
+    assert links.count() == 1  # chapter 1; the book and its files once completed
+    assert httpx.get(server.url + (links.first.get_attribute("href") or "")).status_code == 200
+    _screenshot(page, "projects-early-chapter")
+    item.get_by_role("button", name="Cancel").click()
+    _wait_until(page, "li.project", "data-state", lambda v: v == "canceled")
+    page.once("dialog", lambda dialog: dialog.accept())
+    item.get_by_role("button", name="Delete").click()
+    page.wait_for_selector("li.project", state="detached")
+
+
 def test_api_key_dialog_then_bearer_requests(browser: Browser, tmp_path: Path) -> None:
     """With auth on, a 401 opens the key dialog; the key then goes in every request, and
     projects are followed by polling (EventSource cannot send the header)."""

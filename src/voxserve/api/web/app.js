@@ -711,7 +711,10 @@ const projects = {
       row.dataset.percent = Math.round(percent);
       row.querySelector(".chapter-audio").textContent = chapter.audio_seconds
         ? formatSeconds(chapter.audio_seconds) : "";
+      row.dataset.ready = chapter.ready ? "1" : "";
     }
+    // Converted chapters can be heard before the rest of the project is done.
+    this.offerChapters(id, progress.chapters.filter((chapter) => chapter.ready));
   },
 
   showError(id, message) {
@@ -722,58 +725,78 @@ const projects = {
     error.textContent = message;
   },
 
-  /** A completed project: a player with subtitles, the cue list, and download links. */
+  /** A completed project: every chapter in the player, and the book's download links. */
   showListen(project) {
     const item = this.items.get(project.id);
-    if (!item || item.dataset.listening) return;
-    item.dataset.listening = "1";
-    const base = `/v1/projects/${project.id}`;
-    const box = $(".listen", item);
-    box.hidden = false;
+    if (!item || item.dataset.complete) return;
+    item.dataset.complete = "1";
     const chapters = project.progress ? project.progress.chapters : [];
-    const selectId = `chapter-${project.id}`;
-    box.innerHTML = `
-      <div class="row">
-        <div class="field">
-          <label for="${selectId}">Listen to chapter</label>
-          <select id="${selectId}" class="chapter-select"></select>
-        </div>
-      </div>
-      <audio class="chapter-player" controls preload="metadata"></audio>
-      <ol class="cues" aria-label="Subtitles"></ol>
-      <p class="downloads">Download: </p>`;
-    const select = $(".chapter-select", box);
-    for (const chapter of chapters) {
-      select.append(new Option(`${chapter.index + 1}. ${chapter.title || "Untitled"}`, chapter.index));
-    }
-    select.addEventListener("change", () => this.loadChapter(box, base, Number(select.value)));
+    this.offerChapters(project.id, chapters);
+    const box = $(".listen", item);
+    const base = `/v1/projects/${project.id}`;
+    this.addLink(project.id, $(".book-links", box), "Book", `${base}/audio`);
+    const files = $(".file-links", box);
+    this.addLink(project.id, files, "Subtitles (VTT)", `${base}/subtitles.vtt`);
+    this.addLink(project.id, files, "Subtitles (SRT)", `${base}/subtitles.srt`);
+    this.addLink(project.id, files, "Manifest", `${base}/manifest.json`);
+  },
 
-    // Download links; with a key the click fetches with the header instead.
-    const links = $(".downloads", box);
-    const add = (text, path) => {
-      const link = document.createElement("a");
-      link.href = path;
-      link.textContent = text;
-      link.setAttribute("download", "");
-      link.addEventListener("click", async (event) => {
-        if (!apiKey()) return;
-        event.preventDefault();
-        try {
-          const response = await api(path);
-          const name = /filename="?([^";]+)"?/.exec(response.headers.get("Content-Disposition") || "");
-          saveBlob(await response.blob(), name ? name[1] : path.split("/").pop());
-        } catch (error) {
-          this.showError(project.id, error.message);
-        }
-      });
-      links.append(link, " ");
-    };
-    add("Book", `${base}/audio`);
-    for (const chapter of chapters) add(`Chapter ${chapter.index + 1}`, `${base}/chapters/${chapter.index}/audio`);
-    add("Subtitles (VTT)", `${base}/subtitles.vtt`);
-    add("Subtitles (SRT)", `${base}/subtitles.srt`);
-    add("Manifest", `${base}/manifest.json`);
-    if (chapters.length) this.loadChapter(box, base, chapters[0].index);
+  /**
+   * Chapters that are converted (``ready``), while the rest of the project may still run:
+   * a player with subtitles and the cue list, one option and one download link each.
+   */
+  offerChapters(id, chapters) {
+    const item = this.items.get(id);
+    if (!item || !chapters.length) return;
+    const base = `/v1/projects/${id}`;
+    const box = $(".listen", item);
+    if (!item.dataset.listening) {
+      item.dataset.listening = "1";
+      box.hidden = false;
+      const selectId = `chapter-${id}`;
+      box.innerHTML = `
+        <div class="row">
+          <div class="field">
+            <label for="${selectId}">Listen to chapter</label>
+            <select id="${selectId}" class="chapter-select"></select>
+          </div>
+        </div>
+        <audio class="chapter-player" controls preload="metadata"></audio>
+        <ol class="cues" aria-label="Subtitles"></ol>
+        <p class="downloads">Download: <span class="book-links"></span><span class="chapter-links"></span><span class="file-links"></span></p>`;
+      const select = $(".chapter-select", box);
+      select.addEventListener("change", () => this.loadChapter(box, base, Number(select.value)));
+    }
+    const select = $(".chapter-select", box);
+    const offered = new Set([...select.options].map((option) => Number(option.value)));
+    const first = select.options.length === 0;
+    for (const chapter of chapters) {
+      if (offered.has(chapter.index)) continue;
+      select.append(new Option(`${chapter.index + 1}. ${chapter.title || "Untitled"}`, chapter.index));
+      this.addLink(id, $(".chapter-links", box), `Chapter ${chapter.index + 1}`,
+        `${base}/chapters/${chapter.index}/audio`);
+    }
+    if (first && select.options.length) this.loadChapter(box, base, Number(select.options[0].value));
+  },
+
+  /** A download link; with a key the click fetches with the header instead. */
+  addLink(id, container, text, path) {
+    const link = document.createElement("a");
+    link.href = path;
+    link.textContent = text;
+    link.setAttribute("download", "");
+    link.addEventListener("click", async (event) => {
+      if (!apiKey()) return;
+      event.preventDefault();
+      try {
+        const response = await api(path);
+        const name = /filename="?([^";]+)"?/.exec(response.headers.get("Content-Disposition") || "");
+        saveBlob(await response.blob(), name ? name[1] : path.split("/").pop());
+      } catch (error) {
+        this.showError(id, error.message);
+      }
+    });
+    container.append(link, " ");
   },
 
   /** Point the player at one chapter with its WebVTT track, and list its cues. */
