@@ -9,7 +9,7 @@ import pytest
 
 from tests.jobs_tools import finish_all, new_project
 from voxserve.jobs.models import ProjectState, SegmentState
-from voxserve.jobs.repository import JobRepository
+from voxserve.jobs.repository import JobRepository, SegmentResult
 from voxserve.text.documents import Chapter, Document, Paragraph
 
 
@@ -23,7 +23,8 @@ def check_create_is_complete_and_ordered(repository: JobRepository) -> None:
     assert [(s.chapter_index, s.paragraph_index, s.segment_index) for s in segments] == [
         (0, 0, 0), (0, 0, 1), (0, 1, 0), (1, 0, 0), (1, 0, 1)]
     assert all(s.state is SegmentState.PENDING for s in segments)
-    assert repository.pending_tasks(project.id) == [(project.id, i) for i in range(5)]
+    assert repository.pending_tasks(project.id) == [
+        (project.id, i, chapter) for i, chapter in enumerate([0, 0, 0, 1, 1])]
 
 
 def check_create_is_atomic(repository: JobRepository) -> None:
@@ -80,39 +81,64 @@ def check_finalization_claimed_once(repository: JobRepository) -> None:
     assert repository.cancel(project.id) is False
 
 
-def check_start_and_finish_segment(repository: JobRepository) -> None:
+def check_start_and_finish_segments(repository: JobRepository) -> None:
     project = repository.create_project(new_project())
-    started = repository.start_segment(project.id, 3)
+    started = repository.start_segments(project.id, 3)
     assert started is not None
-    running, segment = started
+    running, [segment] = started
     assert running.state is ProjectState.RUNNING and running.started_at is not None
     assert segment.index == 3 and segment.chapter_index == 1 and segment.attempts == 1
     assert segment.text == "Short chapter text."
-    again = repository.start_segment(project.id, 3)
-    assert again is not None and again[1].attempts == 2  # a second delivery counts
-    assert repository.finish_segment(project.id, 3, 1, "k/3", 1.5) == (1, 4)
+    again = repository.start_segments(project.id, 3)
+    assert again is not None and again[1][0].attempts == 2  # a second delivery counts
+    assert repository.finish_segments(project.id, [SegmentResult(3, "k/3", 1.5)]) == {
+        0: 3, 1: 1}
     # a redelivered task finds the segment done: no attempt counted, nothing re-recorded
-    done = repository.start_segment(project.id, 3)
-    assert done is not None and done[1].state is SegmentState.DONE and done[1].attempts == 2
-    assert repository.finish_segment(project.id, 3, 1, "other", 9.0) == (1, 4)
+    done = repository.start_segments(project.id, 3)
+    assert done is not None and done[1][0].state is SegmentState.DONE
+    assert done[1][0].attempts == 2
+    assert repository.finish_segments(project.id, [SegmentResult(3, "other", 9.0)]) == {
+        0: 3, 1: 1}
     segment_now = repository.segment(project.id, 3)
     assert segment_now is not None and segment_now.audio_key == "k/3"
-    assert repository.start_segment(project.id, 99) is None
-    assert repository.start_segment("no-such-project", 0) is None
+    assert repository.start_segments(project.id, 99) is None
+    assert repository.start_segments("no-such-project", 0) is None
     assert repository.cancel(project.id)
-    canceled = repository.start_segment(project.id, 0)
+    canceled = repository.start_segments(project.id, 0)
     assert canceled is not None and canceled[0].state is ProjectState.CANCELED
-    assert canceled[1].attempts == 0  # no attempt counted for a finished project
+    assert canceled[1][0].attempts == 0  # no attempt counted for a finished project
+
+
+def check_a_task_of_several_segments(repository: JobRepository) -> None:
+    """Segments 1-4 (across both chapters; the range runs past the end): started together
+    in order, attempts counted on the pending ones only, recorded in one statement."""
+    project = repository.create_project(new_project())
+    repository.record_segment(project.id, 2, "k/2", 1.0)  # done by an earlier task
+    started = repository.start_segments(project.id, 1, 6)
+    assert started is not None
+    segments = started[1]
+    assert [s.index for s in segments] == [1, 2, 3, 4]
+    assert [s.attempts for s in segments] == [1, 0, 1, 1]
+    pending = repository.finish_segments(
+        project.id, [SegmentResult(i, f"k/{i}", 0.5 * i) for i in (4, 1, 3)])
+    assert pending == {0: 1}  # only segment 0 is left
+    recorded = {s.index: (s.state, s.audio_key, s.duration_s)
+                for s in repository.segments(project.id)}
+    assert recorded == {
+        0: (SegmentState.PENDING, None, None), 1: (SegmentState.DONE, "k/1", 0.5),
+        2: (SegmentState.DONE, "k/2", 1.0), 3: (SegmentState.DONE, "k/3", 1.5),
+        4: (SegmentState.DONE, "k/4", 2.0)}
+    assert repository.pending_by_chapter(project.id) == {0: 1}
+    assert repository.finish_segments(project.id, []) == {0: 1}
 
 
 def check_chapter_claimed_once_its_segments_are_done(repository: JobRepository) -> None:
     project = repository.create_project(new_project())  # chapters of 3 and 2 segments
-    assert repository.pending_counts(project.id, 1) == (2, 5)
+    assert repository.pending_by_chapter(project.id) == {0: 3, 1: 2}
     repository.record_segment(project.id, 3, "k/3", 1.0)
     assert repository.claim_chapter(project.id, 1) is False  # segment 4 is pending
     repository.record_segment(project.id, 4, "k/4", 1.0)
-    assert repository.pending_counts(project.id, 1) == (0, 3)
-    assert repository.pending_counts(project.id, 0) == (3, 3)
+    assert repository.pending_by_chapter(project.id) == {0: 3}
     assert repository.segments(project.id, 1) == [
         s for s in repository.segments(project.id) if s.chapter_index == 1]
     barrier = threading.Barrier(6)
@@ -164,7 +190,8 @@ ALL_CASES = [
     check_create_is_atomic,
     check_record_is_idempotent,
     check_finalization_claimed_once,
-    check_start_and_finish_segment,
+    check_start_and_finish_segments,
+    check_a_task_of_several_segments,
     check_chapter_claimed_once_its_segments_are_done,
     check_pagination_and_delete,
 ]

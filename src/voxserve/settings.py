@@ -163,9 +163,13 @@ class Settings(BaseSettings):
     queue_name: str = "voxserve.segments"
     #: Port of ``voxserve worker``'s Prometheus ``/metrics`` endpoint (0: none).
     worker_metrics_port: int = Field(default=9464, ge=0, le=65535)
-    #: Unacknowledged tasks a worker holds at once (RabbitMQ prefetch); 0 (auto): two per
-    #: replica of the worker's largest engine, so every replica has its next segment queued.
+    #: Unacknowledged tasks a worker holds at once (RabbitMQ prefetch); 0 (auto): enough
+    #: for two segments per replica of the worker's largest engine (every replica has its
+    #: next segment queued), and at least two tasks (the next one starts while one ends).
     worker_prefetch: int = Field(default=0, ge=0, le=1000)
+    #: Consecutive segments (of one chapter) per queue task: one message, acknowledgement
+    #: and pair of transactions for several sentences. 1: a task per segment.
+    segments_per_task: int = Field(default=4, ge=1, le=64)
     #: Deliveries of one task before it goes to the dead-letter queue.
     task_max_attempts: int = Field(default=5, ge=1, le=100)
     task_retry_base_delay_ms: float = Field(default=500.0, ge=0.0)
@@ -243,12 +247,14 @@ class Settings(BaseSettings):
         return min(usable_cpus(), _MAX_AUTO_REPLICAS) if engine in _CPU_ENGINES else 1
 
     @property
-    def segment_concurrency(self) -> int:
-        """Segment tasks one process works on at once: ``worker_prefetch``, or two per
-        replica of its largest engine (one running, one queued behind it)."""
+    def task_concurrency(self) -> int:
+        """Segment tasks one process works on at once: ``worker_prefetch``, or enough for
+        two segments per replica of its largest engine (one running, one queued behind it),
+        and at least two."""
         if self.worker_prefetch:
             return self.worker_prefetch
-        return 2 * max((self.replicas_for(name) for name in self.engines), default=1)
+        segments = 2 * max((self.replicas_for(name) for name in self.engines), default=1)
+        return max(2, -(-segments // self.segments_per_task))
 
     @property
     def resolved_piper_intra_op_threads(self) -> int:

@@ -60,11 +60,12 @@ def test_the_creator_publishes_and_the_sweeper_leaves_it_alone(tmp_path: Path) -
 
     async def run() -> None:
         project = await asyncio.to_thread(repository.create_project, new_project())
-        assert await publish_project(repository, queue, project.id)
-        assert [(t.project_id, t.index) for t in queue.published] == [
-            (project.id, index) for index in range(5)]
-        assert await sweep(repository, queue) == 0
-        assert len(queue.published) == 5
+        assert await publish_project(repository, queue, project.id, 2)
+        # runs of at most 2 consecutive segments, never across chapters (of 3 and 2)
+        assert [(t.project_id, t.index, t.count) for t in queue.published] == [
+            (project.id, 0, 2), (project.id, 2, 1), (project.id, 3, 2)]
+        assert await sweep(repository, queue, 2) == 0
+        assert len(queue.published) == 3
 
     asyncio.run(run())
 
@@ -76,13 +77,13 @@ def test_a_crash_between_create_and_publish_is_repaired(tmp_path: Path) -> None:
     async def run() -> None:
         project = await asyncio.to_thread(repository.create_project, new_project())
         # the creator died before publishing: its fresh claim keeps the sweeper off …
-        assert await sweep(repository, queue) == 0
+        assert await sweep(repository, queue, 1) == 0
         # … until it is stale
         _age_claim(repository, project.id)
         repository.record_segment(project.id, 0, "k/0", 1.0)  # done meanwhile: not re-sent
-        assert await sweep(repository, queue) == 1
+        assert await sweep(repository, queue, 1) == 1
         assert [t.index for t in queue.published] == [1, 2, 3, 4]
-        assert await sweep(repository, queue) == 0
+        assert await sweep(repository, queue, 1) == 0
 
     asyncio.run(run())
 
@@ -94,10 +95,10 @@ def test_a_broker_outage_at_creation_is_retried_by_the_sweeper(tmp_path: Path) -
     async def run() -> None:
         queue.down = True
         project = await asyncio.to_thread(repository.create_project, new_project())
-        assert not await publish_project(repository, queue, project.id)
-        assert await sweep(repository, queue) == 0  # still down: claim released again
+        assert not await publish_project(repository, queue, project.id, 1)
+        assert await sweep(repository, queue, 1) == 0  # still down: claim released again
         queue.down = False
-        sweeper = OutboxSweeper(repository, queue, interval_s=0.05)
+        sweeper = OutboxSweeper(repository, queue, 1, interval_s=0.05)
         sweeper.start()
         try:
             for _ in range(100):
@@ -111,7 +112,7 @@ def test_a_broker_outage_at_creation_is_retried_by_the_sweeper(tmp_path: Path) -
         other = await asyncio.to_thread(repository.create_project, new_project())
         repository.release_publish(other.id)
         repository.cancel(other.id)
-        assert await sweep(repository, queue) == 0
+        assert await sweep(repository, queue, 1) == 0
 
     asyncio.run(run())
 
@@ -122,7 +123,7 @@ def test_inprocess_queue_satisfies_the_publisher(tmp_path: Path) -> None:
 
     async def run() -> None:
         project = await asyncio.to_thread(repository.create_project, new_project())
-        assert await publish_project(repository, queue, project.id)
-        assert len(queue) == 5
+        assert await publish_project(repository, queue, project.id, 4)
+        assert len(queue) == 2  # segments 0-2 and 3-4
 
     asyncio.run(run())

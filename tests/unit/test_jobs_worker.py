@@ -13,9 +13,11 @@ from pathlib import Path
 
 import av
 import numpy as np
+import pytest
 from sqlalchemy import update
 
 from tests.jobs_tools import new_project
+from voxserve.errors import EngineFailed
 from voxserve.jobs.chapters import chapter_record_key, file_key
 from voxserve.jobs.database import upgrade_database
 from voxserve.jobs.models import Chapter, utcnow
@@ -121,6 +123,69 @@ def test_a_chapter_is_assembled_once_its_last_segment_is_done(tmp_path: Path) ->
         np.testing.assert_array_equal(book[: first.size], first)
         np.testing.assert_array_equal(book[second_start : second_start + second.size], second)
         assert not book[first.size : second_start].any()
+
+    _run(tmp_path, body)
+
+
+def _synthesized(rig: Rig) -> list[str]:
+    """Texts every fake engine replica synthesized, in order per replica."""
+    return [text for engine in rig.worker.catalog.replicas()["fake"]
+            for text in engine.segments_synthesized]  # type: ignore[attr-defined]
+
+
+def test_a_task_of_several_segments_synthesizes_only_its_pending_ones(tmp_path: Path) -> None:
+    async def body(rig: Rig) -> None:
+        project = await asyncio.to_thread(rig.repository.create_project, new_project())
+        await rig.worker.handle(SegmentTaskMessage(project.id, 0))
+        # segments 0-2 (chapter 0), 0 already done: 1 and 2 are synthesized and recorded
+        await rig.worker.handle(SegmentTaskMessage(project.id, 0, count=3))
+        assert _synthesized(rig).count("One sentence here.") == 1
+        segments = await asyncio.to_thread(rig.repository.segments, project.id)
+        assert [s.attempts for s in segments] == [1, 1, 1, 0, 0]
+        assert [s.state.value for s in segments] == ["done"] * 3 + ["pending"] * 2
+        running = await rig.project(project.id)
+        assert [c.assembled for c in running.chapters] == [True, False]
+        await rig.worker.handle(SegmentTaskMessage(project.id, 3, count=2))
+        assert (await rig.project(project.id)).state.value == "completed"
+        assert sorted(_synthesized(rig)) == sorted(s.text for s in segments)
+
+    _run(tmp_path, body)
+
+
+def test_a_failing_segment_fails_its_task_and_records_nothing_of_it(tmp_path: Path) -> None:
+    async def body(rig: Rig) -> None:
+        project = await asyncio.to_thread(
+            rig.repository.create_project, new_project(options={"fail_on": "Short"}))
+        with pytest.raises(EngineFailed):
+            await rig.worker.handle(SegmentTaskMessage(project.id, 3, count=2))
+        segments = await asyncio.to_thread(rig.repository.segments, project.id)
+        # neither segment is recorded (the task is retried whole; done ones are skipped then)
+        assert [s.state.value for s in segments[3:]] == ["pending", "pending"]
+        assert [s.attempts for s in segments[3:]] == [1, 1]
+        # the last attempt fails the project, naming the task's segments
+        with pytest.raises(EngineFailed):
+            await rig.worker.handle(SegmentTaskMessage(project.id, 3, attempt=3, count=2))
+        failed = await rig.project(project.id)
+        assert failed.state.value == "failed"
+        assert failed.error is not None and failed.error.startswith("segments 3-4 failed")
+
+    _run(tmp_path, body)
+
+
+def test_canceling_a_project_stops_its_task_in_flight(tmp_path: Path) -> None:
+    async def body(rig: Rig) -> None:
+        project = await asyncio.to_thread(
+            rig.repository.create_project, new_project(options={"sleep_ms": 200}))
+        handling = asyncio.create_task(
+            rig.worker.handle(SegmentTaskMessage(project.id, 0, count=3)))
+        await asyncio.sleep(0.1)  # the first segment is being synthesized
+        await rig.service.cancel(project.id)
+        rig.worker.cancel_project(project.id)
+        await asyncio.wait_for(handling, timeout=5)  # ends without an error
+        assert len(_synthesized(rig)) <= 1  # the queued segments never ran
+        segments = await asyncio.to_thread(rig.repository.segments, project.id)
+        assert all(s.state.value == "pending" for s in segments)  # nothing recorded
+        assert (await rig.project(project.id)).state.value == "canceled"
 
     _run(tmp_path, body)
 

@@ -54,7 +54,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     artifacts = create_artifact_store(settings)
     speech_service = SpeechService(settings, catalog, scheduler, cache)
     jobs = JobRuntime(settings, catalog, scheduler, artifacts)
-    project_service = ProjectService(settings, catalog, jobs.repository, jobs.queue, artifacts)
+    project_service = ProjectService(settings, catalog, jobs.repository, jobs.queue, artifacts,
+                                     stop_work=jobs.worker.cancel_project)
     rate_limiter = RateLimiter.from_settings(settings)
     audit_log = create_audit_log(settings)
 

@@ -16,7 +16,8 @@ from voxserve.errors import ConfigurationError, VoxserveError
 from voxserve.gpu_metrics import register_gpu_metrics
 from voxserve.jobs.chapters import file_key
 from voxserve.jobs.database import upgrade_database
-from voxserve.jobs.queue import SegmentTaskMessage, is_inprocess
+from voxserve.jobs.outbox import publish_project
+from voxserve.jobs.queue import is_inprocess
 from voxserve.jobs.repository import ProjectRecord
 from voxserve.jobs.runtime import JobRuntime
 from voxserve.jobs.service import ProjectService
@@ -102,12 +103,12 @@ async def convert(
                          database_url=f"sqlite:///{work / 'jobs.db'}")
     try:
         await runtime.open()  # also resumes an interrupted conversion in the same out dir
-        service = ProjectService(settings, catalog, runtime.repository, runtime.queue, artifacts)
+        service = ProjectService(settings, catalog, runtime.repository, runtime.queue, artifacts,
+                                 stop_work=runtime.worker.cancel_project)
         new = service.validate(document, spec, default_name=source.stem)
         project = await asyncio.to_thread(runtime.repository.create_project, new)
-        await runtime.queue.publish_many(
-            SegmentTaskMessage(project.id, index) for index in range(project.segment_count)
-        )
+        await publish_project(runtime.repository, runtime.queue, project.id,
+                              settings.segments_per_task)
         await runtime.start_workers()
         finished = await _wait(runtime, project.id, on_progress)
     finally:

@@ -118,12 +118,14 @@ class RabbitMQQueue:
             error = getattr(exc, "message", None) or str(exc) or type(exc).__name__
             if task.attempt >= self.max_attempts:
                 logger.error("task dead-lettered after %s attempts: %s", task.attempt, error,
-                             extra={"project_id": task.project_id, "segment": task.index})
+                             extra={"project_id": task.project_id, "segment": task.index,
+                                    "segments": task.count})
                 await self._send(f"{self.name}.dead", task, error=error)
             else:
                 delay_s = retry_delay_s(self.retry_base_delay_ms, task.attempt)
                 logger.warning("task failed, retrying in %.1f s: %s", delay_s, error,
-                               extra={"project_id": task.project_id, "segment": task.index})
+                               extra={"project_id": task.project_id, "segment": task.index,
+                                      "segments": task.count})
                 await self._send(f"{self.name}.retry", task.retried(),
                                  expiration_s=max(delay_s, 0.001), error=error)
         await message.ack()

@@ -2,7 +2,7 @@
 
 Sync SQLAlchemy; async code calls it through ``asyncio.to_thread``. Every method is one
 short transaction and returns plain records, never ORM objects. Concurrency rests on
-conditional updates: :meth:`JobRepository.record_segment` and
+conditional updates: :meth:`JobRepository.finish_segments` and
 :meth:`JobRepository.claim_finalization` are ``UPDATE … WHERE`` statements whose row count
 says whether this call did it, so any number of workers in any number of processes agree.
 """
@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
+    Connection,
     CursorResult,
     Engine,
     Row,
@@ -122,6 +123,15 @@ class SegmentRecord:
     audio_key: str | None
     duration_s: float | None
     attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentResult:
+    """A synthesized segment to record: its stored audio and length."""
+
+    index: int
+    audio_key: str
+    duration_s: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,24 +308,17 @@ class JobRepository:
             )
             return int(count or 0)
 
-    def pending_counts(self, project_id: str, chapter_index: int) -> tuple[int, int]:
-        """Pending segments ``(in chapter chapter_index, in the whole project)``, in one query."""
-        in_chapter = case((Segment.chapter_index == chapter_index, 1), else_=0)
-        with self._session() as session:
-            row = session.execute(
-                select(func.coalesce(func.sum(in_chapter), 0), func.count())
-                .select_from(Segment)
-                .where(Segment.project_id == project_id,
-                       Segment.state == SegmentState.PENDING.value)
-            ).one()
-            return int(row[0]), int(row[1])
+    def pending_by_chapter(self, project_id: str) -> dict[int, int]:
+        """Pending segments per chapter (chapters without any are absent)."""
+        with self.engine.connect() as connection:
+            return _pending_by_chapter(connection, project_id)
 
-    def pending_tasks(self, project_id: str | None = None) -> list[tuple[str, int]]:
-        """(project id, segment index) of every pending segment of queued/running projects,
-        oldest project first, in document order."""
+    def pending_tasks(self, project_id: str | None = None) -> list[tuple[str, int, int]]:
+        """(project id, segment index, chapter index) of every pending segment of
+        queued/running projects, oldest project first, in document order."""
         with self._session() as session:
             query = (
-                select(Segment.project_id, Segment.index)
+                select(Segment.project_id, Segment.index, Segment.chapter_index)
                 .join(Project, Project.id == Segment.project_id)
                 .where(Project.state.in_(ACTIVE_STATES),
                        Segment.state == SegmentState.PENDING.value)
@@ -323,7 +326,7 @@ class JobRepository:
             )
             if project_id is not None:
                 query = query.where(Segment.project_id == project_id)
-            return [(str(row[0]), int(row[1])) for row in session.execute(query)]
+            return [(str(row[0]), int(row[1]), int(row[2])) for row in session.execute(query)]
 
     def unfinished_without_pending(self) -> list[str]:
         """Active projects whose segments are all done (their finisher died): finalize them."""
@@ -383,37 +386,43 @@ class JobRepository:
 
     # --- worker updates ---------------------------------------------------------------
 
-    def start_segment(
-        self, project_id: str, index: int
-    ) -> tuple[ProjectRecord, SegmentRecord] | None:
+    def start_segments(
+        self, project_id: str, first: int, count: int = 1
+    ) -> tuple[ProjectRecord, list[SegmentRecord]] | None:
         """A worker's first step on a task, in one transaction: the project (without its
-        chapters) and the segment, ``None`` if either is gone; for a pending segment of an
-        active project, count the attempt and mark a queued project running.
+        chapters) and its segments ``first`` … ``first + count - 1`` in order, ``None`` if
+        the project or all of them are gone; for an active project, count an attempt on
+        each pending one and mark a queued project running.
 
-        Core statements rather than the ORM: this runs once per segment, and its CPU is
-        taken from the engine on a busy worker.
+        Core statements rather than the ORM: this runs once per task, and its CPU is taken
+        from the engine on a busy worker.
         """
         now = utcnow()
         projects, segments = _PROJECTS, _SEGMENTS
+        in_task = and_(segments.c.project_id == project_id, segments.c.index >= first,
+                       segments.c.index < first + count)
         with self.engine.begin() as connection:
             project = connection.execute(
                 select(projects).where(projects.c.id == project_id)
             ).first()
-            segment = connection.execute(
-                select(segments).where(segments.c.project_id == project_id,
-                                       segments.c.index == index)
-            ).first()
-            if project is None or segment is None:
+            if project is None:
+                return None
+            rows = connection.execute(
+                select(segments).where(in_task).order_by(segments.c.index)
+            ).all()
+            if not rows:
                 return None
             project_record = _project_record(project, ())
-            segment_record = _segment_from_mapping(segment._mapping)
-            if (segment_record.state is SegmentState.PENDING
-                    and project_record.state.value in ACTIVE_STATES):
+            records = [_segment_from_mapping(row._mapping) for row in rows]
+            if (project_record.state.value in ACTIVE_STATES
+                    and any(r.state is SegmentState.PENDING for r in records)):
                 connection.execute(
-                    update(segments).where(segments.c.id == segment.id)
+                    update(segments)
+                    .where(in_task, segments.c.state == SegmentState.PENDING.value)
                     .values(attempts=segments.c.attempts + 1)
                 )
-                segment_record = replace(segment_record, attempts=segment_record.attempts + 1)
+                records = [replace(r, attempts=r.attempts + 1)
+                           if r.state is SegmentState.PENDING else r for r in records]
                 if project_record.state is ProjectState.QUEUED:
                     connection.execute(
                         update(projects)
@@ -424,34 +433,36 @@ class JobRepository:
                     )
                     project_record = replace(project_record, state=ProjectState.RUNNING,
                                              started_at=now, updated_at=now)
-            return project_record, segment_record
+            return project_record, records
 
-    def finish_segment(
-        self, project_id: str, index: int, chapter_index: int, audio_key: str, duration_s: float
-    ) -> tuple[int, int]:
-        """Record a segment's audio (idempotently, as :meth:`record_segment`) and return the
-        pending segments ``(in its chapter, in the project)``, in one transaction."""
+    def finish_segments(
+        self, project_id: str, results: Sequence[SegmentResult]
+    ) -> dict[int, int]:
+        """Record segments' audio (idempotently: only pending segments take it, as
+        :meth:`record_segment`) and return the pending segments per chapter (chapters
+        without any are absent), in one transaction."""
         now = utcnow()
         projects, segments = _PROJECTS, _SEGMENTS
         pending = segments.c.state == SegmentState.PENDING.value
         with self.engine.begin() as connection:
-            result = connection.execute(
-                update(segments)
-                .where(segments.c.project_id == project_id, segments.c.index == index, pending)
-                .values(state=SegmentState.DONE.value, audio_key=audio_key,
-                        duration_s=duration_s, done_at=now)
-            )
-            if result.rowcount == 1:
-                connection.execute(
-                    update(projects).where(projects.c.id == project_id).values(updated_at=now)
+            if results:
+                keys = {r.index: r.audio_key for r in results}
+                durations = {r.index: r.duration_s for r in results}
+                result = connection.execute(
+                    update(segments)
+                    .where(segments.c.project_id == project_id,
+                           segments.c.index.in_(list(keys)), pending)
+                    .values(state=SegmentState.DONE.value,
+                            audio_key=case(keys, value=segments.c.index),
+                            duration_s=case(durations, value=segments.c.index),
+                            done_at=now)
                 )
-            in_chapter = case((segments.c.chapter_index == chapter_index, 1), else_=0)
-            row = connection.execute(
-                select(func.coalesce(func.sum(in_chapter), 0), func.count())
-                .select_from(segments)
-                .where(segments.c.project_id == project_id, pending)
-            ).one()
-            return int(row[0]), int(row[1])
+                if result.rowcount:
+                    connection.execute(
+                        update(projects).where(projects.c.id == project_id)
+                        .values(updated_at=now)
+                    )
+            return _pending_by_chapter(connection, project_id)
 
     def record_segment(
         self, project_id: str, index: int, audio_key: str, duration_s: float
@@ -599,6 +610,17 @@ class JobRepository:
             session.execute(delete(Chapter).where(Chapter.project_id == project_id))
             session.execute(delete(Project).where(Project.id == project_id))
             return keys
+
+
+def _pending_by_chapter(connection: Connection, project_id: str) -> dict[int, int]:
+    segments = _SEGMENTS
+    rows = connection.execute(
+        select(segments.c.chapter_index, func.count())
+        .where(segments.c.project_id == project_id,
+               segments.c.state == SegmentState.PENDING.value)
+        .group_by(segments.c.chapter_index)
+    )
+    return {int(chapter): int(count) for chapter, count in rows}
 
 
 def _segment_from_mapping(row: Mapping[Any, Any]) -> SegmentRecord:

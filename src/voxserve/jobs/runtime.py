@@ -18,6 +18,7 @@ from voxserve.jobs.queue import (
     TaskQueue,
     create_queue,
     is_inprocess,
+    segment_tasks,
 )
 from voxserve.jobs.repository import JobRepository
 from voxserve.jobs.webhook import WebhookNotifier
@@ -43,7 +44,7 @@ class JobRuntime:
         self.settings = settings
         self.database_url = database_url or settings.resolved_database_url
         self.repository = JobRepository(self.database_url)
-        self.queue: TaskQueue = create_queue(settings, concurrency=settings.segment_concurrency)
+        self.queue: TaskQueue = create_queue(settings, concurrency=settings.task_concurrency)
         self.webhooks = WebhookNotifier(
             timeout_s=settings.webhook_timeout_s, max_attempts=settings.webhook_max_attempts
         )
@@ -53,7 +54,8 @@ class JobRuntime:
         )
         self.runs_workers = is_inprocess(settings)
         #: With RabbitMQ: publishes the tasks of projects whose creator could not.
-        self.outbox = None if self.runs_workers else OutboxSweeper(self.repository, self.queue)
+        self.outbox = None if self.runs_workers else OutboxSweeper(
+            self.repository, self.queue, settings.segments_per_task)
 
     async def open(self) -> None:
         """Migrate the database; with the in-process queue, re-enqueue unfinished work."""
@@ -68,7 +70,7 @@ class JobRuntime:
         unfinished project whose segments are all done (its finisher died)."""
         pending = await asyncio.to_thread(self.repository.pending_tasks)
         orphans = await asyncio.to_thread(self.repository.unfinished_without_pending)
-        tasks = [SegmentTaskMessage(project_id, index) for project_id, index in pending]
+        tasks = segment_tasks(pending, self.settings.segments_per_task)
         tasks += [SegmentTaskMessage(project_id, 0) for project_id in orphans]
         await self.queue.publish_many(tasks)
         if tasks:
@@ -76,7 +78,7 @@ class JobRuntime:
         return len(tasks)
 
     async def start_workers(self) -> None:
-        """With the in-process queue: consume ``segment_concurrency`` tasks at once."""
+        """With the in-process queue: consume ``task_concurrency`` tasks at once."""
         if not self.runs_workers:
             return
         await self.queue.consume(self.worker.handle)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -79,12 +79,16 @@ class ProjectService:
         repository: JobRepository,
         queue: TaskQueue,
         artifacts: ArtifactStore,
+        *,
+        stop_work: Callable[[str], None] | None = None,
     ) -> None:
         self._settings = settings
         self._catalog = catalog
         self._repository = repository
         self._queue = queue
         self._artifacts = artifacts
+        #: Stops this process's in-flight synthesis of a project (its in-process workers).
+        self._stop_work = stop_work
 
     @property
     def artifacts(self) -> ArtifactStore:
@@ -125,7 +129,8 @@ class ProjectService:
         project = await asyncio.to_thread(self._repository.create_project, new)
         # its rows are stored: the project is accepted even if the broker is down now (the
         # outbox sweeper publishes its tasks later)
-        await publish_project(self._repository, self._queue, project.id)
+        await publish_project(self._repository, self._queue, project.id,
+                              self._settings.segments_per_task)
         return project
 
     def validate(
@@ -178,12 +183,18 @@ class ProjectService:
         if project.state in (ProjectState.COMPLETED, ProjectState.FAILED):
             raise ProjectConflict(f"project '{project_id}' is already {project.state.value}")
         await asyncio.to_thread(self._repository.cancel, project_id)
+        self._stopped(project_id)
         return await self.get(project_id)
+
+    def _stopped(self, project_id: str) -> None:
+        if self._stop_work is not None:
+            self._stop_work(project_id)
 
     async def delete(self, project_id: str) -> None:
         """Cancel the work, remove the rows, then the artifacts (chapters assembled before
         the project ended included)."""
         await asyncio.to_thread(self._repository.cancel, project_id)
+        self._stopped(project_id)
         project = await asyncio.to_thread(self._repository.get_project, project_id)
         keys = await asyncio.to_thread(self._repository.delete, project_id)
         if keys is None or project is None:

@@ -1,5 +1,5 @@
-"""Handling one segment task: synthesize, store, record; assemble the chapter and finish
-the project when the segment was their last.
+"""Handling one segment task: synthesize its segments, store them, record them; assemble a
+chapter and finish the project when the task held their last segments.
 
 Idempotent: a task for a deleted, canceled or finished project, or for a segment already
 done, does no synthesis (a done segment may still trigger a finalization whose finisher
@@ -16,7 +16,7 @@ from voxserve.jobs.background import BackgroundPool
 from voxserve.jobs.chapters import assemble_if_complete, segment_key
 from voxserve.jobs.finalize import finalize_project
 from voxserve.jobs.queue import SegmentTaskMessage
-from voxserve.jobs.repository import JobRepository, ProjectRecord
+from voxserve.jobs.repository import JobRepository, ProjectRecord, SegmentRecord, SegmentResult
 from voxserve.jobs.synthesis import synthesize_segment
 from voxserve.jobs.webhook import WebhookNotifier
 from voxserve.scheduler import Scheduler
@@ -54,6 +54,14 @@ class SegmentWorker:
         self.max_attempts = max_attempts
         #: Threads for encoding chapters and books; they yield to interactive requests.
         self.background = background or BackgroundPool(yield_to=scheduler.interactive_recent)
+        #: In-flight segment syntheses per project, so canceling a project stops them.
+        self._running: dict[str, set[asyncio.Future[SegmentResult]]] = {}
+
+    def cancel_project(self, project_id: str) -> None:
+        """Stop this process's in-flight segments of a canceled or deleted project (their
+        tasks end without recording anything; tasks not started yet find it canceled)."""
+        for job in self._running.get(project_id, ()):
+            job.cancel()
 
     async def handle(self, task: SegmentTaskMessage) -> None:
         try:
@@ -65,37 +73,70 @@ class SegmentWorker:
 
     async def _handle(self, task: SegmentTaskMessage) -> None:
         repository = self.repository
-        started = await asyncio.to_thread(repository.start_segment, task.project_id, task.index)
+        started = await asyncio.to_thread(
+            repository.start_segments, task.project_id, task.index, task.count
+        )
         if started is None:
             return
-        project, segment = started
+        project, segments = started
         if project.state.finished:
             return
-        if segment.audio_key is None:
-            audio = await synthesize_segment(self.catalog, self.scheduler, project, segment.text)
-            key = segment_key(task.project_id, task.index)
-            await self.artifacts.put(key, audio.pcm_s16le, "audio/pcm")
-            chapter_pending, project_pending = await asyncio.to_thread(
-                repository.finish_segment, task.project_id, task.index, segment.chapter_index,
-                key, audio.duration_s,
-            )
+        todo = [segment for segment in segments if segment.audio_key is None]
+        if todo:
+            results = await self._synthesize_all(project, todo)
+            if results is None:  # the project was canceled meanwhile
+                return
+            pending = await asyncio.to_thread(repository.finish_segments, task.project_id,
+                                              results)
         else:  # done before (a redelivered task): finish what its worker may not have
-            chapter_pending, project_pending = await asyncio.to_thread(
-                repository.pending_counts, task.project_id, segment.chapter_index
-            )
-        if chapter_pending == 0:
-            # encode the finished chapter now, while the other replicas go on synthesizing
-            await assemble_if_complete(repository, self.artifacts, project,
-                                       segment.chapter_index, self.background)
-        if project_pending == 0:
+            pending = await asyncio.to_thread(repository.pending_by_chapter, task.project_id)
+        for chapter in sorted({segment.chapter_index for segment in segments}):
+            if chapter not in pending:
+                # encode the finished chapter now, while the replicas go on synthesizing
+                await assemble_if_complete(repository, self.artifacts, project, chapter,
+                                           self.background)
+        if not pending:
             completed = await finalize_project(repository, self.artifacts, task.project_id,
                                                self.background)
             if completed is not None:
                 self.webhooks.notify(completed.webhook_url, webhook_payload(completed))
 
+    async def _synthesize_all(
+        self, project: ProjectRecord, segments: list[SegmentRecord]
+    ) -> list[SegmentResult] | None:
+        """Queue every segment at once (the replicas take them in parallel, interactive
+        requests still first) and store each one's audio; if one fails, the others are
+        stopped and the error raised. ``None`` when :meth:`cancel_project` stopped them."""
+        jobs = [asyncio.ensure_future(self._synthesize(project, segment))
+                for segment in segments]
+        running = self._running.setdefault(project.id, set())
+        running.update(jobs)
+        try:
+            return list(await asyncio.gather(*jobs))
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise  # this task itself is being canceled (shutdown)
+            return None  # canceled through cancel_project
+        except BaseException:
+            for job in jobs:
+                job.cancel()
+            await asyncio.gather(*jobs, return_exceptions=True)
+            raise
+        finally:
+            running.difference_update(jobs)
+            if not running:
+                self._running.pop(project.id, None)
+
+    async def _synthesize(self, project: ProjectRecord, segment: SegmentRecord) -> SegmentResult:
+        audio = await synthesize_segment(self.catalog, self.scheduler, project, segment.text)
+        key = segment_key(project.id, segment.index)
+        await self.artifacts.put(key, audio.pcm_s16le, "audio/pcm")
+        return SegmentResult(segment.index, key, audio.duration_s)
+
     async def _fail(self, task: SegmentTaskMessage, error: Exception) -> None:
         message = getattr(error, "message", None) or str(error) or type(error).__name__
-        text = f"segment {task.index} failed after {task.attempt} attempts: {message}"
+        text = f"{task.describe()} failed after {task.attempt} attempts: {message}"
         if await asyncio.to_thread(self.repository.fail, task.project_id, text):
             project = await asyncio.to_thread(self.repository.get_project, task.project_id)
             if project is not None:
