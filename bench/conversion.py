@@ -20,6 +20,11 @@ machine is shared and noisy, so absolute rates from different runs do not compar
    own (all but the first; the API server and this client on the first), compared with the
    raw engine on those same CPUs: a worker machine of its own, as deployed ("workers on any
    machine"), emulated with CPU affinity. PostgreSQL and RabbitMQ keep every CPU.
+
+   Wall-clock ratios carry the raw engine's own run-to-run noise (5-10 % here), so each
+   conversion also reports a CPU-time ratio: the raw engine's CPU seconds per audio second
+   times the project's audio, over the worker processes' CPU seconds during the conversion.
+   It says what share of a worker's CPU goes to the engine's own work.
 3. **Interactive latency during a conversion**: a default ``voxserve serve`` (in-process queue,
    SQLite; it converts at batch priority itself). p95 latency of one-sentence
    ``response_format: pcm`` speech requests from one sequential client, idle (before and after)
@@ -87,10 +92,16 @@ class RawRate:
     sentences: int
     audio_s: float
     wall_s: float
+    #: CPU time of the synthesizing threads (user + system)
+    cpu_s: float = 0.0
 
     @property
     def rate(self) -> float:
         return self.audio_s / self.wall_s
+
+    @property
+    def cpu_per_audio_s(self) -> float:
+        return self.cpu_s / self.audio_s
 
 
 @dataclass
@@ -117,6 +128,12 @@ class Conversion:
     server_ratio_to_raw: float | None = None
     #: 1-minute load average when it completed (context only; includes our own processes)
     loadavg_end: float = 0.0
+    #: CPU time (user + system) of the worker processes during the conversion (Linux)
+    worker_cpu_s: float | None = None
+    #: raw engine CPU for this much audio / ``worker_cpu_s``: the share of the workers' CPU
+    #: that the engine's own work needs (less noisy than wall-clock rates; excludes the API
+    #: server, PostgreSQL and RabbitMQ)
+    cpu_ratio: float | None = None
     #: "shared": server, workers, PostgreSQL and RabbitMQ on every CPU; "dedicated": the
     #: workers (and the raw engine compared with them) on CPUs of their own
     layout: str = "shared"
@@ -216,6 +233,20 @@ def build_document(chapters: int, sentences: int) -> tuple[str, list[str]]:
     return "\n\n".join(parts) + "\n", used
 
 
+def _process_cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of a process (all its threads), from /proc (Linux)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _workers_cpu_s(workers: Sequence[subprocess.Popen[bytes]]) -> float | None:
+    readings = [_process_cpu_s(worker.pid) for worker in workers]
+    return None if None in readings else sum(r for r in readings if r is not None)
+
+
 def _stop(process: subprocess.Popen[bytes] | None) -> None:
     if process is None or process.poll() is not None:
         return
@@ -292,18 +323,23 @@ class RawEngine:
         pending = list(enumerate(sentences))
         lock = threading.Lock()
         audio_s = [0.0] * len(self.engines)
+        cpu_s = [0.0] * len(self.engines)
 
         def run(slot: int) -> None:
             if self.cpus is not None:
                 os.sched_setaffinity(0, self.cpus)  # this thread only
             engine = self.engines[slot]
-            while True:
-                with lock:
-                    if not pending:
-                        return
-                    _, text = pending.pop(0)
-                for chunk in engine.synthesize(text, VOICE_ID, self.params):
-                    audio_s[slot] += len(chunk.samples) / chunk.sample_rate_hz
+            cpu_start = time.thread_time()
+            try:
+                while True:
+                    with lock:
+                        if not pending:
+                            return
+                        _, text = pending.pop(0)
+                    for chunk in engine.synthesize(text, VOICE_ID, self.params):
+                        audio_s[slot] += len(chunk.samples) / chunk.sample_rate_hz
+            finally:
+                cpu_s[slot] = time.thread_time() - cpu_start
 
         started = time.perf_counter()
         threads = [threading.Thread(target=run, args=(slot,)) for slot in range(len(self.engines))]
@@ -311,7 +347,8 @@ class RawEngine:
             thread.start()
         for thread in threads:
             thread.join()
-        return RawRate(label, len(sentences), sum(audio_s), time.perf_counter() - started)
+        return RawRate(label, len(sentences), sum(audio_s), time.perf_counter() - started,
+                       sum(cpu_s))
 
     def close(self) -> None:
         for engine in self.engines:
@@ -552,11 +589,17 @@ def run_distributed(text: str, raw: RawEngine, sentences: Sequence[str], raws: l
             for audio_format in formats:
                 label = f"{count} worker{'s' if count > 1 else ''}{where}, {audio_format}"
                 print(f"  converting with {label} …", flush=True)
+                cpu_before = _workers_cpu_s(workers)
                 result = run_conversion(server, text, label, count, raws[-1].rate,
                                         audio_format=audio_format)
+                cpu_after = _workers_cpu_s(workers)
                 result.layout = layout
                 raws.append(raw.measure(f"raw after {label}", sentences))
                 result.compare([raws[-2].rate, raws[-1].rate])
+                if cpu_before is not None and cpu_after is not None and cpu_after > cpu_before:
+                    result.worker_cpu_s = round(cpu_after - cpu_before, 2)
+                    raw_cpu = (raws[-2].cpu_per_audio_s + raws[-1].cpu_per_audio_s) / 2
+                    result.cpu_ratio = round(raw_cpu * result.audio_s / result.worker_cpu_s, 3)
                 results.append(result)
                 print(f"    {_conversion_line(result)}", flush=True)
                 print(f"    raw engine again: {raws[-1].rate:.2f} audio-s/s", flush=True)
@@ -692,8 +735,10 @@ def _conversion_line(c: Conversion) -> str:
               if c.segments_wall_s and c.raw_reference else "")
     span = (f" (range {c.ratio_range[0]:.2f}-{c.ratio_range[1]:.2f} over raw "
             f"{'/'.join(f'{r:.2f}' for r in c.raw_bracket)})" if len(c.raw_bracket) > 1 else "")
+    cpu = (f"; worker CPU {c.worker_cpu_s:.1f} s, of which the engine's work is "
+           f"{c.cpu_ratio:.2f}" if c.worker_cpu_s and c.cpu_ratio is not None else "")
     return (f"{c.label:>20}: {c.segments} segments, {c.audio_s:.1f} s audio in {c.wall_s:.1f} s "
-            f"= {c.rate:.2f} audio-s/s = {c.ratio_to_raw:.2f}x raw{span}{server}{finish} "
+            f"= {c.rate:.2f} audio-s/s = {c.ratio_to_raw:.2f}x raw{span}{server}{finish}{cpu} "
             f"(load avg at end {c.loadavg_end:.2f})")
 
 
@@ -817,8 +862,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if c.workers == 1:
             ratio = _headline(c)
             verdict = "meets" if ratio >= 0.9 else "MISSES"
+            cpu = (f"; by CPU time the engine's work is {c.cpu_ratio:.2f} of the worker's"
+                   if c.cpu_ratio is not None else "")
             print(f"one worker / raw ({c.label}, {c.layout}, server-timed) = {ratio:.2f} "
-                  f"({verdict} target >= 0.9)")
+                  f"({verdict} target >= 0.9){cpu}")
     two = _first_format(report.distributed, 2)
     if report.two_over_one_workers is not None and two is not None:
         print(f"two workers / raw = {_headline(two):.2f}; "
