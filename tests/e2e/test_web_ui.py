@@ -17,7 +17,7 @@ import pytest
 from tests.e2e.test_operations import Server, _start, _stop
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser, Locator, Page
 
 pytestmark = pytest.mark.e2e
 
@@ -133,16 +133,20 @@ def test_empty_text_shows_the_api_message(page: Page, server: Server) -> None:
     _screenshot(page, "playground-error")
 
 
+def _convert(page: Page, server: Server, path: Path, text: str) -> Locator:
+    """Upload ``text`` as the file ``path`` on the projects page; the new project's item."""
+    path.write_text(text)
+    page.goto(f"{server.url}/#projects")
+    page.wait_for_selector("#project-voice option", state="attached")
+    page.set_input_files("#file", str(path))
+    page.get_by_role("button", name="Convert").click()
+    return page.locator("li.project").first
+
+
 def test_project_upload_converts_and_plays_with_subtitles(
     page: Page, server: Server, tmp_path: Path
 ) -> None:
-    book = tmp_path / "short-book.md"
-    book.write_text(BOOK)
-    page.goto(f"{server.url}/#projects")
-    page.wait_for_selector("#project-voice option", state="attached")
-    page.set_input_files("#file", str(book))
-    page.get_by_role("button", name="Convert").click()
-    item = page.locator("li.project").first
+    item = _convert(page, server, tmp_path / "short-book.md", BOOK)
     rows = item.locator("tbody tr")
     _wait_until(page, "li.project", "data-state", lambda v: v == "completed", timeout_s=40)
     assert rows.count() == 3
@@ -176,13 +180,8 @@ def test_a_converted_chapter_plays_while_the_rest_converts(
     """Chapter 1 (one sentence) is offered in the player, with its subtitles, while
     chapter 2 (80 sentences) is still converting; then the project is canceled."""
     long_chapter = " ".join(f"This is sentence number {n} of the long part." for n in range(80))
-    book = tmp_path / "early.md"
-    book.write_text(f"# Opening\n\nThe first chapter is short.\n\n# Body\n\n{long_chapter}\n")
-    page.goto(f"{server.url}/#projects")
-    page.wait_for_selector("#project-voice option", state="attached")
-    page.set_input_files("#file", str(book))
-    page.get_by_role("button", name="Convert").click()
-    item = page.locator("li.project").first
+    item = _convert(page, server, tmp_path / "early.md",
+                    f"# Opening\n\nThe first chapter is short.\n\n# Body\n\n{long_chapter}\n")
     select = item.locator("select.chapter-select")
     select.locator("option").first.wait_for(state="attached", timeout=30_000)
     assert item.get_attribute("data-state") == "running"
