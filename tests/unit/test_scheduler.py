@@ -123,6 +123,32 @@ def test_admission_refuses_a_full_queue(tmp_path: Path) -> None:
     asyncio.run(run())
 
 
+def test_queued_batch_work_never_fills_the_queue_for_interactive_requests(
+    tmp_path: Path
+) -> None:
+    engine = _engine(tmp_path)
+    gate = Gate()
+    engine.before_segment = gate
+
+    async def run() -> None:
+        async with _scheduler(engine, max_queue=2) as scheduler:
+            scheduler.submit(_request("hold"), Priority.BATCH)
+            await _wait(gate.entered)
+            for text in ("a", "b", "c"):  # a conversion's segments, past the limit
+                scheduler.submit(_request(text), Priority.BATCH)
+            with pytest.raises(Overloaded) as refused:
+                scheduler.admit(Priority.BATCH)  # more batch work: refused
+            assert refused.value.reason == "queue_full"
+            scheduler.admit(Priority.INTERACTIVE)  # runs before them: accepted
+            scheduler.submit(_request("d"), Priority.INTERACTIVE)
+            scheduler.submit(_request("e"), Priority.INTERACTIVE)
+            with pytest.raises(Overloaded):  # two interactive ones queued: now full
+                scheduler.admit(Priority.INTERACTIVE)
+            gate.opened.set()
+
+    asyncio.run(run())
+
+
 def test_admission_refuses_when_estimated_wait_exceeds_budget(tmp_path: Path) -> None:
     engine = _engine(tmp_path)
     gate = Gate()

@@ -128,13 +128,15 @@ class EngineScheduler:
     def admit(self, priority: Priority, budget_s: float | None = None) -> float:
         """Estimated wait for a new request's first segment; raises ``Overloaded`` to refuse.
 
-        Places held by admitted requests count as queued (see :meth:`reserve`).
+        Places held by admitted requests count as queued (see :meth:`reserve`). Segments of
+        a lower priority do not: queued document conversions never make the engine refuse
+        an interactive request (it runs before them).
         """
         try:
             return check_admission(
                 engine=self.name,
                 limits=self.limits,
-                queued_total=len(self._queue) + self._reserved,
+                queued_total=self._queue.waiting_at_or_above(priority) + self._reserved,
                 ahead=self._queue.waiting_at_or_above(priority) + self.running() + self._reserved,
                 replicas=len(self._replicas),
                 estimate=self.estimate,
