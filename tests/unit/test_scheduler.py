@@ -95,15 +95,25 @@ def test_interactive_segments_run_before_batch_segments(tmp_path: Path) -> None:
     ]
 
 
-def test_admission_refuses_a_full_queue(tmp_path: Path) -> None:
+@asynccontextmanager
+async def _held(tmp_path: Path, priority: Priority, *, max_queue: int
+                ) -> AsyncIterator[EngineScheduler]:
+    """A scheduler whose one replica is held on a segment of ``priority`` for the block."""
     engine = _engine(tmp_path)
     gate = Gate()
     engine.before_segment = gate
+    async with _scheduler(engine, max_queue=max_queue) as scheduler:
+        scheduler.submit(_request("hold"), priority)
+        await _wait(gate.entered)
+        try:
+            yield scheduler
+        finally:
+            gate.opened.set()
 
+
+def test_admission_refuses_a_full_queue(tmp_path: Path) -> None:
     async def run() -> None:
-        async with _scheduler(engine, max_queue=2) as scheduler:
-            scheduler.submit(_request("hold"), Priority.INTERACTIVE)
-            await _wait(gate.entered)
+        async with _held(tmp_path, Priority.INTERACTIVE, max_queue=2) as scheduler:
             scheduler.admit(Priority.INTERACTIVE)  # queue empty: accepted
             scheduler.submit(_request("a"), Priority.INTERACTIVE)
             scheduler.submit(_request("b"), Priority.INTERACTIVE)
@@ -118,7 +128,6 @@ def test_admission_refuses_a_full_queue(tmp_path: Path) -> None:
                 "voxserve_rejected_requests_total", {"engine": "fake", "reason": "queue_full"}
             )
             assert after == before + 1
-            gate.opened.set()
 
     asyncio.run(run())
 
@@ -126,14 +135,8 @@ def test_admission_refuses_a_full_queue(tmp_path: Path) -> None:
 def test_queued_batch_work_never_fills_the_queue_for_interactive_requests(
     tmp_path: Path
 ) -> None:
-    engine = _engine(tmp_path)
-    gate = Gate()
-    engine.before_segment = gate
-
     async def run() -> None:
-        async with _scheduler(engine, max_queue=2) as scheduler:
-            scheduler.submit(_request("hold"), Priority.BATCH)
-            await _wait(gate.entered)
+        async with _held(tmp_path, Priority.BATCH, max_queue=2) as scheduler:
             for text in ("a", "b", "c"):  # a conversion's segments, past the limit
                 scheduler.submit(_request(text), Priority.BATCH)
             with pytest.raises(Overloaded) as refused:
@@ -144,7 +147,6 @@ def test_queued_batch_work_never_fills_the_queue_for_interactive_requests(
             scheduler.submit(_request("e"), Priority.INTERACTIVE)
             with pytest.raises(Overloaded):  # two interactive ones queued: now full
                 scheduler.admit(Priority.INTERACTIVE)
-            gate.opened.set()
 
     asyncio.run(run())
 
