@@ -765,18 +765,31 @@ const projects = {
         <ol class="cues" aria-label="Subtitles"></ol>
         <p class="downloads">Download: <span class="book-links"></span><span class="chapter-links"></span><span class="file-links"></span></p>`;
       const select = $(".chapter-select", box);
-      select.addEventListener("change", () => this.loadChapter(box, base, Number(select.value)));
+      select.addEventListener("change", () => {
+        box.dataset.chosen = "1";
+        this.loadChapter(box, base, Number(select.value));
+      });
     }
+    // Chapters become ready in any order; options and links stay in chapter order.
     const select = $(".chapter-select", box);
+    const links = $(".chapter-links", box);
     const offered = new Set([...select.options].map((option) => Number(option.value)));
-    const first = select.options.length === 0;
     for (const chapter of chapters) {
       if (offered.has(chapter.index)) continue;
-      select.append(new Option(`${chapter.index + 1}. ${chapter.title || "Untitled"}`, chapter.index));
-      this.addLink(id, $(".chapter-links", box), `Chapter ${chapter.index + 1}`,
-        `${base}/chapters/${chapter.index}/audio`);
+      const later = [...select.options].find((option) => Number(option.value) > chapter.index);
+      select.add(new Option(`${chapter.index + 1}. ${chapter.title || "Untitled"}`, chapter.index), later || null);
+      this.addLink(id, links, `Chapter ${chapter.index + 1}`,
+        `${base}/chapters/${chapter.index}/audio`).dataset.index = chapter.index;
     }
-    if (first && select.options.length) this.loadChapter(box, base, Number(select.options[0].value));
+    const sorted = [...links.querySelectorAll("a")]
+      .sort((a, b) => Number(a.dataset.index) - Number(b.dataset.index));
+    links.replaceChildren(...sorted.flatMap((link) => [link, " "]));
+    // Until the listener picks a chapter, the player holds the first one ready.
+    const first = select.options[0];
+    if (first && !box.dataset.chosen && box.dataset.loaded !== first.value) {
+      select.value = first.value;
+      this.loadChapter(box, base, Number(first.value));
+    }
   },
 
   /** A download link; with a key the click fetches with the header instead. */
@@ -797,10 +810,12 @@ const projects = {
       }
     });
     container.append(link, " ");
+    return link;
   },
 
   /** Point the player at one chapter with its WebVTT track, and list its cues. */
   async loadChapter(box, base, index) {
+    box.dataset.loaded = String(index);
     const old = $(".chapter-player", box);
     // A fresh <audio> each time: a <track> element's source cannot be swapped reliably.
     const audio = document.createElement("audio");
