@@ -441,48 +441,17 @@ class JobRepository:
         """Record segments' audio (idempotently: only pending segments take it, as
         :meth:`record_segment`) and return the pending segments per chapter (chapters
         without any are absent), in one transaction."""
-        now = utcnow()
-        projects, segments = _PROJECTS, _SEGMENTS
-        pending = segments.c.state == SegmentState.PENDING.value
         with self.engine.begin() as connection:
-            if results:
-                keys = {r.index: r.audio_key for r in results}
-                durations = {r.index: r.duration_s for r in results}
-                result = connection.execute(
-                    update(segments)
-                    .where(segments.c.project_id == project_id,
-                           segments.c.index.in_(list(keys)), pending)
-                    .values(state=SegmentState.DONE.value,
-                            audio_key=case(keys, value=segments.c.index),
-                            duration_s=case(durations, value=segments.c.index),
-                            done_at=now)
-                )
-                if result.rowcount:
-                    connection.execute(
-                        update(projects).where(projects.c.id == project_id)
-                        .values(updated_at=now)
-                    )
+            _record(connection, project_id, results)
             return _pending_by_chapter(connection, project_id)
 
     def record_segment(
         self, project_id: str, index: int, audio_key: str, duration_s: float
     ) -> bool:
         """Mark a segment done with its audio; True only for the call that did it."""
-        now = utcnow()
-        with self._session() as session, session.begin():
-            result = session.execute(
-                update(Segment)
-                .where(Segment.project_id == project_id, Segment.index == index,
-                       Segment.state == SegmentState.PENDING.value)
-                .values(state=SegmentState.DONE.value, audio_key=audio_key,
-                        duration_s=duration_s, done_at=now)
-            )
-            recorded = _rowcount(result) == 1
-            if recorded:
-                session.execute(
-                    update(Project).where(Project.id == project_id).values(updated_at=now)
-                )
-            return recorded
+        with self.engine.begin() as connection:
+            return _record(connection, project_id,
+                           [SegmentResult(index, audio_key, duration_s)]) == 1
 
     def claim_finalization(
         self, project_id: str, *, stale_after_s: float = STALE_FINALIZATION_S
@@ -610,6 +579,31 @@ class JobRepository:
             session.execute(delete(Chapter).where(Chapter.project_id == project_id))
             session.execute(delete(Project).where(Project.id == project_id))
             return keys
+
+
+def _record(connection: Connection, project_id: str, results: Sequence[SegmentResult]) -> int:
+    """Mark the pending ones of ``results``' segments done with their audio, in one
+    conditional ``UPDATE``; how many it marked (a segment done before keeps its audio)."""
+    if not results:
+        return 0
+    now = utcnow()
+    projects, segments = _PROJECTS, _SEGMENTS
+    keys = {r.index: r.audio_key for r in results}
+    durations = {r.index: r.duration_s for r in results}
+    recorded = _rowcount(connection.execute(
+        update(segments)
+        .where(segments.c.project_id == project_id, segments.c.index.in_(list(keys)),
+               segments.c.state == SegmentState.PENDING.value)
+        .values(state=SegmentState.DONE.value,
+                audio_key=case(keys, value=segments.c.index),
+                duration_s=case(durations, value=segments.c.index),
+                done_at=now)
+    ))
+    if recorded:
+        connection.execute(
+            update(projects).where(projects.c.id == project_id).values(updated_at=now)
+        )
+    return recorded
 
 
 def _pending_by_chapter(connection: Connection, project_id: str) -> dict[int, int]:

@@ -206,15 +206,17 @@ class ProjectService:
 
     async def download(self, project_id: str, name: str) -> Download:
         """One output file by name (``book.mp3``, ``chapter-001.vtt`` …)."""
-        project = await self.get(project_id)
+        return self._completed_file(await self.get(project_id), name)
+
+    def _completed_file(self, project: ProjectRecord, name: str) -> Download:
         if project.state is not ProjectState.COMPLETED or project.files is None:
             raise ProjectNotReady(
-                f"project '{project_id}' is {project.state.value}; its files exist once it "
+                f"project '{project.id}' is {project.state.value}; its files exist once it "
                 "is completed"
             )
         path = project.files.get(name)
         if path is None:
-            raise ProjectNotFound(f"project '{project_id}' has no file '{name}'")
+            raise ProjectNotFound(f"project '{project.id}' has no file '{name}'")
         return self._file_download(project, name, path)
 
     @staticmethod
@@ -224,27 +226,26 @@ class ProjectService:
         return Download(file_key(project.id, path), filename,
                         _CONTENT_TYPES.get(extension, "application/octet-stream"))
 
-    async def chapter_file(self, project_id: str, chapter: int, name: str) -> Download:
+    def _chapter_file(self, project: ProjectRecord, chapter: int, name: str) -> Download:
         """A file of one chapter: from the project's files once it is completed, and
         before that as soon as the chapter is assembled (its segments are all done)."""
-        project = await self.get(project_id)
         record = next((c for c in project.chapters if c.index == chapter), None)
         if record is None:
-            raise ProjectNotFound(f"project '{project_id}' has no chapter {chapter}",
+            raise ProjectNotFound(f"project '{project.id}' has no chapter {chapter}",
                                   param="chapter")
         if project.state is ProjectState.COMPLETED:
-            return await self.download(project_id, name)
+            return self._completed_file(project, name)
         if not record.assembled:
             raise ProjectNotReady(
-                f"chapter {chapter} of project '{project_id}' is not converted yet "
+                f"chapter {chapter} of project '{project.id}' is not converted yet "
                 f"(the project is {project.state.value})"
             )
         return self._file_download(project, name, f"files/{name}")
 
     async def chapter_audio(self, project_id: str, chapter: int) -> Download:
         project = await self.get(project_id)
-        return await self.chapter_file(
-            project_id, chapter, chapter_audio_name(chapter, AudioFormat(project.audio_format))
+        return self._chapter_file(
+            project, chapter, chapter_audio_name(chapter, AudioFormat(project.audio_format))
         )
 
     async def book_audio(self, project_id: str) -> Download:
@@ -256,8 +257,8 @@ class ProjectService:
     async def subtitles(self, project_id: str, kind: str, chapter: int | None) -> Download:
         if chapter is None:
             return await self.download(project_id, f"book.{kind}")
-        return await self.chapter_file(project_id, chapter,
-                                       f"{chapter_file_prefix(chapter)}.{kind}")
+        return self._chapter_file(await self.get(project_id), chapter,
+                                  f"{chapter_file_prefix(chapter)}.{kind}")
 
     async def read(self, download: Download) -> bytes:
         return await self._artifacts.get(download.key)

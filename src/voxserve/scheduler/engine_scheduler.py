@@ -132,12 +132,13 @@ class EngineScheduler:
         a lower priority do not: queued document conversions never make the engine refuse
         an interactive request (it runs before them).
         """
+        queued = self._queue.waiting_at_or_above(priority) + self._reserved
         try:
             return check_admission(
                 engine=self.name,
                 limits=self.limits,
-                queued_total=self._queue.waiting_at_or_above(priority) + self._reserved,
-                ahead=self._queue.waiting_at_or_above(priority) + self.running() + self._reserved,
+                queued_total=queued,
+                ahead=queued + self.running(),
                 replicas=len(self._replicas),
                 estimate=self.estimate,
                 budget_s=budget_s,

@@ -774,8 +774,9 @@ const projects = {
     const select = $(".chapter-select", box);
     const links = $(".chapter-links", box);
     const offered = new Set([...select.options].map((option) => Number(option.value)));
-    for (const chapter of chapters) {
-      if (offered.has(chapter.index)) continue;
+    const added = chapters.filter((chapter) => !offered.has(chapter.index));
+    if (!added.length) return;
+    for (const chapter of added) {
       const later = [...select.options].find((option) => Number(option.value) > chapter.index);
       select.add(new Option(`${chapter.index + 1}. ${chapter.title || "Untitled"}`, chapter.index), later || null);
       this.addLink(id, links, `Chapter ${chapter.index + 1}`,
