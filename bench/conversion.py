@@ -25,6 +25,15 @@ machine is shared and noisy, so absolute rates from different runs do not compar
    conversion also reports a CPU-time ratio: the raw engine's CPU seconds per audio second
    times the project's audio, over the worker processes' CPU seconds during the conversion.
    It says what share of a worker's CPU goes to the engine's own work.
+
+   Both ratios compare figures taken minutes apart, and this machine's speed drifts by
+   5-15 % in minutes. So each conversion also reports figures the workers measure
+   themselves, over the same seconds (their ``voxserve_engine_cpu_seconds_total``, scraped
+   from the worker metrics port before and after): the **engine share** (engine CPU / worker
+   CPU) and the **engine duty** (engine CPU / (wall time x the workers' CPUs)). The duty is
+   the served rate over the rate the same engine reaches on those CPUs at that moment, as
+   long as the engine costs as much CPU per audio second inside the worker as alone;
+   ``engine CPU per audio-s vs raw`` checks that (noisy: it compares across minutes).
 3. **Interactive latency during a conversion**: a default ``voxserve serve`` (in-process queue,
    SQLite; it converts at batch priority itself). p95 latency of one-sentence
    ``response_format: pcm`` speech requests from one sequential client, idle (before and after)
@@ -134,6 +143,15 @@ class Conversion:
     #: that the engine's own work needs (less noisy than wall-clock rates; excludes the API
     #: server, PostgreSQL and RabbitMQ)
     cpu_ratio: float | None = None
+    #: CPU seconds the workers' engine replicas spent synthesizing (their own metric)
+    engine_cpu_s: float | None = None
+    #: ``engine_cpu_s / worker_cpu_s``: the share of the workers' CPU that went to synthesis
+    engine_share: float | None = None
+    #: ``engine_cpu_s / (server_wall_s x worker CPUs)``: served rate / the engine's rate on
+    #: those CPUs over the same seconds (drift-free; see the module doc)
+    engine_duty: float | None = None
+    #: the workers' engine CPU per audio second / the raw engine's (1.0: same cost)
+    engine_cost_vs_raw: float | None = None
     #: "shared": server, workers, PostgreSQL and RabbitMQ on every CPU; "dedicated": the
     #: workers (and the raw engine compared with them) on CPUs of their own
     layout: str = "shared"
@@ -245,6 +263,27 @@ def _process_cpu_s(pid: int) -> float | None:
 def _workers_cpu_s(workers: Sequence[subprocess.Popen[bytes]]) -> float | None:
     readings = [_process_cpu_s(worker.pid) for worker in workers]
     return None if None in readings else sum(r for r in readings if r is not None)
+
+
+def _engine_cpu_s(ports: Sequence[int]) -> float | None:
+    """The workers' ``voxserve_engine_cpu_seconds_total`` summed (None if one is unreadable)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    total = 0.0
+    for port in ports:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            connection.request("GET", "/metrics")
+            body = connection.getresponse().read().decode()
+        except OSError:
+            return None
+        finally:
+            connection.close()
+        for family in text_string_to_metric_families(body):
+            if family.name == "voxserve_engine_cpu_seconds":
+                total += sum(sample.value for sample in family.samples
+                             if sample.name.endswith("_total"))
+    return total
 
 
 def _stop(process: subprocess.Popen[bytes] | None) -> None:
@@ -422,15 +461,17 @@ class Server:
         _stop(self.process)
 
 
-def start_worker(data_dir: Path, env: dict[str, str], log: Path,
+def start_worker(data_dir: Path, env: dict[str, str], log: Path, metrics_port: int,
                  cpus: set[int] | None = None) -> subprocess.Popen[bytes]:
-    """A ``voxserve worker``, returned once it consumes (its engine is loaded and warm)."""
+    """A ``voxserve worker`` with its metrics on ``metrics_port``, returned once it consumes
+    (its engine is loaded and warm)."""
     start = log.stat().st_size if log.exists() else 0
     with log.open("ab") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "voxserve", "worker"],
             env={**os.environ, "VOXSERVE_DATA_DIR": str(data_dir), "VOXSERVE_CACHE_URL": "none",
-                 "VOXSERVE_WORKER_METRICS_PORT": "0", "VOXSERVE_LOG_LEVEL": "info", **env},
+                 "VOXSERVE_WORKER_METRICS_PORT": str(metrics_port), "VOXSERVE_LOG_LEVEL": "info",
+                 **env},
             stdout=out, stderr=subprocess.STDOUT, preexec_fn=_pinned(cpus),
         )
     deadline = time.monotonic() + 120
@@ -578,21 +619,26 @@ def run_distributed(text: str, raw: RawEngine, sentences: Sequence[str], raws: l
     _create_schema(schema)
     server: Server | None = None
     workers: list[subprocess.Popen[bytes]] = []
+    metrics_ports: list[int] = []
     results: list[Conversion] = []
+    worker_cpu_count = len(worker_cpus or os.sched_getaffinity(0))
     try:
         server = Server(data_dir, env, workdir / f"distributed-{layout}-server.log", server_cpus)
         for count in range(1, max_workers + 1):
             while len(workers) < count:  # the earlier workers stay (warm); add one
+                metrics_ports.append(_free_port())
                 workers.append(start_worker(data_dir, env, workdir / f"workers-{layout}.log",
-                                            worker_cpus))
+                                            metrics_ports[-1], worker_cpus))
             time.sleep(1.0)  # let start-up settle before the clock starts
             for audio_format in formats:
                 label = f"{count} worker{'s' if count > 1 else ''}{where}, {audio_format}"
                 print(f"  converting with {label} …", flush=True)
                 cpu_before = _workers_cpu_s(workers)
+                engine_before = _engine_cpu_s(metrics_ports)
                 result = run_conversion(server, text, label, count, raws[-1].rate,
                                         audio_format=audio_format)
                 cpu_after = _workers_cpu_s(workers)
+                engine_after = _engine_cpu_s(metrics_ports)
                 result.layout = layout
                 raws.append(raw.measure(f"raw after {label}", sentences))
                 result.compare([raws[-2].rate, raws[-1].rate])
@@ -600,6 +646,9 @@ def run_distributed(text: str, raw: RawEngine, sentences: Sequence[str], raws: l
                     result.worker_cpu_s = round(cpu_after - cpu_before, 2)
                     raw_cpu = (raws[-2].cpu_per_audio_s + raws[-1].cpu_per_audio_s) / 2
                     result.cpu_ratio = round(raw_cpu * result.audio_s / result.worker_cpu_s, 3)
+                    if engine_before is not None and engine_after is not None:
+                        _engine_figures(result, engine_after - engine_before, raw_cpu,
+                                        worker_cpu_count)
                 results.append(result)
                 print(f"    {_conversion_line(result)}", flush=True)
                 print(f"    raw engine again: {raws[-1].rate:.2f} audio-s/s", flush=True)
@@ -614,6 +663,19 @@ def run_distributed(text: str, raw: RawEngine, sentences: Sequence[str], raws: l
             print(f"  (queue cleanup failed: {exc})", flush=True)
         _drop_schema(schema)
     return results
+
+
+def _engine_figures(result: Conversion, engine_cpu_s: float, raw_cpu_per_audio_s: float,
+                    worker_cpu_count: int) -> None:
+    """The workers' own engine figures for ``result`` (see the module doc)."""
+    result.engine_cpu_s = round(engine_cpu_s, 2)
+    if result.worker_cpu_s:
+        result.engine_share = round(engine_cpu_s / result.worker_cpu_s, 3)
+    wall_s = result.server_wall_s or result.wall_s
+    result.engine_duty = round(engine_cpu_s / (wall_s * worker_cpu_count), 3)
+    if result.audio_s and raw_cpu_per_audio_s:
+        result.engine_cost_vs_raw = round(engine_cpu_s / result.audio_s / raw_cpu_per_audio_s,
+                                          3)
 
 
 # --- 3. interactive latency -------------------------------------------------------------------
@@ -737,6 +799,10 @@ def _conversion_line(c: Conversion) -> str:
             f"{'/'.join(f'{r:.2f}' for r in c.raw_bracket)})" if len(c.raw_bracket) > 1 else "")
     cpu = (f"; worker CPU {c.worker_cpu_s:.1f} s, of which the engine's work is "
            f"{c.cpu_ratio:.2f}" if c.worker_cpu_s and c.cpu_ratio is not None else "")
+    if c.engine_duty is not None:
+        cpu += (f"; workers' own figures: engine share of their CPU {c.engine_share:.3f}, "
+                f"engine duty {c.engine_duty:.3f}, engine CPU per audio-s vs raw "
+                f"{c.engine_cost_vs_raw:.2f}")
     return (f"{c.label:>20}: {c.segments} segments, {c.audio_s:.1f} s audio in {c.wall_s:.1f} s "
             f"= {c.rate:.2f} audio-s/s = {c.ratio_to_raw:.2f}x raw{span}{server}{finish}{cpu} "
             f"(load avg at end {c.loadavg_end:.2f})")
@@ -864,6 +930,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             verdict = "meets" if ratio >= 0.9 else "MISSES"
             cpu = (f"; by CPU time the engine's work is {c.cpu_ratio:.2f} of the worker's"
                    if c.cpu_ratio is not None else "")
+            if c.engine_duty is not None:
+                cpu += (f"; over the same seconds the engine ran {c.engine_duty:.3f} of the "
+                        f"worker CPUs' time ({'meets' if c.engine_duty >= 0.9 else 'MISSES'})")
             print(f"one worker / raw ({c.label}, {c.layout}, server-timed) = {ratio:.2f} "
                   f"({verdict} target >= 0.9){cpu}")
     two = _first_format(report.distributed, 2)

@@ -48,6 +48,17 @@ BATCH_SIZE = Histogram(
 AUDIO_SECONDS = Counter(
     "voxserve_audio_seconds_total", "Seconds of audio synthesized.", ["engine"]
 )
+ENGINE_BUSY = Counter(
+    "voxserve_engine_busy_seconds_total",
+    "Wall seconds the replicas spent in engine calls (rate / replicas = utilization).",
+    ["engine"],
+)
+ENGINE_CPU = Counter(
+    "voxserve_engine_cpu_seconds_total",
+    "CPU seconds of the replica threads during engine calls (the engine's own work on "
+    "CPU; a GPU engine's calls mostly wait).",
+    ["engine"],
+)
 REAL_TIME_FACTOR = Histogram(
     "voxserve_real_time_factor", "Synthesis time divided by audio duration, per engine call.",
     ["engine"], buckets=_RTF_BUCKETS,

@@ -178,6 +178,7 @@ def test_metrics_are_exposed(server: Server) -> None:
         "voxserve_time_to_first_audio_seconds", "voxserve_queue_wait_seconds",
         "voxserve_queue_depth", "voxserve_in_flight_segments", "voxserve_audio_seconds_total",
         "voxserve_real_time_factor", "voxserve_batch_size", "voxserve_engine_errors_total",
+        "voxserve_engine_busy_seconds_total", "voxserve_engine_cpu_seconds_total",
     ):
         assert f"\n{name}" in text, name
     assert 'route="/v1/audio/speech"' in text

@@ -172,6 +172,20 @@ def test_settings_in_configmaps_and_secrets_are_real(monkeypatch: pytest.MonkeyP
             assert settings.engines == ["piper", "maya1"]
 
 
+@pytest.mark.parametrize("variant", ["base", "cpu"])
+def test_piper_pods_run_one_single_threaded_replica_per_requested_cpu(variant: str) -> None:
+    """A CPU quota does not show in the affinity mask, so the manifests set the layout: the
+    one bench/serving.py measured cheapest under load (replicas x 1 thread = the request)."""
+    objects = _base() if variant == "base" else _render(variant)
+    config = _find(objects, "ConfigMap", "voxserve-config")["data"]
+    for name in ("voxserve-api", "voxserve-worker"):
+        container = _container(objects, name)
+        env = {**config, **{item["name"]: item["value"] for item in container.get("env", [])}}
+        requested_cpus = int(container["resources"]["requests"]["cpu"])
+        assert int(env["VOXSERVE_PIPER_INTRA_OP_THREADS"]) == 1, name
+        assert int(env["VOXSERVE_ENGINE_REPLICAS"]) == requested_cpus, name
+
+
 def test_gpu_overlay() -> None:
     objects = _render("gpu")
     for name in ("voxserve-api", "voxserve-worker"):

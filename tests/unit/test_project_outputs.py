@@ -6,7 +6,9 @@ import dataclasses
 import io
 import json
 import re
+import tracemalloc
 from collections.abc import Sequence
+from pathlib import Path
 
 import av
 import mutagen.flac
@@ -169,16 +171,17 @@ def test_silent_segment_gets_no_cue() -> None:
 # --- book ------------------------------------------------------------------------------------
 
 
-def _book(audio_format: AudioFormat) -> tuple[list[ChapterAudio], BookAudio]:
+def _book(audio_format: AudioFormat, directory: Path) -> tuple[list[ChapterAudio], BookAudio]:
     chapters = _chapters(audio_format)
-    return chapters, build_book("The Book", chapters, audio_format=audio_format)
+    return chapters, build_book("The Book", chapters, audio_format=audio_format,
+                                path=directory / "book")
 
 
 @pytest.mark.parametrize("audio_format", list(AudioFormat))
-def test_book_duration_is_chapters_plus_pauses(audio_format: AudioFormat) -> None:
-    chapters, book = _book(audio_format)
+def test_book_duration_is_chapters_plus_pauses(audio_format: AudioFormat, tmp_path: Path) -> None:
+    chapters, book = _book(audio_format, tmp_path)
     gap = 1.5
-    samples, rate = _decode(book.data, audio_format)
+    samples, rate = _decode(book.path.read_bytes(), audio_format)
     if audio_format in EXACT:
         assert book.chapter_starts_s == pytest.approx((0.0, chapters[0].duration_s + gap))
         chapter_samples = sum(round(chapter.duration_s * RATE) for chapter in chapters)
@@ -199,8 +202,8 @@ def test_book_duration_is_chapters_plus_pauses(audio_format: AudioFormat) -> Non
     )
 
 
-def test_book_cues_are_chapter_cues_shifted_and_hold_their_tones() -> None:
-    chapters, book = _book(AudioFormat.WAV)
+def test_book_cues_are_chapter_cues_shifted_and_hold_their_tones(tmp_path: Path) -> None:
+    chapters, book = _book(AudioFormat.WAV, tmp_path)
     expected = [
         (cue.start_s + start, cue.end_s + start, cue.segment_index)
         for chapter, start in zip(chapters, book.chapter_starts_s, strict=True)
@@ -208,7 +211,7 @@ def test_book_cues_are_chapter_cues_shifted_and_hold_their_tones() -> None:
     ]
     got = [(cue.start_s, cue.end_s, cue.segment_index) for cue in book.cues]
     _assert_rows(got, expected)
-    samples, rate = _decode(book.data, AudioFormat.WAV)
+    samples, rate = _decode(book.path.read_bytes(), AudioFormat.WAV)
     for cue in book.cues:
         span = samples[round(cue.start_s * rate) : round(cue.end_s * rate)]
         assert _peak_hz(span, rate) == pytest.approx(LAYOUT[cue.segment_index][2], abs=5)
@@ -216,18 +219,18 @@ def test_book_cues_are_chapter_cues_shifted_and_hold_their_tones() -> None:
 
 @pytest.mark.parametrize("audio_format", [AudioFormat.MP3, AudioFormat.AAC, AudioFormat.OPUS])
 def test_lossy_book_copies_chapter_packets_and_its_cues_hold_their_tones(
-    audio_format: AudioFormat,
+    audio_format: AudioFormat, tmp_path: Path
 ) -> None:
-    chapters, book = _book(audio_format)
+    chapters, book = _book(audio_format, tmp_path)
     # no second encoding: every packet of every chapter is in the book, byte for byte
-    book_packets = _packet_payloads(book.data)
+    book_packets = _packet_payloads(book.path.read_bytes())
     position = 0
     for chapter in chapters:
         packets = _packet_payloads(chapter.data)
         found = _find_run(book_packets, packets, position)
         assert found >= 0, f"chapter {chapter.index}'s packets are not in the book"
         position = found + len(packets)
-    samples, rate = _decode(book.data, audio_format)
+    samples, rate = _decode(book.path.read_bytes(), audio_format)
     for cue in book.cues:
         start, end = round(cue.start_s * rate), round(cue.end_s * rate)
         middle = samples[start + (end - start) // 4 : end - (end - start) // 4]
@@ -256,22 +259,78 @@ def _find_run(haystack: Sequence[bytes], needle: Sequence[bytes], start: int) ->
 
 @pytest.mark.parametrize("audio_format", [AudioFormat.WAV, AudioFormat.FLAC, AudioFormat.PCM])
 def test_book_refuses_a_chapter_that_does_not_decode_to_its_duration(
-    audio_format: AudioFormat,
+    audio_format: AudioFormat, tmp_path: Path
 ) -> None:
     first, second = _chapters(audio_format)
     stretched = dataclasses.replace(second, duration_s=second.duration_s + 0.5)
     with pytest.raises(ValueError, match="does not decode to its duration"):
-        build_book("x", [first, stretched], audio_format=audio_format)
+        build_book("x", [first, stretched], audio_format=audio_format,
+                   path=tmp_path / "book")
 
 
-def test_book_refuses_lossy_chapters_at_other_rates() -> None:
+def test_book_refuses_lossy_chapters_at_other_rates(tmp_path: Path) -> None:
     first, second = _chapters(AudioFormat.MP3)
     other = assemble_chapter(1, "Other", [
         dataclasses.replace(_segment(3, rate=16_000), chapter_index=1)
     ], audio_format=AudioFormat.MP3)
     with pytest.raises(ValueError, match="different sample rates"):
-        build_book("x", [first, other], audio_format=AudioFormat.MP3)
+        build_book("x", [first, other], audio_format=AudioFormat.MP3,
+                   path=tmp_path / "book")
     assert second.sample_rate_hz == RATE
+
+
+@pytest.mark.parametrize("audio_format", list(AudioFormat))
+def test_book_from_chapter_files_is_the_book_from_chapters_in_memory(
+    audio_format: AudioFormat, tmp_path: Path
+) -> None:
+    chapters, book = _book(audio_format, tmp_path)
+    on_disk = []
+    for chapter in chapters:
+        path = tmp_path / f"chapter-{chapter.index}"
+        assert isinstance(chapter.data, bytes)
+        path.write_bytes(chapter.data)
+        on_disk.append(dataclasses.replace(chapter, data=path))
+    from_files = build_book("The Book", on_disk, audio_format=audio_format,
+                            path=tmp_path / "book-from-files")
+    if audio_format == AudioFormat.OPUS:  # each Ogg file gets a random stream serial
+        assert _packet_payloads(from_files.path.read_bytes()) == _packet_payloads(
+            book.path.read_bytes())
+    else:
+        assert from_files.path.read_bytes() == book.path.read_bytes()
+    assert (from_files.duration_s, from_files.chapter_starts_s, from_files.cues) == (
+        book.duration_s, book.chapter_starts_s, book.cues)
+
+
+@pytest.mark.parametrize("audio_format", [AudioFormat.WAV, AudioFormat.FLAC, AudioFormat.MP3])
+def test_a_long_book_is_built_a_block_at_a_time(audio_format: AudioFormat, tmp_path: Path) -> None:
+    """Chapters on disk and the book written as it goes: memory stays far below the book's
+    samples (the whole book in float32 was held before)."""
+    minutes = 2
+    tone = 0.3 * np.sin(2 * np.pi * 440 * np.arange(60 * RATE) / RATE)
+    minute = SegmentAudio(0, 0, 0, "A minute.", np.rint(tone * 32767).astype("<i2").tobytes(),
+                          RATE)
+    chapters = []
+    for index in range(2):
+        segments = [dataclasses.replace(minute, chapter_index=index, paragraph_index=n,
+                                        segment_index=index * minutes + n)
+                    for n in range(minutes)]
+        chapter = assemble_chapter(index, f"Chapter {index + 1}", segments,
+                                   audio_format=audio_format)
+        path = tmp_path / f"chapter-{index}"
+        assert isinstance(chapter.data, bytes)
+        path.write_bytes(chapter.data)
+        chapters.append(dataclasses.replace(chapter, data=path))
+    del chapter, segments
+    book_samples = 2 * minutes * 60 * RATE
+    tracemalloc.start()
+    try:
+        book = build_book("Long", chapters, audio_format=audio_format, path=tmp_path / "book")
+        _, peak_bytes = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert book.duration_s == pytest.approx(sum(c.duration_s for c in chapters) + 1.5,
+                                            abs=0.2)
+    assert peak_bytes < book_samples * 2 / 10, f"peak {peak_bytes / 1e6:.1f} MB"
 
 
 def _av_chapters(data: bytes) -> list[tuple[float, str]]:
@@ -287,9 +346,9 @@ def _expected_markers(book: BookAudio) -> list[tuple[float, str]]:
     return [(start, f"Chapter {n}") for n, start in enumerate(book.chapter_starts_s, start=1)]
 
 
-def test_mp3_book_has_id3_chap_and_ctoc_frames() -> None:
-    _, book = _book(AudioFormat.MP3)
-    tags = mutagen.id3.ID3(io.BytesIO(book.data))
+def test_mp3_book_has_id3_chap_and_ctoc_frames(tmp_path: Path) -> None:
+    _, book = _book(AudioFormat.MP3, tmp_path)
+    tags = mutagen.id3.ID3(io.BytesIO(book.path.read_bytes()))
     chaps = sorted(tags.getall("CHAP"), key=lambda frame: frame.start_time)
     assert [(c.start_time, c.end_time) for c in chaps] == [
         (0, round(book.chapter_starts_s[1] * 1000)),
@@ -300,31 +359,33 @@ def test_mp3_book_has_id3_chap_and_ctoc_frames() -> None:
     assert toc.flags & mutagen.id3.CTOCFlags.TOP_LEVEL and toc.flags & mutagen.id3.CTOCFlags.ORDERED
     assert list(toc.child_element_ids) == [c.element_id for c in chaps]
     assert str(tags["TIT2"]) == "The Book"
-    _assert_rows(_av_chapters(book.data), _expected_markers(book))
+    _assert_rows(_av_chapters(book.path.read_bytes()), _expected_markers(book))
 
 
-def test_m4b_book_has_chapters_for_ffmpeg_and_mutagen() -> None:
-    _, book = _book(AudioFormat.AAC)
-    assert book.content_type == "audio/mp4" and book.data[4:12] == b"ftypM4B "
-    _assert_rows(_av_chapters(book.data), _expected_markers(book))
-    mp4 = mutagen.mp4.MP4(io.BytesIO(book.data))
+def test_m4b_book_has_chapters_for_ffmpeg_and_mutagen(tmp_path: Path) -> None:
+    _, book = _book(AudioFormat.AAC, tmp_path)
+    assert book.content_type == "audio/mp4" and book.path.read_bytes()[4:12] == b"ftypM4B "
+    _assert_rows(_av_chapters(book.path.read_bytes()), _expected_markers(book))
+    mp4 = mutagen.mp4.MP4(io.BytesIO(book.path.read_bytes()))
     assert mp4.chapters is not None
     _assert_rows([(c.start, c.title) for c in mp4.chapters], _expected_markers(book))
     assert mp4.tags is not None and mp4.tags["\xa9nam"] == ["The Book"]
 
 
 @pytest.mark.parametrize("audio_format", [AudioFormat.FLAC, AudioFormat.OPUS])
-def test_flac_and_ogg_books_have_vorbis_comment_chapters(audio_format: AudioFormat) -> None:
-    _, book = _book(audio_format)
+def test_flac_and_ogg_books_have_vorbis_comment_chapters(
+    audio_format: AudioFormat, tmp_path: Path
+) -> None:
+    _, book = _book(audio_format, tmp_path)
     reader = mutagen.flac.FLAC if audio_format == AudioFormat.FLAC else mutagen.oggopus.OggOpus
-    tags = reader(io.BytesIO(book.data)).tags
+    tags = reader(io.BytesIO(book.path.read_bytes())).tags
     assert tags is not None
     second = book.chapter_starts_s[1]
     assert tags["CHAPTER001"] == ["00:00:00.000"]
     assert tags["CHAPTER001NAME"] == ["Chapter 1"]
     assert tags["CHAPTER002"] == [f"00:00:{second:06.3f}"]
     assert tags["CHAPTER002NAME"] == ["Chapter 2"]
-    _assert_rows(_av_chapters(book.data), _expected_markers(book))
+    _assert_rows(_av_chapters(book.path.read_bytes()), _expected_markers(book))
 
 
 # --- subtitles -------------------------------------------------------------------------------
@@ -387,8 +448,8 @@ def _parse(text: str, *, numbered: bool) -> list[tuple[float, float, str]]:
     return parsed
 
 
-def test_subtitles_parse_back_to_the_book_cues() -> None:
-    _, book = _book(AudioFormat.PCM)
+def test_subtitles_parse_back_to_the_book_cues(tmp_path: Path) -> None:
+    _, book = _book(AudioFormat.PCM, tmp_path)
     expected = [(round(c.start_s, 3), round(c.end_s, 3), c.text) for c in book.cues]
     for text, numbered in ((to_webvtt(book.cues), False), (to_srt(book.cues), True)):
         parsed = _parse(text, numbered=numbered)
@@ -408,8 +469,8 @@ def test_long_text_is_wrapped_into_at_most_two_lines() -> None:
 # --- manifest --------------------------------------------------------------------------------
 
 
-def test_manifest_fields() -> None:
-    chapters, book = _book(AudioFormat.MP3)
+def test_manifest_fields(tmp_path: Path) -> None:
+    chapters, book = _book(AudioFormat.MP3, tmp_path)
     files = {
         "chapters/chapter-000.mp3": "p/chapters/chapter-000.mp3",
         "chapters/chapter-000.vtt": "p/chapters/chapter-000.vtt",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -396,3 +397,38 @@ def test_interactive_traffic_is_recent_for_the_reserve_window(tmp_path: Path) ->
             await _until(lambda: not scheduler.interactive_recent(), timeout_s=2.0)
 
     asyncio.run(run())
+
+
+def test_engine_busy_and_cpu_seconds_are_counted_apart(tmp_path: Path) -> None:
+    """Wall time in engine calls counts as busy; only the replica thread's work as CPU."""
+    engine = _engine(tmp_path)
+    wait_s, spin_s = 0.3, 0.1
+
+    def work(text: str) -> None:
+        if text == "wait":
+            threading.Event().wait(wait_s)
+        elif text == "spin":
+            deadline = time.thread_time() + spin_s
+            while time.thread_time() < deadline:
+                pass
+
+    engine.before_segment = work
+    labels = {"engine": "fake"}
+
+    def sample(name: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    busy_before = sample("voxserve_engine_busy_seconds_total")
+    cpu_before = sample("voxserve_engine_cpu_seconds_total")
+
+    async def run() -> None:
+        async with _scheduler(engine) as scheduler:
+            # the replica records a call before it takes the next: "last" flushes "spin"
+            for text in ("wait", "spin", "last"):
+                await _audio(scheduler.submit(_request(text), Priority.INTERACTIVE))
+
+    asyncio.run(run())
+    busy_s = sample("voxserve_engine_busy_seconds_total") - busy_before
+    cpu_s = sample("voxserve_engine_cpu_seconds_total") - cpu_before
+    assert busy_s >= wait_s + spin_s
+    assert spin_s <= cpu_s < spin_s + wait_s / 2

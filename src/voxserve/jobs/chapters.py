@@ -15,6 +15,7 @@ import asyncio
 import json
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from voxserve.jobs.background import BackgroundPool
@@ -61,7 +62,8 @@ def chapter_audio_name(index: int, audio_format: AudioFormat) -> str:
 @dataclass(frozen=True, slots=True)
 class OutputFile:
     name: str
-    data: bytes
+    #: The file's contents, or the local file holding them.
+    data: bytes | Path
     content_type: str
 
 
@@ -97,7 +99,7 @@ def _record_json(chapter: ChapterAudio) -> bytes:
     }).encode()
 
 
-def _chapter_from_record(record: dict[str, Any], data: bytes) -> ChapterAudio:
+def _chapter_from_record(record: dict[str, Any], data: bytes | Path) -> ChapterAudio:
     return ChapterAudio(
         index=int(record["index"]), title=str(record["title"]), data=data,
         content_type=str(record["content_type"]), duration_s=float(record["duration_s"]),
@@ -143,13 +145,16 @@ async def assemble_stored_chapter(
 
 
 async def load_stored_chapter(
-    artifacts: ArtifactStore, project: ProjectRecord, index: int
+    artifacts: ArtifactStore, project: ProjectRecord, index: int, directory: Path
 ) -> ChapterAudio:
-    """An assembled chapter back from storage (its record and its encoded audio)."""
+    """An assembled chapter back from storage: its record, and its encoded audio copied to
+    a file in ``directory`` (so a book's chapters need not all be in memory)."""
     record = json.loads(await artifacts.get(chapter_record_key(project.id, index)))
     audio_name = chapter_audio_name(index, AudioFormat(project.audio_format))
+    path = directory / audio_name
     data = await artifacts.get(file_key(project.id, f"files/{audio_name}"))
-    return _chapter_from_record(record, data)
+    await asyncio.to_thread(path.write_bytes, data)
+    return _chapter_from_record(record, path)
 
 
 async def assemble_if_complete(

@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import tempfile
+from pathlib import Path
 
 from voxserve.jobs.background import BackgroundPool
 from voxserve.jobs.chapters import (
@@ -31,13 +33,16 @@ from voxserve.types import AudioFormat
 logger = logging.getLogger(__name__)
 
 
-def book_files(project: ProjectRecord, chapters: list[ChapterAudio]) -> list[OutputFile]:
-    """The book, its subtitles and the manifest (run it in a thread)."""
+def book_files(
+    project: ProjectRecord, chapters: list[ChapterAudio], directory: Path
+) -> list[OutputFile]:
+    """The book (written to a file in ``directory``), its subtitles and the manifest (run
+    it in a thread)."""
     audio_format = AudioFormat(project.audio_format)
     title = project.title or project.name
-    book = build_book(title, chapters, audio_format=audio_format)
+    book = build_book(title, chapters, audio_format=audio_format, path=directory / "book")
     files = [
-        OutputFile(f"book.{book.extension}", book.data, book.content_type),
+        OutputFile(f"book.{book.extension}", book.path, book.content_type),
         OutputFile("book.vtt", to_webvtt(book.cues).encode(), TEXT_TYPES["vtt"]),
         OutputFile("book.srt", to_srt(book.cues).encode(), TEXT_TYPES["srt"]),
     ]
@@ -76,19 +81,22 @@ async def _finalize(
     project = await asyncio.to_thread(repository.get_project, project_id)
     if project is None:
         return None
-    chapters: list[ChapterAudio] = []
-    for record in project.chapters:
-        if record.assembled:
-            chapters.append(await load_stored_chapter(artifacts, project, record.index))
-            continue
-        chapter = await assemble_stored_chapter(repository, artifacts, project, record.index,
-                                                background)
-        if chapter is not None:
-            chapters.append(chapter)
-    files = await background.run(book_files, project, chapters)
-    for file in files:
-        await artifacts.put(file_key(project_id, f"files/{file.name}"), file.data,
-                            file.content_type)
+    with tempfile.TemporaryDirectory(prefix="voxserve-book-") as name:
+        directory = Path(name)
+        chapters: list[ChapterAudio] = []
+        for record in project.chapters:
+            if not record.assembled:
+                chapter = await assemble_stored_chapter(repository, artifacts, project,
+                                                        record.index, background)
+                if chapter is None:
+                    continue
+            # every chapter from its stored file: one chapter in memory at a time
+            chapters.append(await load_stored_chapter(artifacts, project, record.index,
+                                                      directory))
+        files = await background.run(book_files, project, chapters, directory)
+        for file in files:
+            await artifacts.put(file_key(project_id, f"files/{file.name}"), file.data,
+                                file.content_type)
     audio_format = AudioFormat(project.audio_format)
     names = [file.name for chapter in chapters for file in chapter_files(chapter, audio_format)]
     names += [file.name for file in files]

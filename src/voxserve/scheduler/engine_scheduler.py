@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class _RunResult:
     busy_s: float
+    #: CPU time of the replica thread during the call
+    cpu_s: float
     audio_s: float
     segments: int
     failed: bool
@@ -246,6 +248,8 @@ class EngineScheduler:
 
     def _record(self, result: _RunResult, batch_size: int) -> None:
         metrics.BATCH_SIZE.labels(self.name).observe(batch_size)
+        metrics.ENGINE_BUSY.labels(self.name).inc(result.busy_s)
+        metrics.ENGINE_CPU.labels(self.name).inc(result.cpu_s)
         if result.failed:
             return
         if result.segments:
@@ -277,6 +281,7 @@ def _engine_error(engine: Engine, error: Exception) -> VoxserveError:
 def _run_single(engine: Engine, task: SegmentTask) -> _RunResult:
     """Runs on the replica's thread: stream one segment's chunks back to its task."""
     started = time.monotonic()
+    cpu_started = time.thread_time()
     audio_s = 0.0
     request = task.request
     try:
@@ -293,15 +298,18 @@ def _run_single(engine: Engine, task: SegmentTask) -> _RunResult:
                 close()
     except Exception as error:
         task.fail(_engine_error(engine, error))
-        return _RunResult(time.monotonic() - started, audio_s, 1, failed=True)
+        return _RunResult(time.monotonic() - started, time.thread_time() - cpu_started,
+                          audio_s, 1, failed=True)
     task.finish()
-    return _RunResult(time.monotonic() - started, audio_s, 1, failed=task.cancelled)
+    return _RunResult(time.monotonic() - started, time.thread_time() - cpu_started, audio_s, 1,
+                      failed=task.cancelled)
 
 
 def _run_batch(engine: Engine, batch: list[SegmentTask]) -> _RunResult:
     """Runs on the replica's thread: one batched engine call, results routed to each task."""
     assert isinstance(engine, BatchingEngine)
     started = time.monotonic()
+    cpu_started = time.thread_time()
     try:
         results = engine.synthesize_batch([task.request for task in batch])
         if len(results) != len(batch):
@@ -310,14 +318,16 @@ def _run_batch(engine: Engine, batch: list[SegmentTask]) -> _RunResult:
         failure = _engine_error(engine, error)
         for task in batch:
             task.fail(failure)
-        return _RunResult(time.monotonic() - started, 0.0, len(batch), failed=True)
+        return _RunResult(time.monotonic() - started, time.thread_time() - cpu_started, 0.0,
+                          len(batch), failed=True)
     audio_s = 0.0
     for task, chunks in zip(batch, results, strict=True):
         for chunk in chunks:
             audio_s += chunk.duration_s
             task.deliver(chunk)
         task.finish()
-    return _RunResult(time.monotonic() - started, audio_s, len(batch), failed=False)
+    return _RunResult(time.monotonic() - started, time.thread_time() - cpu_started, audio_s,
+                      len(batch), failed=False)
 
 
 class Scheduler:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -55,7 +56,8 @@ class ChapterAudio:
 
     index: int
     title: str
-    data: bytes
+    #: The encoded chapter, in memory or in a local file.
+    data: bytes | Path
     content_type: str
     duration_s: float
     cues: tuple[Cue, ...]

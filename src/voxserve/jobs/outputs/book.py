@@ -12,6 +12,10 @@ them. Each chapter was encoded once, as soon as its segments were done
 * ``flac``, ``wav`` and ``pcm``: lossless, so the chapters are decoded back to samples
   (cheap) and the book is written from them; times are exact to the sample.
 
+The book is written to a file as it is built, and chapters may be files too
+(:attr:`ChapterAudio.data` as a ``Path``): a chapter at a time is decoded or copied, so
+memory does not grow with the book (a ten-hour WAV book is 1.6 GB of samples).
+
 Chapter markers by format:
 
 * ``mp3``: ID3v2.4 tag with one ``CHAP`` frame per chapter (``TIT2`` sub-frame for the title,
@@ -28,7 +32,6 @@ from __future__ import annotations
 
 import io
 import struct
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -55,7 +58,8 @@ REMUXED_FORMATS = frozenset({AudioFormat.MP3, AudioFormat.AAC, AudioFormat.OPUS}
 class BookAudio:
     """The whole book as one file; times are on the decoded book's timeline, in seconds."""
 
-    data: bytes
+    #: The book file (where :func:`build_book` was told to write it).
+    path: Path
     content_type: str
     #: File name extension without the dot (``m4b`` for AAC).
     extension: str
@@ -97,10 +101,11 @@ def build_book(
     chapters: Sequence[ChapterAudio],
     *,
     audio_format: AudioFormat,
+    path: Path,
     chapter_silence_ms: float = 1500.0,
 ) -> BookAudio:
-    """One file of all ``chapters`` (in the given order, each encoded in ``audio_format``)
-    with chapter markers.
+    """Write one file of all ``chapters`` (in the given order, each encoded in
+    ``audio_format``) with chapter markers to ``path``.
 
     Raises ``ValueError`` for no chapters, a negative pause, or chapters whose audio does
     not fit together (other rates or codec settings, or data that does not decode to the
@@ -111,8 +116,8 @@ def build_book(
     if chapter_silence_ms < 0:
         raise ValueError("chapter silence must not be negative")
     if audio_format in REMUXED_FORMATS:
-        return _remuxed_book(title, chapters, audio_format, chapter_silence_ms)
-    return _decoded_book(title, chapters, audio_format, chapter_silence_ms)
+        return _remuxed_book(title, chapters, audio_format, chapter_silence_ms, path)
+    return _decoded_book(title, chapters, audio_format, chapter_silence_ms, path)
 
 
 def _shifted_cues(chapters: Sequence[ChapterAudio], starts_s: Sequence[float]) -> tuple[Cue, ...]:
@@ -128,53 +133,99 @@ def _shifted_cues(chapters: Sequence[ChapterAudio], starts_s: Sequence[float]) -
 
 def _decoded_book(
     title: str, chapters: Sequence[ChapterAudio], audio_format: AudioFormat,
-    chapter_silence_ms: float,
+    chapter_silence_ms: float, path: Path,
 ) -> BookAudio:
     rate = chapters[0].sample_rate_hz
-    pieces: list[FloatSamples] = []
+    gap = round(chapter_silence_ms * rate / 1000)
+    # a chapter's samples at the book's rate: its PCM timeline (decoding is checked against it)
+    sizes = [round(chapter.duration_s * rate) for chapter in chapters]
     starts: list[int] = []
     position = 0
-    for chapter in chapters:
-        samples = _decode_lossless(chapter, audio_format, rate)
-        if abs(samples.size - round(chapter.duration_s * rate)) > 1:
-            raise ValueError(f"chapter {chapter.index} does not decode to its duration")
+    for size in sizes:
         if starts:
-            gap = round(chapter_silence_ms * rate / 1000)
-            pieces.append(np.zeros(gap, np.float32))
             position += gap
         starts.append(position)
-        pieces.append(samples)
-        position += samples.size
-    samples = np.concatenate(pieces)
-    starts_s = [start / rate for start in starts]
+        position += size
+
+    def blocks() -> Iterator[FloatSamples]:
+        for number, (chapter, size) in enumerate(zip(chapters, sizes, strict=True)):
+            if number:
+                yield np.zeros(gap, np.float32)
+            yield from _exactly(_decoded_blocks(chapter, audio_format, rate), size,
+                                chapter.index)
+
     titles = [chapter.title for chapter in chapters]
-    data, content_type, extension = _encode_book(samples, rate, audio_format, title, starts, titles)
+    content_type, extension = _write_book(path, blocks(), position, rate, audio_format, title,
+                                          starts, titles)
+    starts_s = [start / rate for start in starts]
     return BookAudio(
-        data=data,
+        path=path,
         content_type=content_type,
         extension=extension,
-        duration_s=samples.size / rate,
+        duration_s=position / rate,
         chapter_starts_s=tuple(starts_s),
         cues=_shifted_cues(chapters, starts_s),
     )
 
 
-def _decode_lossless(chapter: ChapterAudio, audio_format: AudioFormat, rate: int) -> FloatSamples:
-    """A PCM, WAV or FLAC chapter's samples as float32, at ``rate``."""
-    chapter_rate = chapter.sample_rate_hz
-    if audio_format in (AudioFormat.PCM, AudioFormat.WAV):
-        body = chapter.data[44:] if audio_format == AudioFormat.WAV else chapter.data
-        samples = _as_float(np.frombuffer(body[: len(body) // 2 * 2], "<i2"))
-    else:
-        with av.open(io.BytesIO(chapter.data), mode="r") as container:
+def _open(data: bytes | Path) -> av.container.InputContainer:
+    """An encoded file, in memory or on disk, for reading."""
+    return av.open(io.BytesIO(data) if isinstance(data, bytes) else str(data), mode="r")
+
+
+def _pcm_blocks(data: bytes | Path, skip_bytes: int) -> Iterator[bytes]:
+    """Raw 16-bit PCM after ``skip_bytes`` of header, in blocks of ``_FRAME_SAMPLES``."""
+    block_bytes = 2 * _FRAME_SAMPLES
+    if isinstance(data, bytes):
+        for offset in range(skip_bytes, len(data), block_bytes):
+            yield data[offset : offset + block_bytes]
+        return
+    with data.open("rb") as handle:
+        handle.seek(skip_bytes)
+        while block := handle.read(block_bytes):
+            yield block
+
+
+def _decoded_blocks(
+    chapter: ChapterAudio, audio_format: AudioFormat, rate: int
+) -> Iterator[FloatSamples]:
+    """A PCM, WAV or FLAC chapter's samples as float32 blocks, at ``rate``."""
+    if audio_format == AudioFormat.FLAC:
+        with _open(chapter.data) as container:
             stream = container.streams.audio[0]
-            chapter_rate = stream.rate
-            frames = [_as_float(frame.to_ndarray()) for frame in container.decode(stream)]
-        samples = np.concatenate(frames) if frames else np.zeros(0, np.float32)
-    if chapter_rate == rate or samples.size == 0:
-        return samples
-    resampler = StreamResampler(chapter_rate, rate)
-    return np.concatenate([resampler.process(samples), resampler.flush()])
+            frames = (_as_float(frame.to_ndarray()) for frame in container.decode(stream))
+            yield from _at_rate(frames, stream.rate or chapter.sample_rate_hz, rate)
+        return
+    header_bytes = 44 if audio_format == AudioFormat.WAV else 0
+    blocks = (_as_float(np.frombuffer(block[: len(block) // 2 * 2], "<i2"))
+              for block in _pcm_blocks(chapter.data, header_bytes))
+    yield from _at_rate(blocks, chapter.sample_rate_hz, rate)
+
+
+def _at_rate(blocks: Iterator[FloatSamples], from_rate: int, to_rate: int
+             ) -> Iterator[FloatSamples]:
+    if from_rate == to_rate:
+        yield from blocks
+        return
+    resampler = StreamResampler(from_rate, to_rate)
+    for block in blocks:
+        yield resampler.process(block)
+    yield resampler.flush()
+
+
+def _exactly(blocks: Iterator[FloatSamples], size: int, index: int) -> Iterator[FloatSamples]:
+    """``blocks`` cut or padded to ``size`` samples; ``ValueError`` (once read to the end)
+    if they were off by more than one sample (not the chapter's audio)."""
+    produced = 0
+    for block in blocks:
+        kept = block[: max(0, size - produced)]
+        produced += block.size
+        if kept.size:
+            yield kept
+    if abs(produced - size) > 1:
+        raise ValueError(f"chapter {index} does not decode to its duration")
+    if produced < size:
+        yield np.zeros(size - produced, np.float32)
 
 
 def _as_float(array: npt.NDArray[Any]) -> FloatSamples:
@@ -186,49 +237,61 @@ def _as_float(array: npt.NDArray[Any]) -> FloatSamples:
     return result
 
 
-def _encode_book(
-    samples: FloatSamples,
+def _as_pcm16(samples: FloatSamples) -> npt.NDArray[np.int16]:
+    """float32 in [-1, 1] -> 16-bit little-endian (the inverse of :func:`_as_float`)."""
+    pcm: npt.NDArray[np.int16] = np.rint(np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2")
+    return pcm
+
+
+def _write_book(
+    path: Path,
+    blocks: Iterator[FloatSamples],
+    total_samples: int,
     rate: int,
     audio_format: AudioFormat,
     title: str,
     starts: Sequence[int],
     titles: Sequence[str],
-) -> tuple[bytes, str, str]:
-    """``(data, content_type, extension)`` of the book in ``audio_format``."""
-    pcm: npt.NDArray[np.int16] = np.rint(np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2")
-    if audio_format == AudioFormat.PCM:
-        return pcm.tobytes(), "audio/pcm", "pcm"
-    if audio_format == AudioFormat.WAV:
-        return _wav_header(rate, pcm.nbytes) + pcm.tobytes(), "audio/wav", "wav"
+) -> tuple[str, str]:
+    """Write the book's ``blocks`` (``total_samples`` in all) to ``path`` in
+    ``audio_format``; its ``(content_type, extension)``."""
+    if audio_format in (AudioFormat.PCM, AudioFormat.WAV):
+        with path.open("wb") as out:
+            if audio_format == AudioFormat.WAV:
+                out.write(_wav_header(rate, 2 * total_samples))
+            for block in blocks:
+                out.write(_as_pcm16(block).tobytes())
+        if audio_format == AudioFormat.WAV:
+            return "audio/wav", "wav"
+        return "audio/pcm", "pcm"
     spec = _CONTAINERS[audio_format]
-    ends = [*starts[1:], samples.size]
-    chapters = list(zip(starts, ends, titles, strict=True))
-    with tempfile.TemporaryDirectory(prefix="voxserve-book-") as directory:
-        path = Path(directory) / f"book.{spec.extension}"
-        with av.open(
-            str(path), mode="w", format=spec.muxer, container_options=dict(spec.options)
-        ) as out:
-            rates = av.Codec(spec.codec, "w").audio_rates
-            codec_rate = rate if not rates or rate in rates else _FALLBACK_RATE_HZ
-            stream = cast(AudioStream, out.add_stream(spec.codec, rate=codec_rate))
-            stream.layout = "mono"
-            stream.format = spec.sample_format
-            if spec.bit_rate is not None:
-                stream.bit_rate = spec.bit_rate
-            _set_chapters(out, spec, title, chapters, rate)
-            time_base = Fraction(1, rate)
-            for offset in range(0, samples.size, _FRAME_SAMPLES):
-                chunk = samples[offset : offset + _FRAME_SAMPLES]
+    chapters = list(zip(starts, [*starts[1:], total_samples], titles, strict=True))
+    with av.open(
+        str(path), mode="w", format=spec.muxer, container_options=dict(spec.options)
+    ) as out:
+        rates = av.Codec(spec.codec, "w").audio_rates
+        codec_rate = rate if not rates or rate in rates else _FALLBACK_RATE_HZ
+        stream = cast(AudioStream, out.add_stream(spec.codec, rate=codec_rate))
+        stream.layout = "mono"
+        stream.format = spec.sample_format
+        if spec.bit_rate is not None:
+            stream.bit_rate = spec.bit_rate
+        _set_chapters(out, spec, title, chapters, rate)
+        time_base = Fraction(1, rate)
+        offset = 0
+        for block in blocks:
+            for start in range(0, block.size, _FRAME_SAMPLES):
+                chunk = block[start : start + _FRAME_SAMPLES]
                 frame = av.AudioFrame.from_ndarray(
                     chunk.reshape(1, -1), format="flt", layout="mono"
                 )
                 frame.sample_rate = rate
                 frame.time_base = time_base
                 frame.pts = offset
+                offset += chunk.size
                 out.mux(stream.encode(frame))
-            out.mux(stream.encode(None))
-        data = path.read_bytes()
-    return data, spec.content_type, spec.extension
+        out.mux(stream.encode(None))
+    return spec.content_type, spec.extension
 
 
 # --- lossy: copy the chapters' packets -----------------------------------------------------
@@ -236,7 +299,7 @@ def _encode_book(
 
 def _remuxed_book(
     title: str, chapters: Sequence[ChapterAudio], audio_format: AudioFormat,
-    chapter_silence_ms: float,
+    chapter_silence_ms: float, path: Path,
 ) -> BookAudio:
     spec = _CONTAINERS[audio_format]
     rate = chapters[0].sample_rate_hz
@@ -245,7 +308,7 @@ def _remuxed_book(
     encoder = create_encoder(audio_format, rate)
     pause = encoder.encode(np.zeros(round(chapter_silence_ms * rate / 1000), np.float32))
     pause += encoder.finish()
-    pieces: list[bytes] = []
+    pieces: list[bytes | Path] = []
     for chapter in chapters:
         if pieces:
             pieces.append(pause)
@@ -268,30 +331,27 @@ def _remuxed_book(
     starts_s = [float(offset * time_base) for offset in chapter_offsets]
     duration_s = float(position * time_base)
     # the container's chapter list is in samples of the (encoded) stream
-    with av.open(io.BytesIO(pieces[0]), mode="r") as first:
+    with _open(pieces[0]) as first:
         stream_rate = first.streams.audio[0].rate or rate
     marks = [round(start * stream_rate) for start in starts_s]
     spans = list(zip(marks, [*marks[1:], round(duration_s * stream_rate)],
                      [chapter.title for chapter in chapters], strict=True))
-    with tempfile.TemporaryDirectory(prefix="voxserve-book-") as directory:
-        path = Path(directory) / f"book.{spec.extension}"
-        with av.open(
-            str(path), mode="w", format=spec.muxer, container_options=dict(spec.options)
-        ) as out:
-            with av.open(io.BytesIO(pieces[0]), mode="r") as first:
-                stream = out.add_stream_from_template(first.streams.audio[0])
-            _set_chapters(out, spec, title, spans, stream_rate)
-            for data, offset in zip(pieces, offsets, strict=True):
-                position = offset
-                for packet in _packets(data):
-                    duration = packet.duration or 0
-                    packet.stream = stream
-                    packet.pts = packet.dts = position
-                    position += duration
-                    out.mux(packet)
-        data = path.read_bytes()
+    with av.open(
+        str(path), mode="w", format=spec.muxer, container_options=dict(spec.options)
+    ) as out:
+        with _open(pieces[0]) as first:
+            stream = out.add_stream_from_template(first.streams.audio[0])
+        _set_chapters(out, spec, title, spans, stream_rate)
+        for data, offset in zip(pieces, offsets, strict=True):
+            position = offset
+            for packet in _packets(data):
+                duration = packet.duration or 0
+                packet.stream = stream
+                packet.pts = packet.dts = position
+                position += duration
+                out.mux(packet)
     return BookAudio(
-        data=data,
+        path=path,
         content_type=spec.content_type,
         extension=spec.extension,
         duration_s=duration_s,
@@ -300,9 +360,9 @@ def _remuxed_book(
     )
 
 
-def _packets(data: bytes) -> Iterator[Packet[Any]]:
+def _packets(data: bytes | Path) -> Iterator[Packet[Any]]:
     """The audio packets of an encoded file, in order (flush packets left out)."""
-    with av.open(io.BytesIO(data), mode="r") as container:
+    with _open(data) as container:
         stream = container.streams.audio[0]
         for packet in container.demux(stream):
             if packet.size and packet.dts is not None:
