@@ -88,6 +88,33 @@ def test_shorter_requests_and_closing_early(engine: Maya1Engine) -> None:
     assert len(first.samples) == 2048
 
 
+@pytest.mark.parametrize("speed", [0.5, 2.0])
+def test_speed_stretches_the_audio_while_it_streams(engine: Maya1Engine, speed: float) -> None:
+    normal = _samples(list(engine.synthesize("Hello there.", VOICE, _params(seed=1))))
+    params = SynthesisParams(speed=speed, options=Maya1Options(seed=1))
+    chunks = list(engine.synthesize("Hello there.", VOICE, params))
+    stretched = _samples(chunks)
+    assert len(chunks) > 2  # still streaming, chunk by chunk
+    assert all(c.sample_rate_hz == 24000 and c.samples.dtype == np.float32 for c in chunks)
+    assert stretched.size / 24000 == pytest.approx(normal.size / 24000 / speed, abs=0.03)
+
+
+def test_speed_in_a_batch_and_closing_a_stretched_stream(engine: Maya1Engine) -> None:
+    requests = [
+        SegmentRequest("One.", VOICE, _params(max_new_tokens=42, seed=1)),
+        SegmentRequest("Two.", VOICE, SynthesisParams(speed=2.0, options=Maya1Options(
+            max_new_tokens=42, seed=1))),
+    ]
+    normal, fast = engine.synthesize_batch(requests)
+    assert _samples(fast).size / 24000 == pytest.approx(_samples(normal).size / 24000 / 2,
+                                                       abs=0.03)
+    stream = engine.synthesize("Hi.", VOICE, SynthesisParams(speed=0.5, options=Maya1Options(
+        seed=2)))
+    first = next(stream)
+    stream.close()  # type: ignore[attr-defined]
+    assert first.samples.size > 0
+
+
 def test_batch_of_three_is_routed_in_order(engine: Maya1Engine) -> None:
     requests = [
         SegmentRequest("One.", VOICE, _params(max_new_tokens=42, seed=1)),

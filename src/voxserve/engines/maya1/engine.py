@@ -5,8 +5,9 @@ the description. ``synthesize`` streams: audio is decoded from a sliding window 
 while tokens are still being generated (see :mod:`.codec`). ``synthesize_batch`` generates a
 padded batch and decodes each item whole.
 
-``params.speed`` is ignored: Maya1 has no duration control and a pitch-preserving time
-stretch is not a trivial post-process (plain resampling would shift the pitch).
+Maya1 has no duration control, so ``params.speed`` other than 1 is applied to its audio
+afterwards by a pitch-preserving time stretch (:class:`voxserve.audio.tempo.TimeStretcher`,
+FFmpeg's ``atempo``), chunk by chunk while the segment streams.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import logging
 from collections.abc import Hashable, Iterator, Sequence
 from pathlib import Path
 
+from voxserve.audio.tempo import TimeStretcher
 from voxserve.engines.base import SegmentRequest, SynthesisParams
 from voxserve.engines.maya1.backends import Backend, GenerationRequest, load_backend
 from voxserve.engines.maya1.codec import (
@@ -123,7 +125,8 @@ class Maya1Engine:
 
     def synthesize(self, text: str, voice_id: str, params: SynthesisParams) -> Iterator[AudioChunk]:
         """Stream one segment; bad voices and options fail here, before any generation."""
-        return self._stream(self._request(text, voice_id, params))
+        chunks = self._stream(self._request(text, voice_id, params))
+        return chunks if params.speed == 1.0 else self._stretched(chunks, params.speed)
 
     def synthesize_batch(self, requests: Sequence[SegmentRequest]) -> list[list[AudioChunk]]:
         prepared = [self._request(r.text, r.voice_id, r.params) for r in requests]
@@ -134,7 +137,11 @@ class Maya1Engine:
             with _engine_errors():
                 generated = backend.generate_batch(prepared[start:start + size])
             for offset, token_ids in enumerate(generated):
-                results.append([self._whole(token_ids, item=start + offset)])
+                item = start + offset
+                whole = self._whole(token_ids, item=item)
+                speed = requests[item].params.speed
+                results.append([whole] if speed == 1.0
+                               else list(self._stretched(iter([whole]), speed)))
         return results
 
     # --- internals ------------------------------------------------------------------
@@ -168,6 +175,23 @@ class Maya1Engine:
             tail = decoder.flush()
             if tail is not None and len(tail):
                 yield self._chunk(tail)
+
+    def _stretched(self, chunks: Iterator[AudioChunk], speed: float) -> Iterator[AudioChunk]:
+        """``chunks`` played ``speed`` times as fast, at the same pitch."""
+        _, codec = self._loaded()
+        stretcher = TimeStretcher(codec.sample_rate_hz, speed)
+        try:
+            for chunk in chunks:
+                samples = stretcher.process(chunk.samples)
+                if samples.size:
+                    yield self._chunk(samples)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:  # a client gone: stop generating now
+                close()
+        tail = stretcher.flush()
+        if tail.size:
+            yield self._chunk(tail)
 
     def _whole(self, token_ids: Sequence[int], *, item: int) -> AudioChunk:
         """Non-streaming: all frames of one generated sequence, decoded at once."""
