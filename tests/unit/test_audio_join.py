@@ -132,3 +132,81 @@ def test_output_is_float32_in_range_and_starts_and_ends_at_zero(
         assert np.all(np.abs(out) <= 1.0)
         if out.size:
             assert out[0] == out[-1] == 0.0
+
+
+def _segment_strategy() -> st.SearchStrategy[FloatSamples]:
+    """Quiet lead, loud parts with quiet gaps, quiet tail: what trimming and fades act on."""
+    part = st.tuples(st.integers(0, 700), st.integers(0, 900), st.floats(0.0, 1.2))
+
+    def build(parts: list[tuple[int, int, float]]) -> FloatSamples:
+        pieces = []
+        for quiet, loud, level in parts:
+            pieces.append(np.full(quiet, 0.001, np.float32))
+            pieces.append((level * np.sin(np.arange(loud) * 0.3)).astype(np.float32))
+        return np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
+
+    return st.lists(part, min_size=0, max_size=4).map(build)
+
+
+def _reference_join(segments: list[FloatSamples], joiner: SegmentJoiner) -> list[FloatSamples]:
+    """The class doc's four steps, done on each whole segment at once."""
+    out, emitted_any = [], False
+    margin, fade = joiner.trim_margin_samples, joiner.fade_samples
+    for samples in segments:
+        segment = np.clip(samples, -1.0, 1.0).astype(np.float32)
+        if joiner.trim_silence:
+            loud = np.flatnonzero(np.abs(segment) > joiner.trim_threshold)
+            segment = (segment[max(0, loud[0] - margin):loud[-1] + 1 + margin] if loud.size
+                       else segment[:0])
+        if segment.size == 0:
+            out.append(segment)
+            continue
+        length = min(fade, (segment.size + 1) // 2)
+        ramp = (0.5 - 0.5 * np.cos(np.pi * np.arange(length) / length)).astype(np.float32)
+        segment[:length] *= ramp
+        segment[segment.size - length:] *= ramp[::-1]
+        if emitted_any:
+            segment = np.concatenate([np.zeros(joiner.silence_samples, np.float32), segment])
+        emitted_any = True
+        out.append(segment)
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    segments=st.lists(_segment_strategy(), min_size=1, max_size=3),
+    chunk_sizes=st.lists(st.integers(1, 600), min_size=1, max_size=8),
+    trim=st.booleans(),
+)
+def test_a_segment_pushed_in_chunks_joins_as_the_whole_segment(
+    segments: list[FloatSamples], chunk_sizes: list[int], trim: bool
+) -> None:
+    whole = SegmentJoiner(RATE_HZ, silence_between_ms=20.0, trim_silence=trim)
+    streamed = SegmentJoiner(RATE_HZ, silence_between_ms=20.0, trim_silence=trim)
+    expected = _reference_join(segments, whole)
+    for segment, want in zip(segments, expected, strict=True):
+        np.testing.assert_array_equal(whole.add(segment), want)
+    for segment, want in zip(segments, expected, strict=True):
+        got, start, turn = [], 0, 0
+        while start < segment.size:
+            size = chunk_sizes[turn % len(chunk_sizes)]
+            got.append(streamed.push(segment[start:start + size]))
+            start, turn = start + size, turn + 1
+        got.append(streamed.end_segment())
+        np.testing.assert_array_equal(np.concatenate(got), want)
+
+
+def test_a_long_segment_streams_before_it_ends() -> None:
+    """A streaming engine's segment leaves the joiner chunk by chunk, with no pause or fade
+    between its chunks (only the fade-out's few samples wait for the segment's end)."""
+    joiner = SegmentJoiner(RATE_HZ, silence_between_ms=200.0)
+    sine = loud_sine(1.0)
+    chunk = 2048
+    outputs = [joiner.push(sine[i:i + chunk]) for i in range(0, sine.size, chunk)]
+    tail = joiner.end_segment()
+    assert all(out.size > 0 for out in outputs[1:])
+    assert tail.size <= joiner.fade_samples + joiner.trim_margin_samples
+    joined = np.concatenate([*outputs, tail])
+    assert joined.size == sine.size  # no pause inserted between chunks
+    middle = slice(joiner.fade_samples, sine.size - joiner.fade_samples)
+    np.testing.assert_array_equal(joined[middle], sine[middle])

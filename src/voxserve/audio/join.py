@@ -23,11 +23,28 @@ class SegmentJoiner:
        first segment that emits anything.
 
     Empty segments (or segments dropped in step 2) emit nothing and do not count as segments.
+
+    A segment may also arrive in chunks, as a streaming engine yields it: :meth:`push` each
+    chunk, then :meth:`end_segment`. The output is the same as :meth:`add` of the whole
+    segment; what may still be trimmed or faded out (the quiet after the last loud sample
+    plus ``n(fade_ms)``) is held back until more audio or the segment's end says what it is.
+
     So with trimming, two segments' audible parts are ``2 * n(trim_margin_ms) +
     n(silence_between_ms)`` samples apart whenever each had at least the margin of
     near-silence on the joining side and ``fade_ms <= trim_margin_ms`` (the fade then only
     touches the margin), however long its own pause was.
     """
+
+    #: samples of the current segment not emitted yet, from segment index ``_held_start``
+    _held: FloatSamples
+    _held_start: int
+    #: samples of the current segment pushed so far
+    _seen: int
+    #: first and last samples above the threshold (segment indexes)
+    _first: int | None
+    _last: int
+    #: the current segment's first samples went out (faded in)
+    _emitting: bool
 
     def __init__(
         self,
@@ -49,37 +66,103 @@ class SegmentJoiner:
         self.fade_samples = self._samples(fade_ms)
         self.trim_margin_samples = self._samples(trim_margin_ms)
         self._emitted_any = False
+        self._start_segment()
 
     def add(self, samples: FloatSamples) -> FloatSamples:
-        """Samples of the next segment -> float32 samples to emit now (see the class doc)."""
-        segment = np.clip(as_mono_float32(samples), -1.0, 1.0)  # a copy: safe to fade in place
-        if self.trim_silence:
-            segment = self._trimmed(segment)
-        if segment.size == 0:
-            return segment
-        _fade_ends(segment, min(self.fade_samples, (segment.size + 1) // 2))
+        """A whole segment -> float32 samples to emit now (see the class doc)."""
+        head = self.push(samples)
+        tail = self.end_segment()
+        return tail if head.size == 0 else np.concatenate([head, tail])
+
+    def push(self, samples: FloatSamples) -> FloatSamples:
+        """The next chunk of the current segment -> the samples that may be emitted now."""
+        chunk = np.clip(as_mono_float32(samples), -1.0, 1.0)  # a copy: safe to fade in place
+        if chunk.size == 0:
+            return _EMPTY
+        chunk_start = self._seen
+        self._seen += chunk.size
+        loud = (np.abs(chunk) > self.trim_threshold if self.trim_silence
+                else np.ones(chunk.size, dtype=bool))
+        if loud.any():
+            if self._first is None:
+                self._first = chunk_start + int(np.argmax(loud))
+            self._last = chunk_start + chunk.size - 1 - int(np.argmax(loud[::-1]))
+        self._held = np.concatenate([self._held, chunk]) if self._held.size else chunk
+        margin = self.trim_margin_samples
+        if self._first is None:  # quiet so far: keep what may become the leading margin
+            keep = min(self._held.size, margin)
+            self._held = self._held[self._held.size - keep :]
+            self._held_start = self._seen - keep
+            return _EMPTY
+        if not self._emitting:  # drop the leading quiet before the margin
+            self._take(max(0, self._first - margin))
+        known_end = min(self._seen, self._last + 1 + margin)
+        if not self._emitting and known_end - self._held_start < 2 * self.fade_samples:
+            return _EMPTY  # too short yet to know the fade-in's length
+        out = self._take(known_end - self.fade_samples)  # the fade-out's samples stay held
+        if out.size == 0 or self._emitting:
+            return out
+        self._emitting = True
+        _fade_in(out, self.fade_samples)
+        return self._after_pause(out)
+
+    def end_segment(self) -> FloatSamples:
+        """The current segment is complete: the rest of it (trimmed, faded out)."""
+        rest = _EMPTY
+        if self._first is not None:
+            rest = self._take(min(self._seen, self._last + 1 + self.trim_margin_samples))
+            if self._emitting:
+                _fade_out(rest, min(self.fade_samples, rest.size))
+            elif rest.size:
+                length = min(self.fade_samples, (rest.size + 1) // 2)
+                _fade_in(rest, length)
+                _fade_out(rest, length)
+                rest = self._after_pause(rest)
+        self._start_segment()
+        return rest
+
+    def _start_segment(self) -> None:
+        self._held = _EMPTY
+        self._held_start = 0
+        self._seen = 0
+        self._first = None
+        self._last = -1
+        self._emitting = False
+
+    def _take(self, end: int) -> FloatSamples:
+        """Remove and return the held samples before segment index ``end``."""
+        count = max(0, min(end - self._held_start, self._held.size))
+        taken, self._held = self._held[:count], self._held[count:]
+        self._held_start += count
+        return taken
+
+    def _after_pause(self, samples: FloatSamples) -> FloatSamples:
+        """A segment's first samples, after the pause between segments."""
         if self._emitted_any:
-            segment = np.concatenate([np.zeros(self.silence_samples, np.float32), segment])
+            samples = np.concatenate([np.zeros(self.silence_samples, np.float32), samples])
         self._emitted_any = True
-        return segment
+        return samples
 
     def _samples(self, ms: float) -> int:
         return round(ms * self.sample_rate_hz / 1000)
 
-    def _trimmed(self, segment: FloatSamples) -> FloatSamples:
-        loud = np.abs(segment) > self.trim_threshold
-        if not loud.any():
-            return segment[:0]
-        first = int(np.argmax(loud))
-        last = segment.size - 1 - int(np.argmax(loud[::-1]))
-        margin = self.trim_margin_samples
-        return segment[max(0, first - margin) : last + 1 + margin]
+
+_EMPTY: FloatSamples = np.empty(0, dtype=np.float32)
 
 
-def _fade_ends(segment: FloatSamples, length: int) -> None:
-    """Raised-cosine fade-in over the first and fade-out over the last ``length`` samples."""
-    if length == 0:
-        return
-    ramp = (0.5 - 0.5 * np.cos(np.pi * np.arange(length) / length)).astype(np.float32)
-    segment[:length] *= ramp
-    segment[-length:] *= ramp[::-1]
+def _ramp(length: int) -> FloatSamples:
+    ramp: FloatSamples = (0.5 - 0.5 * np.cos(np.pi * np.arange(length) / length)).astype(
+        np.float32)
+    return ramp
+
+
+def _fade_in(samples: FloatSamples, length: int) -> None:
+    """Raised-cosine fade-in over the first ``length`` samples, in place."""
+    if length > 0:
+        samples[:length] *= _ramp(length)
+
+
+def _fade_out(samples: FloatSamples, length: int) -> None:
+    """Raised-cosine fade-out over the last ``length`` samples, in place."""
+    if length > 0:
+        samples[-length:] *= _ramp(length)[::-1]

@@ -98,12 +98,18 @@ class AudioRenderer:
         self.content_type = self._encoder.content_type
 
     def add(self, chunks: Sequence[AudioChunk]) -> bytes:
-        return self.encode(self.prepare(chunks))
+        """A whole segment's chunks -> encoded bytes."""
+        parts = [self.push(chunk) for chunk in chunks] + [self.end_segment()]
+        return self.encode(np.concatenate(parts).astype(np.float32))
 
-    def prepare(self, chunks: Sequence[AudioChunk]) -> FloatSamples:
-        """Join (trim, fade, pause) and resample: the samples to encode next."""
-        parts = [self._resampler.process(self._joiner.add(chunk.samples)) for chunk in chunks]
-        return parts[0] if len(parts) == 1 else np.concatenate(parts).astype(np.float32)
+    def push(self, chunk: AudioChunk) -> FloatSamples:
+        """The next chunk of the current segment, joined (trimmed, faded, after the pause)
+        and resampled: the samples to encode now."""
+        return self._resampler.process(self._joiner.push(chunk.samples))
+
+    def end_segment(self) -> FloatSamples:
+        """The current segment has ended: its held-back end, to encode now."""
+        return self._resampler.process(self._joiner.end_segment())
 
     def encode(self, samples: FloatSamples) -> bytes:
         return self._encode(samples)
@@ -271,6 +277,20 @@ class SpeechService:
             job.sample_rate_hz == job.voice.sample_rate_hz
         )
         slice_samples = max(1, int(job.sample_rate_hz * _ENCODE_SLICE_S))
+
+        async def encoded(samples: FloatSamples) -> AsyncGenerator[bytes, None]:
+            # Compressed formats are encoded off the event loop, a slice at a time, so the
+            # first bytes leave without waiting for a whole sentence.
+            for start in range(0, len(samples), slice_samples):
+                piece = samples[start : start + slice_samples]
+                if render_inline:
+                    data = renderer.encode(piece)
+                else:
+                    data = await asyncio.to_thread(renderer.encode, piece)
+                if data:
+                    stats.output_bytes += len(data)
+                    yield data
+
         current: _SegmentSource | None = None
         upcoming: _SegmentSource | None = first
         try:
@@ -283,18 +303,10 @@ class SpeechService:
                     # it compete with this one for the cores.
                     if upcoming is None and index + 1 < len(job.segments):
                         upcoming = submit(index + 1)
-                    samples = renderer.prepare([chunk])
-                    # Compressed formats are encoded off the event loop, a slice at a time,
-                    # so the first bytes leave without waiting for a whole sentence.
-                    for start in range(0, len(samples), slice_samples):
-                        piece = samples[start : start + slice_samples]
-                        if render_inline:
-                            data = renderer.encode(piece)
-                        else:
-                            data = await asyncio.to_thread(renderer.encode, piece)
-                        if data:
-                            stats.output_bytes += len(data)
-                            yield data
+                    async for data in encoded(renderer.push(chunk)):
+                        yield data
+                async for data in encoded(renderer.end_segment()):
+                    yield data
                 if upcoming is None and index + 1 < len(job.segments):
                     upcoming = submit(index + 1)  # this segment produced no audio
                 stats.segments_done += 1

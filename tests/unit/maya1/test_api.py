@@ -6,6 +6,7 @@ import asyncio
 import time
 from pathlib import Path
 
+import numpy as np
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 
@@ -39,6 +40,18 @@ def test_speech_endpoint_serves_maya1_audio(model_dir: Path, snac_dir: Path) -> 
         bad = client.post("/v1/audio/speech", json={
             "model": "maya1", "input": "Hi.", "options": {"temperature": 0}})
         assert bad.status_code == 400
+        lengths = {}
+        for speed in (1.0, 2.0):  # Maya1 has no rate control: voxserve stretches its audio
+            spoken = client.post("/v1/audio/speech", json={
+                "model": "maya1", "input": "Hello there.", "response_format": "wav",
+                "speed": speed, "options": {"seed": 3}})
+            assert spoken.status_code == 200, spoken.text
+            spoken_samples = decode_audio(spoken.content)[0]
+            lengths[speed] = len(spoken_samples)
+            # one segment streamed frame by frame is one stretch of audio: no pause (or
+            # fade to silence) between its chunks
+            assert _longest_zero_run(spoken_samples) < 24000 * 0.01
+        assert 0.4 < lengths[2.0] / lengths[1.0] < 0.6, lengths
 
 
 def test_scheduler_batches_maya1_segments(model_dir: Path, snac_dir: Path) -> None:
@@ -70,6 +83,12 @@ def test_scheduler_batches_maya1_segments(model_dir: Path, snac_dir: Path) -> No
     lengths = asyncio.run(run())
     assert all(length > 0 for length in lengths)
     assert _batched_segments() == before + 3  # one batch of three segments
+
+
+def _longest_zero_run(samples: np.ndarray) -> int:
+    zero = np.concatenate([[False], np.abs(samples) < 1e-4, [False]])
+    edges = np.flatnonzero(np.diff(zero.astype(np.int8)))
+    return int(np.max(edges[1::2] - edges[::2])) if edges.size else 0
 
 
 def _batched_segments() -> float:
