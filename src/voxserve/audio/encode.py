@@ -11,7 +11,6 @@ from __future__ import annotations
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Protocol, cast
 
 import av
@@ -19,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 from av.audio.stream import AudioStream
 
-from voxserve.audio.resample import as_mono_float32
+from voxserve.audio.resample import as_mono_float32, mono_frame
 from voxserve.types import AudioFormat, FloatSamples
 
 _CONTENT_TYPES: dict[AudioFormat, str] = {
@@ -184,7 +183,6 @@ class _PyAVEncoder:
     def __init__(self, spec: _CodecSpec, content_type: str, sample_rate_hz: int) -> None:
         self.content_type = content_type
         self._sample_rate_hz = sample_rate_hz
-        self._time_base = Fraction(1, sample_rate_hz)
         self._samples_in = 0
         self._finished = False
         self._sink = _ByteSink()
@@ -209,10 +207,7 @@ class _PyAVEncoder:
         _ensure_open(self._finished)
         chunk = _clipped(samples)
         if chunk.size:
-            frame = av.AudioFrame.from_ndarray(chunk.reshape(1, -1), format="flt", layout="mono")
-            frame.sample_rate = self._sample_rate_hz
-            frame.time_base = self._time_base
-            frame.pts = self._samples_in
+            frame = mono_frame(chunk, self._sample_rate_hz, self._samples_in)
             self._samples_in += chunk.size
             self._container.mux(self._stream.encode(frame))
         return self._sink.drain()

@@ -36,7 +36,6 @@ class StreamResampler:
             raise ValueError(f"sample rates must be positive: {input_rate_hz}, {output_rate_hz}")
         self.input_rate_hz = input_rate_hz
         self.output_rate_hz = output_rate_hz
-        self._time_base = Fraction(1, input_rate_hz)
         self._resampler = self._new_resampler()
         self._samples_in = 0
 
@@ -47,18 +46,15 @@ class StreamResampler:
             return chunk
         if chunk.size == 0:
             return np.empty(0, dtype=np.float32)
-        frame = av.AudioFrame.from_ndarray(chunk.reshape(1, -1), format="flt", layout="mono")
-        frame.sample_rate = self.input_rate_hz
-        frame.time_base = self._time_base
-        frame.pts = self._samples_in
+        frame = mono_frame(chunk, self.input_rate_hz, self._samples_in)
         self._samples_in += chunk.size
-        return _concat(self._resampler.resample(frame))
+        return frames_samples(self._resampler.resample(frame))
 
     def flush(self) -> FloatSamples:
         """Return the tail of the stream; the resampler then starts afresh for a new stream."""
         if self._resampler is None:
             return np.empty(0, dtype=np.float32)
-        tail = _concat(self._resampler.resample(None))
+        tail = frames_samples(self._resampler.resample(None))
         self._resampler = self._new_resampler()
         self._samples_in = 0
         return tail
@@ -69,7 +65,18 @@ class StreamResampler:
         return av.AudioResampler(format="flt", layout="mono", rate=self.output_rate_hz)
 
 
-def _concat(frames: list[av.AudioFrame]) -> FloatSamples:
+def mono_frame(samples: FloatSamples, sample_rate_hz: int, pts: int) -> av.AudioFrame:
+    """A packed-float mono frame of ``samples`` starting at sample ``pts`` (time base
+    ``1 / sample_rate_hz``), as FFmpeg's filters and encoders take them."""
+    frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="flt", layout="mono")
+    frame.sample_rate = sample_rate_hz
+    frame.time_base = Fraction(1, sample_rate_hz)
+    frame.pts = pts
+    return frame
+
+
+def frames_samples(frames: list[av.AudioFrame]) -> FloatSamples:
+    """Mono frames' samples, one float32 array."""
     if not frames:
         return np.empty(0, dtype=np.float32)
     arrays = [frame.to_ndarray().reshape(-1) for frame in frames]

@@ -16,7 +16,7 @@ import av
 import av.filter
 import numpy as np
 
-from voxserve.audio.resample import as_mono_float32
+from voxserve.audio.resample import as_mono_float32, frames_samples, mono_frame
 from voxserve.types import FloatSamples
 
 #: Tempo factors a stretcher accepts (the API's ``speed`` range).
@@ -44,11 +44,10 @@ class TimeStretcher:
             raise ValueError(f"sample rate must be positive: {sample_rate_hz}")
         self.sample_rate_hz = sample_rate_hz
         self.factor = factor
-        self._time_base = Fraction(1, sample_rate_hz)
         self._samples_in = 0
         self._graph = av.filter.Graph()
         source = self._graph.add_abuffer(format="flt", sample_rate=sample_rate_hz,
-                                         layout="mono", time_base=self._time_base)
+                                         layout="mono", time_base=Fraction(1, sample_rate_hz))
         node = source
         for stage in atempo_stages(factor):
             stretch = self._graph.add("atempo", f"{stage:.9f}")
@@ -66,12 +65,8 @@ class TimeStretcher:
         chunk = as_mono_float32(samples)
         if chunk.size == 0:
             return np.empty(0, dtype=np.float32)
-        frame = av.AudioFrame.from_ndarray(chunk.reshape(1, -1), format="flt", layout="mono")
-        frame.sample_rate = self.sample_rate_hz
-        frame.time_base = self._time_base
-        frame.pts = self._samples_in
+        self._graph.push(mono_frame(chunk, self.sample_rate_hz, self._samples_in))
         self._samples_in += chunk.size
-        self._graph.push(frame)
         return self._pull()
 
     def flush(self) -> FloatSamples:
@@ -83,13 +78,12 @@ class TimeStretcher:
         return self._pull()
 
     def _pull(self) -> FloatSamples:
-        pieces: list[FloatSamples] = []
+        frames: list[av.AudioFrame] = []
         while True:
             try:
                 frame = self._graph.pull()
             except (av.error.BlockingIOError, av.error.EOFError):
                 break
-            pieces.append(as_mono_float32(frame.to_ndarray().reshape(-1)))
-        if not pieces:
-            return np.empty(0, dtype=np.float32)
-        return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+            assert isinstance(frame, av.AudioFrame)
+            frames.append(frame)
+        return frames_samples(frames)
