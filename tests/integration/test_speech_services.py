@@ -106,3 +106,38 @@ def test_return_url_on_s3_is_a_working_presigned_url(tmp_path: Path, s3_endpoint
         assert download.status_code == 200 and len(download.content) == stored["bytes"]
         samples, rate = decode_audio(download.content, audio_format="ogg")
         assert len(samples) / rate > 0.5
+
+
+def test_a_project_converts_into_s3(tmp_path: Path, s3_endpoint: str) -> None:
+    """Segments, chapters and the book (built from chapter files, uploaded from a file) in
+    the bucket; downloads redirect to presigned URLs that serve them."""
+    settings = Settings(data_dir=tmp_path, engines=["fake"], storage_url="s3://voice-out/tts",
+                        s3_endpoint_url=s3_endpoint, s3_region="us-east-1")
+    text = "# One\n\nFirst chapter, first sentence. And a second.\n\n# Two\n\nThe second one.\n"
+    with _client(settings) as client:
+        _ready(client)
+        created = client.post("/v1/projects", json={
+            "text": text, "markdown": True, "model": "fake", "voice": "fake-tone",
+            "response_format": "mp3"})
+        assert created.status_code == 201, created.text
+        project_id = created.json()["id"]
+        deadline = time.monotonic() + 60
+        while (project := client.get(f"/v1/projects/{project_id}").json())["state"] not in (
+                "completed", "failed", "canceled"):
+            assert time.monotonic() < deadline, project
+            time.sleep(0.05)
+        assert project["state"] == "completed", project
+        book = client.get(f"/v1/projects/{project_id}/audio", follow_redirects=False)
+        assert book.status_code == 307
+        assert book.headers["location"].startswith(
+            f"{s3_endpoint}/voice-out/tts/projects/{project_id}/files/book.mp3")
+        samples, rate = decode_audio(httpx.get(book.headers["location"]).content,
+                                     audio_format="mp3")
+        manifest = httpx.get(client.get(f"/v1/projects/{project_id}/manifest.json",
+                                        follow_redirects=False).headers["location"]).json()
+        assert len(samples) / rate == pytest.approx(manifest["duration_s"], abs=0.15)
+        assert [c["title"] for c in manifest["chapters"]] == ["One", "Two"]
+        chapter = client.get(f"/v1/projects/{project_id}/chapters/1/audio",
+                             follow_redirects=False)
+        assert chapter.status_code == 307
+        assert httpx.get(chapter.headers["location"]).status_code == 200
