@@ -271,3 +271,13 @@ def test_bad_model_directories(model_dir: Path, snac_dir: Path, tmp_path: Path) 
         load(_copy_light(model_dir, tmp_path / "no-weights"))
     with pytest.raises(EngineLoadError, match="SNAC directory"):
         load(model_dir, tmp_path / "no-snac")
+
+
+def test_the_kv_cache_goes_by_the_name_the_model_forward_takes() -> None:
+    from voxserve.engines.maya1.backends.transformers_backend import _cache_name
+
+    def older(input_ids: object = None, past_key_values: object = None) -> None: ...
+    def newer(input_ids: object = None, cache: object = None, **kwargs: object) -> None: ...
+
+    assert _cache_name("Older", older) == "past_key_values"
+    assert _cache_name("Newer", newer) == "cache"

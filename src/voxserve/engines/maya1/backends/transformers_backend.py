@@ -15,6 +15,7 @@ position ids so that left padding does not shift the rotary positions of shorter
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any
@@ -123,10 +124,24 @@ class _LockstepGeneration:
     @torch.inference_mode()
     def _forward(self, input_ids: torch.Tensor) -> torch.Tensor:
         """Run the model on new tokens; returns the last position's logits per row."""
+        cache_name = _cache_name(type(self._model).__qualname__, self._model.forward)
         output = self._model(
             input_ids=input_ids, attention_mask=self._mask, position_ids=self._positions,
-            past_key_values=self._cache, use_cache=True, logits_to_keep=1,
+            use_cache=True, logits_to_keep=1, **{cache_name: self._cache},
         )
-        self._cache = output.past_key_values
+        self._cache = getattr(output, cache_name)
         logits: torch.Tensor = output.logits[:, -1, :]
         return logits
+
+
+def _cache_name(model_class: str, forward: Any) -> str:
+    """What the model's ``forward`` calls its KV cache (argument and output field):
+    ``cache`` in newer transformers 5 releases, which deprecate ``past_key_values``."""
+    name = _CACHE_NAMES.get(model_class)
+    if name is None:
+        name = "cache" if "cache" in inspect.signature(forward).parameters else "past_key_values"
+        _CACHE_NAMES[model_class] = name
+    return name
+
+
+_CACHE_NAMES: dict[str, str] = {}
