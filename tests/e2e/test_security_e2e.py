@@ -7,6 +7,7 @@ import datetime
 import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -202,15 +203,16 @@ def test_tls_with_a_self_signed_certificate(tmp_path: Path) -> None:
     )
     try:
         url = f"https://127.0.0.1:{port}"
+        trusted = ssl.create_default_context(cafile=str(cert_path))
         deadline = time.monotonic() + 60
         while True:
             try:
-                if httpx.get(f"{url}/readyz", verify=str(cert_path)).status_code == 200:
+                if httpx.get(f"{url}/readyz", verify=trusted).status_code == 200:
                     break
             except httpx.TransportError:
                 assert time.monotonic() < deadline and process.poll() is None
                 time.sleep(0.2)
-        response = httpx.post(f"{url}/v1/audio/speech", verify=str(cert_path),
+        response = httpx.post(f"{url}/v1/audio/speech", verify=trusted,
                               json={"input": "Over TLS.", "response_format": "pcm"})
         assert response.status_code == 200 and len(response.content) > 0
         with pytest.raises(httpx.ConnectError):
