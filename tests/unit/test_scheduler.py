@@ -365,19 +365,22 @@ def test_reservations_count_as_queued_until_submitted_or_released(tmp_path: Path
 
     async def run() -> None:
         async with _scheduler(engine, max_queue=2) as scheduler:
+            # the idle replica will start one of them at once: three fit (one runs, two wait)
             first = scheduler.reserve(Priority.INTERACTIVE)
             second = scheduler.reserve(Priority.INTERACTIVE)
+            extra = scheduler.reserve(Priority.INTERACTIVE)
             with pytest.raises(Overloaded):
-                scheduler.reserve(Priority.INTERACTIVE)  # two places held: full
+                scheduler.reserve(Priority.INTERACTIVE)  # two places would wait: full
             second.release()
             second.release()  # idempotent
-            assert scheduler.reserved() == 1
+            assert scheduler.reserved() == 2
             third = scheduler.reserve(Priority.INTERACTIVE)
             task = scheduler.submit(_request("first"), Priority.INTERACTIVE, first)
-            assert scheduler.reserved() == 1  # the task holds the place now
+            assert scheduler.reserved() == 2  # the task holds the place now
             first.release()  # already handed over: no effect
-            assert scheduler.reserved() == 1
+            assert scheduler.reserved() == 2
             third.release()
+            extra.release()
             assert scheduler.reserved() == 0
             await _audio(task)
 

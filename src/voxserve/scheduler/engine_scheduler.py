@@ -130,17 +130,21 @@ class EngineScheduler:
     def admit(self, priority: Priority, budget_s: float | None = None) -> float:
         """Estimated wait for a new request's first segment; raises ``Overloaded`` to refuse.
 
-        Places held by admitted requests count as queued (see :meth:`reserve`). Segments of
-        a lower priority do not: queued document conversions never make the engine refuse
-        an interactive request (it runs before them).
+        Places held by admitted requests count as queued (see :meth:`reserve`), less those
+        the idle replicas will start at once: requests arriving together at an idle engine
+        are not refused for a wait they will never have. Segments of a lower priority do
+        not count: queued document conversions never make the engine refuse an interactive
+        request (it runs before them).
         """
-        queued = self._queue.waiting_at_or_above(priority) + self._reserved
+        waiting = self._queue.waiting_at_or_above(priority) + self._reserved
+        running = self.running()
+        idle_replicas = max(0, len(self._replicas) - running)
         try:
             return check_admission(
                 engine=self.name,
                 limits=self.limits,
-                queued_total=queued,
-                ahead=queued + self.running(),
+                queued_total=max(0, waiting - idle_replicas),
+                ahead=waiting + running,
                 replicas=len(self._replicas),
                 estimate=self.estimate,
                 budget_s=budget_s,
