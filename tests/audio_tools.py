@@ -15,7 +15,7 @@ def decode_audio(data: bytes, *, audio_format: str | None = None) -> tuple[Sampl
     """Decode a whole encoded stream (any container PyAV/FFmpeg reads) to mono float32."""
     if audio_format == "pcm":
         raise ValueError("raw pcm has no container; use pcm_to_float")
-    with av.open(io.BytesIO(data), format=audio_format) as container:
+    with av.open(io.BytesIO(data), mode="r", format=audio_format) as container:
         stream = container.streams.audio[0]
         rate = stream.codec_context.sample_rate
         to_float = av.AudioResampler(format="flt", layout="mono", rate=rate)
