@@ -175,6 +175,9 @@ class Settings(BaseSettings):
     task_retry_base_delay_ms: float = Field(default=500.0, ge=0.0)
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     max_document_chars: int = Field(default=5_000_000, ge=100)
+    #: Chapters of more sentences are cut into parts (0: never): each part is encoded as
+    #: soon as it is done, and assembling one needs memory for this many sentences only.
+    max_chapter_segments: int = Field(default=600, ge=0)
     webhook_timeout_s: float = Field(default=10.0, gt=0.0)
     webhook_max_attempts: int = Field(default=5, ge=1, le=20)
 

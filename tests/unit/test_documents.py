@@ -15,13 +15,16 @@ from tests.unit import document_samples as samples
 from tests.unit.document_samples import EpubChapter
 from voxserve.errors import InvalidRequest
 from voxserve.text.documents import (
+    Chapter,
     CorruptDocument,
     Document,
     DocumentTooLarge,
     EmptyDocument,
+    Paragraph,
     UnsupportedDocument,
     parse_document,
     parse_text,
+    split_long_chapters,
 )
 from voxserve.text.formats import pdf as pdf_format
 
@@ -517,3 +520,58 @@ def test_parse_document_refuses_cleanly(data: bytes) -> None:
     with contextlib.suppress(InvalidRequest):
         parse_document(data)
 
+
+
+def _chapter_of(sizes: list[int], title: str = "Long") -> Chapter:
+    return Chapter(title, tuple(
+        Paragraph(tuple(f"Sentence {p}.{s}." for s in range(size)))
+        for p, size in enumerate(sizes)))
+
+
+def _sizes(document: Document) -> list[int]:
+    return [sum(len(p.segments) for p in chapter.paragraphs) for chapter in document.chapters]
+
+
+@pytest.mark.parametrize(("paragraphs", "limit", "parts"), [
+    ([1000], 600, [500, 500]),  # one paragraph (no blank lines): cut between sentences
+    ([5] * 200, 600, [500, 500]),
+    ([400, 400, 400, 100], 600, [400, 400, 500]),
+    ([601], 600, [300, 301]),
+    ([10] * 60, 600, [600]),  # at the limit: left whole
+])
+def test_long_chapters_are_cut_into_about_equal_parts(
+    paragraphs: list[int], limit: int, parts: list[int]
+) -> None:
+    document = Document("Book", (_chapter_of([3], "Short"), _chapter_of(paragraphs)))
+    split = split_long_chapters(document, limit)
+    assert _sizes(split) == [3, *parts]
+    titles = [chapter.title for chapter in split.chapters]
+    if len(parts) == 1:
+        assert titles == ["Short", "Long"] and split.chapters[1] is document.chapters[1]
+    else:
+        assert titles == ["Short", *[f"Long (part {n} of {len(parts)})"
+                                     for n in range(1, len(parts) + 1)]]
+    assert split_long_chapters(document, 0) is document
+
+
+@settings(max_examples=200, deadline=None)
+@given(paragraphs=st.lists(st.integers(1, 40), min_size=1, max_size=30),
+       limit=st.integers(1, 60))
+def test_parts_keep_every_sentence_in_order_within_the_limit(
+    paragraphs: list[int], limit: int
+) -> None:
+    document = Document(None, (_chapter_of(paragraphs),))
+    split = split_long_chapters(document, limit)
+    assert all(size <= limit for size in _sizes(split))
+    assert [text for *_, text in split.iter_segments()] == [
+        text for *_, text in document.iter_segments()]
+    # cuts fall between paragraphs unless a paragraph is longer than a part may be
+    original_ends = set()
+    position = 0
+    for size in paragraphs:
+        position += size
+        original_ends.add(position)
+    position = 0
+    for size in _sizes(split)[:-1]:
+        position += size
+        assert position in original_ends or max(paragraphs) > limit / 2

@@ -252,3 +252,24 @@ def test_restart_resumes_unfinished_projects(tmp_path: Path) -> None:
         assert done["state"] == "completed", done
         vtt = client.get(f"/v1/projects/{project.id}/subtitles.vtt").text
         assert vtt.count("-->") == 5
+
+
+def test_a_long_chapter_is_converted_in_parts(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, engines=["fake"], default_model="fake",
+                        max_chapter_segments=4)
+    sentences = " ".join(f"Sentence number {n} of ten." for n in range(1, 11))
+    with TestClient(create_app(settings)) as client:
+        _wait_ready(client)
+        created = client.post("/v1/projects", json={
+            "text": f"# Only chapter\n\n{sentences}\n", "markdown": True, **FAKE})
+        assert created.status_code == 201, created.text
+        done = _wait_state(client, created.json()["id"])
+        assert done["state"] == "completed", done
+        chapters = done["progress"]["chapters"]
+        assert [c["title"] for c in chapters] == [
+            f"Only chapter (part {n} of 3)" for n in (1, 2, 3)]
+        assert [c["segments_total"] for c in chapters] == [3, 4, 3]
+        manifest = client.get(f"/v1/projects/{done['id']}/manifest.json").json()
+        assert len(manifest["chapters"]) == 3
+        vtt = client.get(f"/v1/projects/{done['id']}/subtitles.vtt").text
+        assert vtt.count("-->") == 10  # every sentence, once, in the book

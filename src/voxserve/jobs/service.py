@@ -29,7 +29,12 @@ from voxserve.service.catalog import EngineCatalog
 from voxserve.service.speech import MAX_SPEED, MIN_SPEED
 from voxserve.settings import Settings
 from voxserve.storage import ArtifactStore
-from voxserve.text.documents import Document, parse_document, parse_text
+from voxserve.text.documents import (
+    Document,
+    parse_document,
+    parse_text,
+    split_long_chapters,
+)
 from voxserve.types import AudioFormat
 
 MAX_PAGE_SIZE = 100
@@ -125,6 +130,7 @@ class ProjectService:
         self, document: Document, spec: ProjectSpec, *, default_name: str | None
     ) -> ProjectRecord:
         self._check_chars(document.char_count)
+        document = split_long_chapters(document, self._settings.max_chapter_segments)
         new = self.validate(document, spec, default_name=default_name)
         project = await asyncio.to_thread(self._repository.create_project, new)
         # its rows are stored: the project is accepted even if the broker is down now (the

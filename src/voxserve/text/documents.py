@@ -10,6 +10,8 @@ a :class:`Document` exists, so nothing is ever half-created.
 from __future__ import annotations
 
 import codecs
+import itertools
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -41,6 +43,7 @@ __all__ = [
     "UnsupportedDocument",
     "parse_document",
     "parse_text",
+    "split_long_chapters",
 ]
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
@@ -201,6 +204,61 @@ def _read_text(text: str, text_format: TextFormat) -> RawDocument:
     if text_format == "markdown":
         return read_markdown(text)
     return read_plain(text)
+
+
+def split_long_chapters(document: Document, max_segments: int) -> Document:
+    """``document`` with every chapter of more than ``max_segments`` segments cut into parts
+    of about equal length, titled "Title (part 2 of 3)"; 0 cuts nothing.
+
+    Cuts fall between paragraphs; a paragraph longer than ``max_segments`` (a text without
+    blank lines) is cut between its sentences. A long chapter is then encoded part by part
+    while the rest is synthesized, instead of all at the end, and no part needs more memory
+    to assemble than ``max_segments`` sentences.
+    """
+    if max_segments <= 0:
+        return document
+    chapters: list[Chapter] = []
+    for chapter in document.chapters:
+        parts = _parts(chapter, max_segments)
+        if len(parts) == 1:
+            chapters.append(chapter)
+            continue
+        chapters += [Chapter(f"{chapter.title} (part {n} of {len(parts)})", part)
+                     for n, part in enumerate(parts, start=1)]
+    return Document(document.title, tuple(chapters))
+
+
+def _parts(chapter: Chapter, max_segments: int) -> list[tuple[Paragraph, ...]]:
+    total = sum(len(paragraph.segments) for paragraph in chapter.paragraphs)
+    if total <= max_segments:
+        return [chapter.paragraphs]
+    target = math.ceil(total / math.ceil(total / max_segments))  # equal parts, within the limit
+    pieces = [piece for paragraph in chapter.paragraphs for piece in _runs(paragraph, target)]
+    parts: list[tuple[Paragraph, ...]] = []
+    current: list[Paragraph] = []
+    size = 0
+    remaining = total  # segments not in a finished part
+    for piece in pieces:
+        count = len(piece.segments)
+        part_target = remaining / math.ceil(remaining / max_segments)
+        if current and (size + count > max_segments or size + count / 2 > part_target):
+            parts.append(tuple(current))
+            remaining -= size
+            current, size = [], 0
+        current.append(piece)
+        size += count
+    parts.append(tuple(current))
+    return parts
+
+
+def _runs(paragraph: Paragraph, most: int) -> list[Paragraph]:
+    """``paragraph`` cut into runs of about equal length, none longer than ``most``."""
+    segments = paragraph.segments
+    count = math.ceil(len(segments) / most)
+    if count <= 1:
+        return [paragraph]
+    bounds = [round(n * len(segments) / count) for n in range(count + 1)]
+    return [Paragraph(segments[a:b]) for a, b in itertools.pairwise(bounds)]
 
 
 def _title_from_filename(filename: str | None) -> str | None:
