@@ -135,3 +135,21 @@ def test_convert_cli(tmp_path: Path) -> None:
          "--voice", "nobody"], env=env, capture_output=True, timeout=60,
     )
     assert bad.returncode == 2 and b"nobody" in bad.stderr
+
+
+def test_convert_cli_cuts_long_chapters_into_parts(tmp_path: Path) -> None:
+    source = tmp_path / "long.txt"
+    source.write_text(" ".join(f"Sentence {n} of a text without headings." for n in range(9)))
+    out = tmp_path / "out"
+    env = {**os.environ, "VOXSERVE_DATA_DIR": str(tmp_path / "data"),
+           "VOXSERVE_ENGINES": "fake", "VOXSERVE_MAX_CHAPTER_SEGMENTS": "4"}
+    result = subprocess.run(
+        [sys.executable, "-m", "voxserve", "convert", str(source), "-o", str(out),
+         "--model", "fake", "--voice", "fake-tone", "--format", "wav"],
+        env=env, capture_output=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [chapter["title"] for chapter in manifest["chapters"]] == [
+        f"long (part {n} of 3)" for n in (1, 2, 3)]
+    assert all((out / f"chapter-00{n}.wav").is_file() for n in (0, 1, 2))

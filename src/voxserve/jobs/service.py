@@ -130,7 +130,6 @@ class ProjectService:
         self, document: Document, spec: ProjectSpec, *, default_name: str | None
     ) -> ProjectRecord:
         self._check_chars(document.char_count)
-        document = split_long_chapters(document, self._settings.max_chapter_segments)
         new = self.validate(document, spec, default_name=default_name)
         project = await asyncio.to_thread(self._repository.create_project, new)
         # its rows are stored: the project is accepted even if the broker is down now (the
@@ -142,7 +141,8 @@ class ProjectService:
     def validate(
         self, document: Document, spec: ProjectSpec, *, default_name: str | None
     ) -> NewProject:
-        """Resolve model and voice (404s), check options, speed and webhook (400s)."""
+        """Resolve model and voice (404s), check options, speed and webhook (400s); long
+        chapters become parts (``max_chapter_segments``)."""
         engine, voice = self._catalog.resolve(spec.model, spec.voice)
         options = dict(spec.options or {})
         parse_options(engine, options)
@@ -153,7 +153,8 @@ class ProjectService:
             raise InvalidRequest("webhook_url must be an http(s) URL", param="webhook_url")
         name = spec.name or document.title or default_name or "Untitled"
         return NewProject(
-            name=name, document=document, model=engine.name, voice=voice.id,
+            name=name, model=engine.name, voice=voice.id,
+            document=split_long_chapters(document, self._settings.max_chapter_segments),
             audio_format=(spec.audio_format or self._settings.default_response_format).value,
             sample_rate_hz=voice.sample_rate_hz, speed=spec.speed, options=options,
             webhook_url=spec.webhook_url, owner=spec.owner,
