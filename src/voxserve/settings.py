@@ -176,7 +176,7 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     max_document_chars: int = Field(default=5_000_000, ge=100)
     #: Chapters of more sentences are cut into parts (0: never): each part is encoded as
-    #: soon as it is done, and assembling one needs memory for this many sentences only.
+    #: soon as it is done, and assembling one loads this many stored sentences at most.
     max_chapter_segments: int = Field(default=600, ge=0)
     webhook_timeout_s: float = Field(default=10.0, gt=0.0)
     webhook_max_attempts: int = Field(default=5, ge=1, le=20)

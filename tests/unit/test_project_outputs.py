@@ -508,3 +508,21 @@ def test_manifest_without_book_sums_chapters() -> None:
 
 def _version() -> str:
     return voxserve.__version__
+
+
+def test_a_chapter_is_encoded_segment_by_segment() -> None:
+    """Assembling holds one segment's samples at a time, not the whole chapter's."""
+    seconds, count = 5, 48
+    tone = 0.3 * np.sin(2 * np.pi * 330 * np.arange(seconds * RATE) / RATE)
+    pcm = np.rint(tone * 32767).astype("<i2").tobytes()
+    segments = [SegmentAudio(0, n // 4, n, f"Segment {n}.", pcm, RATE) for n in range(count)]
+    chapter_float_bytes = 4 * seconds * count * RATE
+    tracemalloc.start()
+    try:
+        chapter = assemble_chapter(0, "Long", segments, audio_format=AudioFormat.MP3)
+        _, peak_bytes = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(chapter.cues) == count
+    assert chapter.duration_s == pytest.approx(chapter.cues[-1].end_s)
+    assert peak_bytes < chapter_float_bytes / 4, f"peak {peak_bytes / 1e6:.1f} MB"

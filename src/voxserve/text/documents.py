@@ -212,8 +212,8 @@ def split_long_chapters(document: Document, max_segments: int) -> Document:
 
     Cuts fall between paragraphs; a paragraph longer than ``max_segments`` (a text without
     blank lines) is cut between its sentences. A long chapter is then encoded part by part
-    while the rest is synthesized, instead of all at the end, and no part needs more memory
-    to assemble than ``max_segments`` sentences.
+    while the rest is synthesized, instead of all at the end, and assembling a part loads
+    at most ``max_segments`` stored sentences.
     """
     if max_segments <= 0:
         return document

@@ -65,24 +65,6 @@ class ChapterAudio:
     sample_rate_hz: int
 
 
-@dataclass(frozen=True, slots=True)
-class JoinedAudio:
-    """Joined samples of some segments and each segment's ``[start, end)`` sample span."""
-
-    samples: FloatSamples
-    sample_rate_hz: int
-    #: ``(start_sample, end_sample, text, segment_index)`` per segment that has audio.
-    spans: tuple[tuple[int, int, str, int], ...]
-
-    def cues(self, offset_samples: int = 0) -> tuple[Cue, ...]:
-        """Cues of the spans, shifted by ``offset_samples``."""
-        rate = self.sample_rate_hz
-        return tuple(
-            Cue((offset_samples + start) / rate, (offset_samples + end) / rate, text, index)
-            for start, end, text, index in self.spans
-        )
-
-
 def assemble_chapter(
     index: int,
     title: str,
@@ -93,57 +75,29 @@ def assemble_chapter(
     paragraph_silence_ms: float = 600.0,
     fade_ms: float = 5.0,
 ) -> ChapterAudio:
-    """Join ``segments`` (all of chapter ``index``), encode them once, and cue every segment.
+    """Join ``segments`` (all of chapter ``index``) in ``segment_index`` order (see the
+    module doc), encode them once, and cue every segment.
 
-    The chapter's rate is that of its first segment; segments at other rates are resampled.
-    A segment that is empty or silent throughout adds no audio and gets no cue.
-    Raises ``ValueError`` for no segments or a segment of another chapter.
+    Each segment is encoded as soon as it is joined, so the chapter's samples are never all
+    in memory at once. The chapter's rate is that of its first segment; segments at other
+    rates are resampled. A segment that is empty or silent throughout adds no audio and gets
+    no cue. Raises ``ValueError`` for no segments or a segment of another chapter.
     """
     if any(segment.chapter_index != index for segment in segments):
         raise ValueError(f"every segment must belong to chapter {index}")
-    joined = join_segments(
-        segments,
-        sentence_silence_ms=sentence_silence_ms,
-        paragraph_silence_ms=paragraph_silence_ms,
-        fade_ms=fade_ms,
-    )
-    encoder = create_encoder(audio_format, joined.sample_rate_hz)
-    data = encoder.encode(joined.samples) + encoder.finish()
-    return ChapterAudio(
-        index=index,
-        title=title,
-        data=data,
-        content_type=encoder.content_type,
-        duration_s=joined.samples.size / joined.sample_rate_hz,
-        cues=joined.cues(),
-        sample_rate_hz=joined.sample_rate_hz,
-    )
-
-
-def join_segments(
-    segments: Sequence[SegmentAudio],
-    *,
-    sample_rate_hz: int | None = None,
-    sentence_silence_ms: float = 200.0,
-    paragraph_silence_ms: float = 600.0,
-    fade_ms: float = 5.0,
-) -> JoinedAudio:
-    """Join segments in ``segment_index`` order (see the module doc) at ``sample_rate_hz``.
-
-    ``sample_rate_hz`` defaults to the rate of the first segment.
-    """
     if not segments:
         raise ValueError("a chapter needs at least one segment")
-    ordered = sorted(segments, key=lambda segment: segment.segment_index)
-    rate = sample_rate_hz or ordered[0].sample_rate_hz
     if min(sentence_silence_ms, paragraph_silence_ms) < 0:
         raise ValueError("silences must not be negative")
+    ordered = sorted(segments, key=lambda segment: segment.segment_index)
+    rate = ordered[0].sample_rate_hz
     # Silence 0: the joiner only trims and fades; the pauses are put in here.
     joiner = SegmentJoiner(rate, silence_between_ms=0.0, fade_ms=fade_ms)
     sentence_gap = round(sentence_silence_ms * rate / 1000)
     paragraph_gap = round(paragraph_silence_ms * rate / 1000)
-    pieces: list[FloatSamples] = []
-    spans: list[tuple[int, int, str, int]] = []
+    encoder = create_encoder(audio_format, rate)
+    encoded: list[bytes] = []
+    cues: list[Cue] = []
     position = 0
     last_paragraph: tuple[int, int] | None = None
     for segment in ordered:
@@ -153,14 +107,23 @@ def join_segments(
         paragraph = (segment.chapter_index, segment.paragraph_index)
         if last_paragraph is not None:
             gap = sentence_gap if paragraph == last_paragraph else paragraph_gap
-            pieces.append(np.zeros(gap, np.float32))
+            encoded.append(encoder.encode(np.zeros(gap, np.float32)))
             position += gap
-        spans.append((position, position + audio.size, segment.text, segment.segment_index))
-        pieces.append(audio)
+        cues.append(Cue(position / rate, (position + audio.size) / rate, segment.text,
+                        segment.segment_index))
+        encoded.append(encoder.encode(audio))
         position += audio.size
         last_paragraph = paragraph
-    samples = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
-    return JoinedAudio(samples, rate, tuple(spans))
+    encoded.append(encoder.finish())
+    return ChapterAudio(
+        index=index,
+        title=title,
+        data=b"".join(encoded),
+        content_type=encoder.content_type,
+        duration_s=position / rate,
+        cues=tuple(cues),
+        sample_rate_hz=rate,
+    )
 
 
 def _samples_at(segment: SegmentAudio, rate: int) -> FloatSamples:
