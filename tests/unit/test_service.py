@@ -245,3 +245,28 @@ def test_admission_counts_requests_whose_cache_lookup_is_pending(
     refused, held, left = asyncio.run(burst())
     assert refused == 2 and held == 4
     assert left == 0
+
+
+@pytest.mark.parametrize("streams_within_segment", [False, True])
+def test_renderer_joins_pieces_of_a_sentence_but_pauses_between_sentences(
+    settings: Settings, plan: Any, streams_within_segment: bool
+) -> None:
+    """Maya1-like engines stream pieces of one sentence (joined with no pause); Piper-like
+    engines may yield two sentences for one segment (each gets the sentence pause)."""
+    from dataclasses import replace
+
+    from voxserve.service.speech import AudioRenderer
+    from voxserve.types import AudioChunk
+
+    job = plan(text="Two pieces.", model="fake", audio_format=AudioFormat.PCM)
+    engine = FakeEngine(settings)
+    engine.capabilities = replace(FakeEngine.capabilities,
+                                  streams_within_segment=streams_within_segment)
+    job = replace(job, engine=engine)
+    rate = job.voice.sample_rate_hz
+    piece = (0.5 * np.sin(2 * np.pi * 300 * np.arange(rate // 2) / rate)).astype(np.float32)
+    renderer = AudioRenderer(job, settings, SpeechStats())
+    out = np.concatenate([renderer.push(AudioChunk(piece, rate)),
+                          renderer.push(AudioChunk(piece, rate)), renderer.end_segment()])
+    pause = round(settings.sentence_silence_ms * rate / 1000)
+    assert out.size == 2 * piece.size + (0 if streams_within_segment else pause)

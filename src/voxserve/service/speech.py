@@ -82,9 +82,16 @@ class SpeechStats:
 
 
 class AudioRenderer:
-    """Engine chunks -> encoded bytes: click-free joins, resampling, incremental encoding."""
+    """Engine chunks -> encoded bytes: click-free joins, resampling, incremental encoding.
+
+    An engine that streams within a segment (Maya1, a chunk per frame) yields pieces of one
+    sentence: they are joined as one. Any other engine's chunks are sentences of their own
+    (Piper splits a segment where espeak sees a sentence end): each gets its edges trimmed
+    and faded and the pause between sentences, as segments do.
+    """
 
     def __init__(self, job: SpeechJob, settings: Settings, stats: SpeechStats) -> None:
+        self._chunks_are_sentences = not job.engine.capabilities.streams_within_segment
         source_rate_hz = job.voice.sample_rate_hz
         self._joiner = SegmentJoiner(
             source_rate_hz,
@@ -105,6 +112,8 @@ class AudioRenderer:
     def push(self, chunk: AudioChunk) -> FloatSamples:
         """The next chunk of the current segment, joined (trimmed, faded, after the pause)
         and resampled: the samples to encode now."""
+        if self._chunks_are_sentences:
+            return self._resampler.process(self._joiner.add(chunk.samples))
         return self._resampler.process(self._joiner.push(chunk.samples))
 
     def end_segment(self) -> FloatSamples:
