@@ -5,7 +5,7 @@
 * :mod:`~voxserve.audio.encode`: streaming encoders for every :class:`~voxserve.types.AudioFormat`.
 """
 
-from voxserve.audio.encode import StreamingEncoder, content_type_for, create_encoder
+from voxserve.audio.encode import StreamingEncoder, content_type_for, create_encoder, pcm16
 from voxserve.audio.join import SegmentJoiner
 from voxserve.audio.resample import StreamResampler, as_mono_float32
 
@@ -16,4 +16,5 @@ __all__ = [
     "as_mono_float32",
     "content_type_for",
     "create_encoder",
+    "pcm16",
 ]

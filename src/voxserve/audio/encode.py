@@ -72,6 +72,13 @@ def _clipped(samples: FloatSamples) -> FloatSamples:
     return np.clip(as_mono_float32(samples), -1.0, 1.0)
 
 
+def pcm16(samples: FloatSamples) -> npt.NDArray[np.int16]:
+    """Float samples as 16-bit little-endian PCM: clip to [-1, 1], scale by 32767, round
+    (how every voxserve output quantizes)."""
+    pcm: npt.NDArray[np.int16] = np.rint(_clipped(samples) * 32767.0).astype("<i2")
+    return pcm
+
+
 class _PcmEncoder:
     """Raw 16-bit little-endian mono PCM: clip to [-1, 1], scale by 32767, round."""
 
@@ -82,8 +89,7 @@ class _PcmEncoder:
 
     def encode(self, samples: FloatSamples) -> bytes:
         _ensure_open(self._finished)
-        pcm: npt.NDArray[np.int16] = np.rint(_clipped(samples) * 32767.0).astype("<i2")
-        return pcm.tobytes()
+        return pcm16(samples).tobytes()
 
     def finish(self) -> bytes:
         _ensure_open(self._finished)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from voxserve.audio import pcm16
 from voxserve.engines.base import SegmentRequest, SynthesisParams, parse_options
 from voxserve.jobs.repository import ProjectRecord
 from voxserve.scheduler import Priority, Scheduler
@@ -44,5 +45,4 @@ async def synthesize_segment(
         np.concatenate([chunk.samples for chunk in chunks]) if chunks
         else np.zeros(0, dtype=np.float32)
     )
-    pcm = np.rint(np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2")
-    return SegmentPCM(pcm.tobytes(), rate)
+    return SegmentPCM(pcm16(samples).tobytes(), rate)

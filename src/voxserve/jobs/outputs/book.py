@@ -44,7 +44,7 @@ import numpy.typing as npt
 from av.audio.stream import AudioStream
 from av.packet import Packet
 
-from voxserve.audio import StreamResampler, create_encoder
+from voxserve.audio import StreamResampler, create_encoder, pcm16
 from voxserve.jobs.outputs.assemble import ChapterAudio, Cue
 from voxserve.types import AudioFormat, FloatSamples
 
@@ -237,12 +237,6 @@ def _as_float(array: npt.NDArray[Any]) -> FloatSamples:
     return result
 
 
-def _as_pcm16(samples: FloatSamples) -> npt.NDArray[np.int16]:
-    """float32 in [-1, 1] -> 16-bit little-endian (the inverse of :func:`_as_float`)."""
-    pcm: npt.NDArray[np.int16] = np.rint(np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2")
-    return pcm
-
-
 def _write_book(
     path: Path,
     blocks: Iterator[FloatSamples],
@@ -260,7 +254,7 @@ def _write_book(
             if audio_format == AudioFormat.WAV:
                 out.write(_wav_header(rate, 2 * total_samples))
             for block in blocks:
-                out.write(_as_pcm16(block).tobytes())
+                out.write(pcm16(block).tobytes())
         if audio_format == AudioFormat.WAV:
             return "audio/wav", "wav"
         return "audio/pcm", "pcm"
