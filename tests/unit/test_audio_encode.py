@@ -9,7 +9,7 @@ import av
 import numpy as np
 import pytest
 
-from voxserve.audio import content_type_for, create_encoder
+from voxserve.audio import content_type_for, create_encoder, pcm16, pcm16_samples
 from voxserve.types import SUPPORTED_SAMPLE_RATES_HZ, AudioFormat, FloatSamples
 
 RATE_HZ = 22050
@@ -67,6 +67,20 @@ def test_pcm_is_clipped_scaled_rounded_s16le() -> None:
     samples = np.array([0.0, 1.0, -1.0, 0.5, -0.25, 2.0, -3.0, 1e-5], dtype=np.float32)
     data = encoder.encode(samples) + encoder.finish()
     assert np.frombuffer(data, "<i2").tolist() == [0, 32767, -32767, 16384, -8192, 32767, -32767, 0]
+
+
+def test_pcm16_samples_inverts_pcm16() -> None:
+    """Stored PCM reads back on the scale it was written with: full scale is 1.0 again and
+    quantized audio survives another round trip unchanged."""
+    quantized = pcm16(np.array([-2.0, -1.0, -0.25, 0.0, 1e-5, 0.5, 1.0, 3.0], np.float32))
+    samples = pcm16_samples(quantized.tobytes())
+    assert samples.dtype == np.float32
+    assert samples[[0, 1, -2, -1]].tolist() == [-1.0, -1.0, 1.0, 1.0]
+    assert pcm16(samples).tobytes() == quantized.tobytes()
+    noise = np.random.default_rng(7).uniform(-1, 1, 5000).astype(np.float32)
+    stored = pcm16(noise).tobytes()
+    assert pcm16(pcm16_samples(stored)).tobytes() == stored
+    assert np.abs(pcm16_samples(stored) - noise).max() <= 0.5 / 32767 + 1e-7
 
 
 def test_wav_header_announces_unknown_length_mono_s16() -> None:

@@ -5,7 +5,13 @@
 * :mod:`~voxserve.audio.encode`: streaming encoders for every :class:`~voxserve.types.AudioFormat`.
 """
 
-from voxserve.audio.encode import StreamingEncoder, content_type_for, create_encoder, pcm16
+from voxserve.audio.encode import (
+    StreamingEncoder,
+    content_type_for,
+    create_encoder,
+    pcm16,
+    pcm16_samples,
+)
 from voxserve.audio.join import SegmentJoiner
 from voxserve.audio.resample import StreamResampler, as_mono_float32
 
@@ -17,4 +23,5 @@ __all__ = [
     "content_type_for",
     "create_encoder",
     "pcm16",
+    "pcm16_samples",
 ]

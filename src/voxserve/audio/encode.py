@@ -72,11 +72,23 @@ def _clipped(samples: FloatSamples) -> FloatSamples:
     return np.clip(as_mono_float32(samples), -1.0, 1.0)
 
 
+#: Full scale of 16-bit PCM: float 1.0 is stored as 32767.
+_PCM16_SCALE = 32767.0
+
+
 def pcm16(samples: FloatSamples) -> npt.NDArray[np.int16]:
     """Float samples as 16-bit little-endian PCM: clip to [-1, 1], scale by 32767, round
     (how every voxserve output quantizes)."""
-    pcm: npt.NDArray[np.int16] = np.rint(_clipped(samples) * 32767.0).astype("<i2")
+    pcm: npt.NDArray[np.int16] = np.rint(_clipped(samples) * _PCM16_SCALE).astype("<i2")
     return pcm
+
+
+def pcm16_samples(pcm_s16le: bytes) -> FloatSamples:
+    """16-bit little-endian PCM back to float32 samples: the inverse of :func:`pcm16`
+    (divided by 32767, so quantized audio reads back sample-exact)."""
+    samples: FloatSamples = np.frombuffer(pcm_s16le, "<i2").astype(np.float32)
+    samples /= np.float32(_PCM16_SCALE)
+    return samples
 
 
 class _PcmEncoder:

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
-import numpy.typing as npt
 
+from voxserve.audio import pcm16, pcm16_samples
 from voxserve.cache.singleflight import SingleFlight
 from voxserve.metrics import CACHE_ERRORS
 from voxserve.types import AudioChunk
@@ -30,7 +30,6 @@ _MAGIC = b"VXSG"
 _PREFIX = struct.Struct("<4sB3xII")
 _CRC = struct.Struct("<I")
 _HEADER_BYTES = _PREFIX.size + _CRC.size
-_S16_MAX = 32767.0
 
 
 class CorruptCacheValue(ValueError):
@@ -66,7 +65,7 @@ class CachedSegment:
             raise ValueError(f"chunks of one segment have different sample rates: {rates}")
         parts = [np.asarray(chunk.samples, dtype=np.float32).reshape(-1) for chunk in chunks]
         samples = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
-        pcm = np.rint(np.clip(samples, -1.0, 1.0) * _S16_MAX).astype("<i2")
+        pcm = pcm16(samples)
         return cls(
             pcm_s16le=pcm.tobytes(),
             sample_rate_hz=rates.pop() if rates else 0,
@@ -75,8 +74,7 @@ class CachedSegment:
 
     def to_chunks(self) -> list[AudioChunk]:
         """The chunks back, as float32 in [-1, 1] (a fresh array per chunk)."""
-        pcm = np.frombuffer(self.pcm_s16le, dtype="<i2")
-        samples: npt.NDArray[np.float32] = pcm.astype(np.float32) / np.float32(_S16_MAX)
+        samples = pcm16_samples(self.pcm_s16le)
         chunks = []
         start = 0
         for length in self.chunk_lengths:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from voxserve.audio import SegmentJoiner, StreamResampler, create_encoder
+from voxserve.audio import SegmentJoiner, StreamResampler, create_encoder, pcm16_samples
 from voxserve.types import AudioFormat, FloatSamples
 
 
@@ -127,10 +127,10 @@ def assemble_chapter(
 
 
 def _samples_at(segment: SegmentAudio, rate: int) -> FloatSamples:
-    """The segment's PCM as float32 in [-1, 1), resampled to ``rate`` when needed."""
+    """The segment's PCM as float32 in [-1, 1], resampled to ``rate`` when needed."""
     if len(segment.pcm_s16le) % 2:
         raise ValueError(f"segment {segment.segment_index}: odd number of PCM bytes")
-    samples = (np.frombuffer(segment.pcm_s16le, "<i2") / 32768.0).astype(np.float32)
+    samples = pcm16_samples(segment.pcm_s16le)
     if segment.sample_rate_hz == rate or samples.size == 0:
         return samples
     resampler = StreamResampler(segment.sample_rate_hz, rate)
