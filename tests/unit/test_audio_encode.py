@@ -94,6 +94,25 @@ def test_wav_header_announces_unknown_length_mono_s16() -> None:
     assert data[44:] == pcm
 
 
+def test_mp3_is_plain_cbr_frames_that_decode_to_the_input() -> None:
+    """MP3: MPEG-2 layer III frames from the first byte (no ID3 tag, no Xing frame), mono,
+    64 kbit/s, at the input rate, decoding to the input after LAME's 1105-sample delay."""
+    samples = 0.5 * sine(2.0) + 0.2 * sine(2.0, freq_hz=1250.0)
+    data = b"".join(encode_in_pieces(AudioFormat.MP3, samples, 5))
+    assert data[:2] == b"\xff\xf3"  # frame sync, MPEG-2, layer III, no CRC
+    assert b"Xing" not in data[:1000] and b"Info" not in data[:1000] and b"TAG" != data[-128:-125]
+    with av.open(io.BytesIO(data)) as container:
+        stream = container.streams.audio[0]
+        assert (stream.rate, stream.channels) == (RATE_HZ, 1)
+        assert {packet.size for packet in container.demux(stream) if packet.size} <= {
+            64_000 * 576 // 8 // RATE_HZ, 64_000 * 576 // 8 // RATE_HZ + 1}  # CBR frames
+    decoded, _ = decode(data)
+    aligned = decoded[1105 : 1105 + samples.size]
+    error = aligned - samples[: aligned.size]
+    snr_db = 10 * np.log10(np.sum(samples[: aligned.size] ** 2) / np.sum(error**2))
+    assert snr_db > 20
+
+
 def test_wav_header_comes_with_first_output_even_when_empty() -> None:
     encoder = create_encoder(AudioFormat.WAV, 16000)
     first = encoder.encode(np.zeros(0, np.float32))
