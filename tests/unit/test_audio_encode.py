@@ -100,7 +100,7 @@ def test_mp3_is_plain_cbr_frames_that_decode_to_the_input() -> None:
     samples = 0.5 * sine(2.0) + 0.2 * sine(2.0, freq_hz=1250.0)
     data = b"".join(encode_in_pieces(AudioFormat.MP3, samples, 5))
     assert data[:2] == b"\xff\xf3"  # frame sync, MPEG-2, layer III, no CRC
-    assert b"Xing" not in data[:1000] and b"Info" not in data[:1000] and b"TAG" != data[-128:-125]
+    assert b"Xing" not in data[:1000] and b"Info" not in data[:1000] and data[-128:-125] != b"TAG"
     with av.open(io.BytesIO(data)) as container:
         stream = container.streams.audio[0]
         assert (stream.rate, stream.channels) == (RATE_HZ, 1)
