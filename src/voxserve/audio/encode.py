@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol, cast
 
 import av
@@ -155,8 +155,6 @@ class _CodecSpec:
     sample_format: str
     bit_rate: int | None
     muxer_options: Mapping[str, str]
-    #: Encoder (AVCodecContext) options.
-    codec_options: Mapping[str, str] = field(default_factory=dict)
 
 
 _CODECS: dict[AudioFormat, _CodecSpec] = {
@@ -258,8 +256,6 @@ class _PyAVEncoder:
         self._stream.format = spec.sample_format
         if spec.bit_rate is not None:
             self._stream.bit_rate = spec.bit_rate
-        if spec.codec_options:
-            self._stream.codec_context.options = dict(spec.codec_options)
         self._container.start_encoding()  # open the codec and write the header now
 
     def encode(self, samples: FloatSamples) -> bytes:

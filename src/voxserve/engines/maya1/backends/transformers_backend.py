@@ -97,6 +97,7 @@ class _LockstepGeneration:
         self._mask = mask.to(device)
         self._positions = (self._mask.cumsum(-1) - 1).clamp(min=0)
         self._cache: Any = None
+        self._cache_name = _cache_name(model.forward)
         self._logits = self._forward(ids.to(device))
 
     @property
@@ -124,24 +125,16 @@ class _LockstepGeneration:
     @torch.inference_mode()
     def _forward(self, input_ids: torch.Tensor) -> torch.Tensor:
         """Run the model on new tokens; returns the last position's logits per row."""
-        cache_name = _cache_name(type(self._model).__qualname__, self._model.forward)
         output = self._model(
             input_ids=input_ids, attention_mask=self._mask, position_ids=self._positions,
-            use_cache=True, logits_to_keep=1, **{cache_name: self._cache},
+            use_cache=True, logits_to_keep=1, **{self._cache_name: self._cache},
         )
-        self._cache = getattr(output, cache_name)
+        self._cache = getattr(output, self._cache_name)
         logits: torch.Tensor = output.logits[:, -1, :]
         return logits
 
 
-def _cache_name(model_class: str, forward: Any) -> str:
+def _cache_name(forward: Any) -> str:
     """What the model's ``forward`` calls its KV cache (argument and output field):
     ``cache`` in newer transformers 5 releases, which deprecate ``past_key_values``."""
-    name = _CACHE_NAMES.get(model_class)
-    if name is None:
-        name = "cache" if "cache" in inspect.signature(forward).parameters else "past_key_values"
-        _CACHE_NAMES[model_class] = name
-    return name
-
-
-_CACHE_NAMES: dict[str, str] = {}
+    return "cache" if "cache" in inspect.signature(forward).parameters else "past_key_values"
