@@ -12,7 +12,7 @@ import typer
 from voxserve.errors import VoxserveError
 from voxserve.logs import configure_logging
 from voxserve.settings import Settings
-from voxserve.types import AudioFormat
+from voxserve.types import MAX_SPEED, MIN_SPEED, AudioFormat
 
 app = typer.Typer(
     name="voxserve", help="Text-to-speech server and tools.", no_args_is_help=True,
@@ -92,7 +92,7 @@ def convert(
     audio_format: Annotated[
         AudioFormat, typer.Option("--format", "-f", help="Audio format of chapters and book")
     ] = AudioFormat.MP3,
-    speed: Annotated[float, typer.Option(help="0.25 to 4.0")] = 1.0,
+    speed: Annotated[float, typer.Option(help=f"{MIN_SPEED} to {MAX_SPEED}")] = 1.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
 ) -> None:
     """Convert a document to an audiobook in OUTPUT, in-process (no server needed):
@@ -138,38 +138,55 @@ def say(
         AudioFormat | None,
         typer.Option("--format", "-f", help="Audio format (default: by file suffix, else wav)"),
     ] = None,
-    speed: Annotated[float, typer.Option(help="0.25 to 4.0")] = 1.0,
+    speed: Annotated[float, typer.Option(help=f"{MIN_SPEED} to {MAX_SPEED}")] = 1.0,
     sample_rate: Annotated[int | None, typer.Option(help="Output sample rate in Hz")] = None,
 ) -> None:
     """Synthesize text to an audio file, in-process (no server needed)."""
-    from voxserve.service.catalog import EngineCatalog
-    from voxserve.service.speech import plan_job, synthesize_iter
+    import asyncio
+
+    from voxserve.service.speech_job import SpeechInput
 
     if text == "-":
         text = sys.stdin.read()
     if audio_format is None:
         suffix = output.suffix.lower() if output else ""
         audio_format = _SUFFIX_FORMATS.get(suffix, AudioFormat.WAV)
-    settings = _settings(piper_preload_voices=False)
+    # One request: one engine replica with every core (no concurrency to serve).
+    settings = _settings(piper_preload_voices=False, engine_replicas=1)
     configure_logging("warning", json_format=False)
-    catalog = EngineCatalog(settings)
+    request = SpeechInput(text=text, model=model, voice=voice, audio_format=audio_format,
+                          speed=speed, sample_rate_hz=sample_rate)
     try:
-        catalog.load()
-        job = plan_job(
-            settings, catalog, text=text, model=model, voice=voice, audio_format=audio_format,
-            speed=speed, sample_rate_hz=sample_rate,
-        )
         sink = output.open("wb") if output else sys.stdout.buffer
         try:
-            for data in synthesize_iter(settings, job):
-                sink.write(data)
+            asyncio.run(_speak(settings, request, sink))
         finally:
             if output:
                 sink.close()
     except VoxserveError as exc:
         typer.echo(f"voxserve: {exc.message}", err=True)
         raise typer.Exit(2) from None
+
+
+async def _speak(settings: Settings, request: Any, sink: Any) -> None:
+    """The speech use case in this process: plan, admit, stream into ``sink``."""
+    import asyncio
+
+    from voxserve.scheduler import Scheduler
+    from voxserve.service.catalog import EngineCatalog
+    from voxserve.service.speech import SpeechService
+
+    catalog = EngineCatalog(settings)
+    scheduler = Scheduler(settings)
+    try:
+        await asyncio.to_thread(catalog.load)
+        scheduler.start(catalog.replicas())
+        service = SpeechService(settings, catalog, scheduler)
+        stream = await service.open(service.plan(request))
+        async for data in stream:
+            sink.write(data)
     finally:
+        await scheduler.stop()
         catalog.close()
 
 

@@ -22,6 +22,10 @@ class AudioFormat(StrEnum):
     AAC = "aac"
 
 
+#: Speaking rates a request may ask for (1.0: the voice's own rate).
+MIN_SPEED = 0.25
+MAX_SPEED = 4.0
+
 #: Output sample rates a client may ask for (every encoder accepts these).
 SUPPORTED_SAMPLE_RATES_HZ: tuple[int, ...] = (
     8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000,

@@ -23,13 +23,8 @@ from voxserve.errors import (
 )
 from voxserve.scheduler import Scheduler
 from voxserve.service.catalog import EngineCatalog
-from voxserve.service.speech import (
-    SpeechJob,
-    SpeechService,
-    SpeechStats,
-    plan_job,
-    synthesize_iter,
-)
+from voxserve.service.speech import SpeechService
+from voxserve.service.speech_job import SpeechJob, SpeechStats, plan_job
 from voxserve.settings import Settings
 from voxserve.types import AudioFormat
 
@@ -180,15 +175,6 @@ def test_stopping_early_synthesizes_no_more_segments(
     assert len(fake.segments_synthesized) - before <= 2
 
 
-def test_synthesize_iter_matches_stream_length(
-    settings: Settings, catalog: EngineCatalog, plan: Any
-) -> None:
-    job = plan(text="One. Two. Three.", model="fake", audio_format=AudioFormat.PCM)
-    blocking = b"".join(synthesize_iter(settings, job))
-    streamed = _collect(settings, catalog, job)
-    assert len(blocking) == len(streamed)
-
-
 def test_streaming_is_thread_safe_for_concurrent_jobs(
     settings: Settings, catalog: EngineCatalog, plan: Any
 ) -> None:
@@ -255,7 +241,7 @@ def test_renderer_joins_pieces_of_a_sentence_but_pauses_between_sentences(
     engines may yield two sentences for one segment (each gets the sentence pause)."""
     from dataclasses import replace
 
-    from voxserve.service.speech import AudioRenderer
+    from voxserve.service.renderer import AudioRenderer
     from voxserve.types import AudioChunk
 
     job = plan(text="Two pieces.", model="fake", audio_format=AudioFormat.PCM)

@@ -52,7 +52,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     scheduler = Scheduler(settings)
     cache = create_segment_cache(settings)
     artifacts = create_artifact_store(settings)
-    speech_service = SpeechService(settings, catalog, scheduler, cache)
+    speech_service = SpeechService(
+        settings, catalog, scheduler, cache, artifacts=artifacts, state=state
+    )
     jobs = JobRuntime(settings, catalog, scheduler, artifacts)
     project_service = ProjectService(settings, catalog, jobs.repository, jobs.queue, artifacts,
                                      stop_work=jobs.worker.cancel_project)

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from voxserve.types import AudioFormat
+from voxserve.types import MAX_SPEED, MIN_SPEED, AudioFormat
 
 
 class SpeechRequest(BaseModel):
@@ -31,7 +31,7 @@ class SpeechRequest(BaseModel):
     response_format: AudioFormat | None = Field(
         default=None, description="wav, pcm (s16le mono), mp3, opus (Ogg), flac or aac."
     )
-    speed: float = Field(default=1.0, ge=0.25, le=4.0, allow_inf_nan=False)
+    speed: float = Field(default=1.0, ge=MIN_SPEED, le=MAX_SPEED, allow_inf_nan=False)
     stream_format: Literal["audio", "sse"] = Field(
         default="audio", description="raw audio bytes, or Server-Sent Events with base64 deltas"
     )

@@ -20,17 +20,9 @@ import numpy as np
 import numpy.typing as npt
 from av.audio.stream import AudioStream
 
+from voxserve.audio.formats import content_type_for
 from voxserve.audio.resample import as_mono_float32, mono_frame
 from voxserve.types import AudioFormat, FloatSamples
-
-_CONTENT_TYPES: dict[AudioFormat, str] = {
-    AudioFormat.PCM: "audio/pcm",
-    AudioFormat.WAV: "audio/wav",
-    AudioFormat.MP3: "audio/mpeg",
-    AudioFormat.OPUS: "audio/ogg",
-    AudioFormat.FLAC: "audio/flac",
-    AudioFormat.AAC: "audio/aac",
-}
 
 #: Size field value meaning "unknown length, read to the end" in a streamed RIFF/WAVE file.
 _WAV_UNKNOWN_SIZE = 0xFFFFFFFF
@@ -52,11 +44,6 @@ class StreamingEncoder(Protocol):
     def finish(self) -> bytes:
         """Flush codec and container; returns the remaining bytes. The encoder is then spent."""
         ...
-
-
-def content_type_for(audio_format: AudioFormat) -> str:
-    """MIME type of ``audio_format`` as served over HTTP."""
-    return _CONTENT_TYPES[audio_format]
 
 
 def create_encoder(audio_format: AudioFormat, sample_rate_hz: int) -> StreamingEncoder:
@@ -98,7 +85,7 @@ def pcm16_samples(pcm_s16le: bytes) -> FloatSamples:
 class _PcmEncoder:
     """Raw 16-bit little-endian mono PCM: clip to [-1, 1], scale by 32767, round."""
 
-    content_type = "audio/pcm"
+    content_type = content_type_for(AudioFormat.PCM)
 
     def __init__(self) -> None:
         self._finished = False
@@ -116,7 +103,7 @@ class _PcmEncoder:
 class _WavEncoder(_PcmEncoder):
     """PCM behind a 44-byte RIFF/WAVE header whose sizes say "unknown length"."""
 
-    content_type = "audio/wav"
+    content_type = content_type_for(AudioFormat.WAV)
 
     def __init__(self, sample_rate_hz: int) -> None:
         super().__init__()
@@ -185,7 +172,7 @@ class _LameEncoder:
     engine itself.
     """
 
-    content_type = "audio/mpeg"
+    content_type = content_type_for(AudioFormat.MP3)
 
     def __init__(self, sample_rate_hz: int) -> None:
         self._finished = False

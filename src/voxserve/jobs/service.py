@@ -26,7 +26,7 @@ from voxserve.jobs.queue import TaskQueue
 from voxserve.jobs.repository import JobRepository, NewProject, Progress, ProjectPage, ProjectRecord
 from voxserve.jobs.service_types import ProjectSpec
 from voxserve.service.catalog import EngineCatalog
-from voxserve.service.speech import MAX_SPEED, MIN_SPEED
+from voxserve.service.speech_job import check_speed
 from voxserve.settings import Settings
 from voxserve.storage import ArtifactStore
 from voxserve.text.documents import (
@@ -146,9 +146,7 @@ class ProjectService:
         engine, voice = self._catalog.resolve(spec.model, spec.voice)
         options = dict(spec.options or {})
         parse_options(engine, options)
-        if not MIN_SPEED <= spec.speed <= MAX_SPEED:
-            raise InvalidRequest(f"speed must be between {MIN_SPEED} and {MAX_SPEED}",
-                                 param="speed")
+        check_speed(spec.speed)
         if spec.webhook_url and not spec.webhook_url.startswith(("http://", "https://")):
             raise InvalidRequest("webhook_url must be an http(s) URL", param="webhook_url")
         name = spec.name or document.title or default_name or "Untitled"

@@ -1,30 +1,30 @@
-"""Speech synthesis for one request: validate, segment, synthesize, join, resample, encode.
+"""The speech use case: one request's text in, its encoded audio out, for every transport.
 
-``SpeechService.plan`` turns request fields into a validated :class:`SpeechJob` (raising
-domain errors); ``admit`` asks the engine's scheduler whether it can take the job; ``stream``
-yields encoded bytes as audio arrives from the scheduler, so the first bytes leave as soon as
-the first sentence is synthesized; ``synthesize_iter`` is the blocking, in-process form used
-by the CLI.
+``SpeechService.plan`` turns request fields into a validated :class:`SpeechJob`;
+``SpeechService.open`` admits it, falls back to the cache when the engine is overloaded,
+waits for its first audio within the request's deadline and hands back a
+:class:`SpeechStream` (the first bytes, then the rest as they are synthesized);
+``SpeechService.store`` keeps a whole stream as a file (``return_url``). HTTP, the CLI and
+every later transport call these and nothing below them.
+
+Concurrency: the service lives on one event loop. A job's place in its engine's queue is
+held from admission (a :class:`~voxserve.scheduler.QueueReservation`) until its first
+segment is queued, so requests admitted together see each other; while one segment's audio
+streams the next is queued; closing a stream (the client went away) drops the queued
+segment and stops the running one after its current chunk.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
-from collections.abc import (
-    AsyncGenerator,
-    AsyncIterator,
-    Callable,
-    Iterator,
-    Mapping,
-    Sequence,
-)
+import time
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
-import numpy as np
-
-from voxserve.audio import SegmentJoiner, StreamResampler, create_encoder
+from voxserve import metrics
+from voxserve.audio import content_type_for, extension_for
 from voxserve.cache import (
     CachedSegment,
     NullCache,
@@ -33,105 +33,70 @@ from voxserve.cache import (
     get_or_synthesize,
     segment_cache_key,
 )
-from voxserve.engines.base import Engine, SegmentRequest, SynthesisParams, parse_options
-from voxserve.errors import EmptyText, InvalidRequest, TextTooLong, UnsupportedSampleRate
+from voxserve.engines.base import SegmentRequest
+from voxserve.errors import DeadlineExceeded, NotReady, Overloaded, ShuttingDown
 from voxserve.scheduler import EngineScheduler, Priority, QueueReservation, Scheduler, SegmentTask
 from voxserve.service.catalog import EngineCatalog
+from voxserve.service.lifecycle import ServiceState
+from voxserve.service.renderer import AudioRenderer
+from voxserve.service.speech_job import SpeechInput, SpeechJob, SpeechStats, plan_job
 from voxserve.settings import Settings
-from voxserve.text import prepare_segments
-from voxserve.types import (
-    SUPPORTED_SAMPLE_RATES_HZ,
-    AudioChunk,
-    AudioFormat,
-    FloatSamples,
-    VoiceInfo,
-)
+from voxserve.storage import ArtifactStore
+from voxserve.types import AudioChunk, AudioFormat, FloatSamples
 
-MIN_SPEED = 0.25
-MAX_SPEED = 4.0
 _PASSTHROUGH_FORMATS = frozenset({AudioFormat.PCM, AudioFormat.WAV})
 #: Compressed formats are encoded in slices of this many seconds (first bytes leave sooner).
 _ENCODE_SLICE_S = 0.25
 
 
-@dataclass(frozen=True, slots=True)
-class SpeechJob:
-    """A validated request, ready to synthesize."""
+class SpeechStream:
+    """An admitted job whose audio has started: iterate it for the bytes (the first piece
+    included); :attr:`stats` fills in as it goes. Closing it (or breaking out of the
+    iteration) stops the synthesis."""
 
-    engine: Engine
-    voice: VoiceInfo
-    segments: tuple[str, ...]
-    params: SynthesisParams
-    audio_format: AudioFormat
-    sample_rate_hz: int
-    input_chars: int
-
-
-@dataclass(slots=True)
-class SpeechStats:
-    """Filled in while a job streams; read by the caller when it is done."""
-
-    audio_samples: int = 0
-    sample_rate_hz: int = 0
-    segments_done: int = 0
-    output_bytes: int = 0
+    def __init__(
+        self, job: SpeechJob, stats: SpeechStats, first: bytes,
+        rest: AsyncGenerator[bytes, None], time_to_first_audio_s: float,
+    ) -> None:
+        self.job = job
+        self.stats = stats
+        self.time_to_first_audio_s = time_to_first_audio_s
+        self._first = first
+        self._rest = rest
 
     @property
-    def audio_s(self) -> float:
-        return self.audio_samples / self.sample_rate_hz if self.sample_rate_hz else 0.0
+    def content_type(self) -> str:
+        return content_type_for(self.job.audio_format)
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            if self._first:
+                yield self._first
+            async for data in self._rest:
+                yield data
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._rest.aclose()
+
+    async def read_all(self) -> bytes:
+        """The whole audio (synthesized to the end)."""
+        return b"".join([data async for data in self])
 
 
-class AudioRenderer:
-    """Engine chunks -> encoded bytes: click-free joins, resampling, incremental encoding.
+@dataclass(frozen=True, slots=True)
+class StoredAudio:
+    """Where :meth:`SpeechService.store` put a stream's audio."""
 
-    An engine that streams within a segment (Maya1, a chunk per frame) yields pieces of one
-    sentence: they are joined as one. Any other engine's chunks are sentences of their own
-    (Piper splits a segment where espeak sees a sentence end): each gets its edges trimmed
-    and faded and the pause between sentences, as segments do.
-    """
-
-    def __init__(self, job: SpeechJob, settings: Settings, stats: SpeechStats) -> None:
-        self._chunks_are_sentences = not job.engine.capabilities.streams_within_segment
-        source_rate_hz = job.voice.sample_rate_hz
-        self._joiner = SegmentJoiner(
-            source_rate_hz,
-            silence_between_ms=settings.sentence_silence_ms,
-            fade_ms=settings.join_fade_ms,
-        )
-        self._resampler = StreamResampler(source_rate_hz, job.sample_rate_hz)
-        self._encoder = create_encoder(job.audio_format, job.sample_rate_hz)
-        self._stats = stats
-        self._stats.sample_rate_hz = job.sample_rate_hz
-        self.content_type = self._encoder.content_type
-
-    def add(self, chunks: Sequence[AudioChunk]) -> bytes:
-        """A whole segment's chunks -> encoded bytes."""
-        parts = [self.push(chunk) for chunk in chunks] + [self.end_segment()]
-        return self.encode(np.concatenate(parts).astype(np.float32))
-
-    def push(self, chunk: AudioChunk) -> FloatSamples:
-        """The next chunk of the current segment, joined (trimmed, faded, after the pause)
-        and resampled: the samples to encode now."""
-        if self._chunks_are_sentences:
-            return self._resampler.process(self._joiner.add(chunk.samples))
-        return self._resampler.process(self._joiner.push(chunk.samples))
-
-    def end_segment(self) -> FloatSamples:
-        """The current segment has ended: its held-back end, to encode now."""
-        return self._resampler.process(self._joiner.end_segment())
-
-    def encode(self, samples: FloatSamples) -> bytes:
-        return self._encode(samples)
-
-    def finish(self) -> bytes:
-        tail = self._encode(self._resampler.flush())
-        return tail + self._encoder.finish()
-
-    def _encode(self, samples: np.ndarray) -> bytes:
-        if len(samples) == 0:
-            return b""
-        self._stats.audio_samples += len(samples)
-        return self._encoder.encode(samples)
+    id: str
+    key: str
+    #: A URL the storage hands out itself (S3: presigned), else None (serve it yourself).
+    url: str | None
+    expires_in_s: int | None
+    content_type: str
+    bytes: int
+    audio_s: float
 
 
 class _SegmentSource(Protocol):
@@ -188,16 +153,96 @@ class SpeechService:
         catalog: EngineCatalog,
         scheduler: Scheduler,
         cache: SegmentCache | None = None,
+        *,
+        artifacts: ArtifactStore | None = None,
+        state: ServiceState | None = None,
     ) -> None:
         self._settings = settings
         self._catalog = catalog
         self._scheduler = scheduler
         self._cache: SegmentCache = cache or NullCache()
+        self._artifacts = artifacts
+        self._state = state
         self._flight: SingleFlight[CachedSegment] = SingleFlight()
-        #: Validate request fields into a :class:`SpeechJob` (see :func:`plan_job`).
-        self.plan = functools.partial(plan_job, settings, catalog)
 
-    # --- synthesis ----------------------------------------------------------------------
+    # --- the use case -------------------------------------------------------------------
+
+    def plan(self, request: SpeechInput) -> SpeechJob:
+        """Validate what a client asked for into a :class:`SpeechJob`.
+
+        Raises ``ShuttingDown`` while the process drains, ``NotReady`` while engines load,
+        else the request's own errors. Blocking (text normalization): call it off the loop
+        for long inputs.
+        """
+        if self._state is not None:
+            if self._state.draining:
+                raise ShuttingDown("the server is shutting down; retry on another instance")
+            if not self._state.started:
+                raise NotReady("engines are still loading")
+        return plan_job(
+            self._settings, self._catalog, text=request.text, model=request.model,
+            voice=request.voice, audio_format=request.audio_format, speed=request.speed,
+            sample_rate_hz=request.sample_rate_hz, options=request.options,
+            instructions=request.instructions,
+        )
+
+    async def open(
+        self,
+        job: SpeechJob,
+        priority: Priority = Priority.INTERACTIVE,
+        *,
+        use_cache: bool = True,
+        first_audio_timeout_s: float | None = None,
+        received_at_s: float | None = None,
+    ) -> SpeechStream:
+        """Admit ``job`` and wait for its first audio; the rest streams from the result.
+
+        A job the engine's admission control refuses is still served when all of its audio
+        is in the cache (it needs no engine); otherwise ``Overloaded``. ``DeadlineExceeded``
+        when no audio came within ``first_audio_timeout_s`` (the synthesis is stopped).
+        Engine failures before the first audio raise here; later ones end the stream.
+        ``received_at_s`` (``time.perf_counter()`` when the request arrived) is where the
+        time-to-first-audio metric starts; default: now.
+        """
+        started = time.perf_counter() if received_at_s is None else received_at_s
+        stats = SpeechStats()
+        try:
+            audio = self.stream(job, stats, priority, use_cache=use_cache)
+        except Overloaded:
+            if not (use_cache and await self.fully_cached(job)):
+                raise
+            audio = self.stream(job, stats, priority, use_cache=True, admit=False)
+        try:
+            first = await asyncio.wait_for(anext(audio, b""), first_audio_timeout_s)
+        except TimeoutError:
+            await audio.aclose()
+            raise DeadlineExceeded(
+                f"no audio within the request's timeout of {first_audio_timeout_s} s"
+            ) from None
+        except BaseException:
+            await audio.aclose()
+            raise
+        waited_s = time.perf_counter() - started
+        metrics.TIME_TO_FIRST_AUDIO.labels(job.engine.name).observe(waited_s)
+        return SpeechStream(job, stats, first, audio, waited_s)
+
+    async def store(self, stream: SpeechStream) -> StoredAudio:
+        """Synthesize ``stream`` to the end and keep it in the artifact store."""
+        if self._artifacts is None:
+            raise RuntimeError("this SpeechService has no artifact store")
+        data = await stream.read_all()
+        file_id = uuid.uuid4().hex
+        key = f"speech/{file_id}.{extension_for(stream.job.audio_format)}"
+        await self._artifacts.put(key, data, stream.content_type)
+        expiry_s = self._settings.storage_url_expiry_s
+        url = await self._artifacts.url(key, expiry_s)
+        return StoredAudio(
+            id=file_id, key=key, url=url, expires_in_s=expiry_s if url else None,
+            content_type=stream.content_type, bytes=len(data),
+            audio_s=round(stream.stats.audio_s, 3),
+        )
+
+    # --- streaming ----------------------------------------------------------------------
 
     def stream(
         self,
@@ -208,17 +253,16 @@ class SpeechService:
         use_cache: bool = True,
         admit: bool = True,
     ) -> AsyncGenerator[bytes, None]:
-        """Admit the job, then stream encoded audio as it is synthesized; the next segment
-        is queued while one plays. ``admit=False`` skips admission: only for a job whose
-        audio is all in the cache (:meth:`fully_cached`), which needs no engine.
+        """Admit the job, then stream encoded audio as it is synthesized (the building block
+        of :meth:`open`). ``admit=False`` skips admission: only for a job whose audio is all
+        in the cache (:meth:`fully_cached`), which needs no engine.
 
         Raises ``Overloaded`` (nothing queued) when the engine's scheduler refuses the job.
         Otherwise its place in the queue is held from admission on and its first segment is
         queued now (or looked up in the cache, then queued), so concurrent requests see each
         other; iterate the result to get the audio. Segments of deterministic engines come
         from the cache when present (and are stored after synthesis) unless ``use_cache`` is
-        False. Closing the iterator (the client went away) cancels the queued segment and
-        stops the running one after its current chunk.
+        False.
         """
         reservation = self._scheduler.engine(job.engine.name).reserve(priority) if admit \
             else None
@@ -347,69 +391,3 @@ class SpeechService:
         finally:
             if reservation is not None:  # a hit, or another request's synthesis joined
                 reservation.release()
-
-    def synthesize_iter(self, job: SpeechJob, stats: SpeechStats | None = None) -> Iterator[bytes]:
-        """Blocking, unscheduled form of :meth:`stream` (CLI): bytes per segment."""
-        return synthesize_iter(self._settings, job, stats)
-
-
-def plan_job(
-    settings: Settings,
-    catalog: EngineCatalog,
-    *,
-    text: str,
-    model: str | None = None,
-    voice: str | None = None,
-    audio_format: AudioFormat | None = None,
-    speed: float = 1.0,
-    sample_rate_hz: int | None = None,
-    options: Mapping[str, Any] | None = None,
-    instructions: str | None = None,
-) -> SpeechJob:
-    """Validate request fields into a :class:`SpeechJob`; raises a ``VoxserveError``."""
-    if not text or not text.strip():
-        raise EmptyText("input is empty", param="input")
-    if len(text) > settings.max_input_chars:
-        raise TextTooLong(
-            f"input has {len(text)} characters; the limit is {settings.max_input_chars}",
-            param="input",
-        )
-    if not MIN_SPEED <= speed <= MAX_SPEED:
-        raise InvalidRequest(f"speed must be between {MIN_SPEED} and {MAX_SPEED}", param="speed")
-    if sample_rate_hz is not None and sample_rate_hz not in SUPPORTED_SAMPLE_RATES_HZ:
-        rates = ", ".join(str(rate) for rate in SUPPORTED_SAMPLE_RATES_HZ)
-        raise UnsupportedSampleRate(
-            f"sample_rate {sample_rate_hz} is not supported (one of: {rates})",
-            param="sample_rate",
-        )
-    engine, voice_info = catalog.resolve(model, voice)
-    params = SynthesisParams(
-        speed=speed, options=parse_options(engine, options or {}), instructions=instructions
-    )
-    segments = tuple(prepare_segments(text, settings.max_segment_chars))
-    if not segments:
-        raise EmptyText("input has nothing to speak", param="input")
-    return SpeechJob(
-        engine=engine,
-        voice=voice_info,
-        segments=segments,
-        params=params,
-        audio_format=audio_format or settings.default_response_format,
-        sample_rate_hz=sample_rate_hz or voice_info.sample_rate_hz,
-        input_chars=len(text),
-    )
-
-
-def synthesize_iter(
-    settings: Settings, job: SpeechJob, stats: SpeechStats | None = None
-) -> Iterator[bytes]:
-    """Synthesize a job in the calling thread, segment by segment (no scheduler)."""
-    stats = stats if stats is not None else SpeechStats()
-    renderer = AudioRenderer(job, settings, stats)
-    for text in job.segments:
-        chunks = list(job.engine.synthesize(text, job.voice.id, job.params))
-        data = renderer.add(chunks)
-        stats.segments_done += 1
-        if data:
-            yield data
-    yield renderer.finish()

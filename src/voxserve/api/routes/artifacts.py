@@ -10,16 +10,11 @@ from fastapi.responses import FileResponse
 
 from voxserve.api.dependencies import ArtifactsDep
 from voxserve.api.schemas import ErrorResponse
+from voxserve.audio import content_type_for_file
 from voxserve.errors import ArtifactNotFound
 from voxserve.storage import LocalArtifactStore, validate_key
 
 router = APIRouter(tags=["speech"])
-
-_MEDIA_TYPES = {
-    "mp3": "audio/mpeg", "ogg": "audio/ogg", "opus": "audio/ogg", "flac": "audio/flac",
-    "aac": "audio/aac", "wav": "audio/wav", "pcm": "audio/pcm",
-}
-
 
 @router.get("/v1/audio/files/{key:path}", response_class=FileResponse,
             responses={404: {"model": ErrorResponse}})
@@ -31,6 +26,4 @@ async def get_audio_file(key: str, artifacts: ArtifactsDep) -> FileResponse:
         raise ArtifactNotFound(f"no stored audio '{key}'", param="key") from None
     if not isinstance(artifacts, LocalArtifactStore) or not await artifacts.exists(key):
         raise ArtifactNotFound(f"no stored audio '{key}'", param="key")
-    extension = key.rsplit(".", 1)[-1]
-    return FileResponse(artifacts.path(key),
-                        media_type=_MEDIA_TYPES.get(extension, "application/octet-stream"))
+    return FileResponse(artifacts.path(key), media_type=content_type_for_file(key))

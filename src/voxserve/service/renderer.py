@@ -1,0 +1,53 @@
+"""Engine chunks -> encoded bytes for one speech stream."""
+
+from __future__ import annotations
+
+from voxserve.audio import SegmentJoiner, StreamResampler, create_encoder
+from voxserve.service.speech_job import SpeechJob, SpeechStats
+from voxserve.settings import Settings
+from voxserve.types import AudioChunk, FloatSamples
+
+
+class AudioRenderer:
+    """Engine chunks -> encoded bytes: click-free joins, resampling, incremental encoding.
+
+    An engine that streams within a segment (Maya1, a chunk per frame) yields pieces of one
+    sentence: they are joined as one. Any other engine's chunks are sentences of their own
+    (Piper splits a segment where espeak sees a sentence end): each gets its edges trimmed
+    and faded and the pause between sentences, as segments do.
+    """
+
+    def __init__(self, job: SpeechJob, settings: Settings, stats: SpeechStats) -> None:
+        self._chunks_are_sentences = not job.engine.capabilities.streams_within_segment
+        source_rate_hz = job.voice.sample_rate_hz
+        self._joiner = SegmentJoiner(
+            source_rate_hz,
+            silence_between_ms=settings.sentence_silence_ms,
+            fade_ms=settings.join_fade_ms,
+        )
+        self._resampler = StreamResampler(source_rate_hz, job.sample_rate_hz)
+        self._encoder = create_encoder(job.audio_format, job.sample_rate_hz)
+        self._stats = stats
+        self._stats.sample_rate_hz = job.sample_rate_hz
+        self.content_type = self._encoder.content_type
+
+    def push(self, chunk: AudioChunk) -> FloatSamples:
+        """The next chunk of the current segment, joined (trimmed, faded, after the pause)
+        and resampled: the samples to encode now."""
+        if self._chunks_are_sentences:
+            return self._resampler.process(self._joiner.add(chunk.samples))
+        return self._resampler.process(self._joiner.push(chunk.samples))
+
+    def end_segment(self) -> FloatSamples:
+        """The current segment has ended: its held-back end, to encode now."""
+        return self._resampler.process(self._joiner.end_segment())
+
+    def encode(self, samples: FloatSamples) -> bytes:
+        if len(samples) == 0:
+            return b""
+        self._stats.audio_samples += len(samples)
+        return self._encoder.encode(samples)
+
+    def finish(self) -> bytes:
+        tail = self.encode(self._resampler.flush())
+        return tail + self._encoder.finish()

@@ -1,0 +1,113 @@
+"""A speech request validated into a job (``plan_job``), and what streaming it measured."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from voxserve.engines.base import Engine, SynthesisParams, parse_options
+from voxserve.errors import EmptyText, InvalidRequest, TextTooLong, UnsupportedSampleRate
+from voxserve.service.catalog import EngineCatalog
+from voxserve.settings import Settings
+from voxserve.text import prepare_segments
+from voxserve.types import (
+    MAX_SPEED,
+    MIN_SPEED,
+    SUPPORTED_SAMPLE_RATES_HZ,
+    AudioFormat,
+    VoiceInfo,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechInput:
+    """What a client asks to hear, in any transport's words (not validated yet)."""
+
+    text: str
+    model: str | None = None
+    voice: str | None = None
+    audio_format: AudioFormat | None = None
+    speed: float = 1.0
+    sample_rate_hz: int | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    instructions: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechJob:
+    """A validated request, ready to synthesize."""
+
+    engine: Engine
+    voice: VoiceInfo
+    segments: tuple[str, ...]
+    params: SynthesisParams
+    audio_format: AudioFormat
+    sample_rate_hz: int
+    input_chars: int
+
+
+@dataclass(slots=True)
+class SpeechStats:
+    """Filled in while a job streams; read by the caller when it is done."""
+
+    audio_samples: int = 0
+    sample_rate_hz: int = 0
+    segments_done: int = 0
+    output_bytes: int = 0
+
+    @property
+    def audio_s(self) -> float:
+        return self.audio_samples / self.sample_rate_hz if self.sample_rate_hz else 0.0
+
+
+def check_speed(speed: float, param: str = "speed") -> None:
+    """``InvalidRequest`` unless ``speed`` is within the supported speaking rates."""
+    if not MIN_SPEED <= speed <= MAX_SPEED:
+        raise InvalidRequest(f"speed must be between {MIN_SPEED} and {MAX_SPEED}", param=param)
+
+
+def plan_job(
+    settings: Settings,
+    catalog: EngineCatalog,
+    *,
+    text: str,
+    model: str | None = None,
+    voice: str | None = None,
+    audio_format: AudioFormat | None = None,
+    speed: float = 1.0,
+    sample_rate_hz: int | None = None,
+    options: Mapping[str, Any] | None = None,
+    instructions: str | None = None,
+) -> SpeechJob:
+    """Validate request fields into a :class:`SpeechJob`; raises a ``VoxserveError``."""
+    if not text or not text.strip():
+        raise EmptyText("input is empty", param="input")
+    if len(text) > settings.max_input_chars:
+        raise TextTooLong(
+            f"input has {len(text)} characters; the limit is {settings.max_input_chars}",
+            param="input",
+        )
+    check_speed(speed)
+    if sample_rate_hz is not None and sample_rate_hz not in SUPPORTED_SAMPLE_RATES_HZ:
+        rates = ", ".join(str(rate) for rate in SUPPORTED_SAMPLE_RATES_HZ)
+        raise UnsupportedSampleRate(
+            f"sample_rate {sample_rate_hz} is not supported (one of: {rates})",
+            param="sample_rate",
+        )
+    engine, voice_info = catalog.resolve(model, voice)
+    params = SynthesisParams(
+        speed=speed, options=parse_options(engine, options or {}), instructions=instructions
+    )
+    segments = tuple(prepare_segments(text, settings.max_segment_chars))
+    if not segments:
+        raise EmptyText("input has nothing to speak", param="input")
+    return SpeechJob(
+        engine=engine,
+        voice=voice_info,
+        segments=segments,
+        params=params,
+        audio_format=audio_format or settings.default_response_format,
+        sample_rate_hz=sample_rate_hz or voice_info.sample_rate_hz,
+        input_chars=len(text),
+    )
