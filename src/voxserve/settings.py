@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -50,6 +51,17 @@ class EngineOverrides(BaseModel):
     queue_budget_ms: float | None = Field(default=None, ge=1.0)
     max_batch_size: int | None = Field(default=None, ge=1)
     max_queue_delay_ms: float | None = Field(default=None, ge=0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineScheduling:
+    """One engine's scheduling settings, overrides applied (:meth:`Settings.scheduling_for`)."""
+
+    replicas: int
+    max_queue_segments: int
+    queue_budget_ms: float
+    max_batch_size: int
+    max_queue_delay_ms: float
 
 
 #: Engines that run on CPU and gain from one replica per core (measured: bench/serving.py).
@@ -101,6 +113,10 @@ class Settings(BaseSettings):
     max_input_chars: int = Field(default=4096, ge=1, le=1_000_000)
     max_segment_chars: int = Field(default=400, ge=20, le=10_000)
     default_response_format: AudioFormat = AudioFormat.MP3
+
+    #: Server-Sent Events streams send a comment after this long without an event (proxies
+    #: close idle connections).
+    sse_keepalive_s: float = Field(default=15.0, gt=0.0, le=300.0)
 
     # --- audio ---------------------------------------------------------------------
     sentence_silence_ms: float = Field(default=200.0, ge=0.0, le=5000.0)
@@ -239,6 +255,23 @@ class Settings(BaseSettings):
 
     #: Per-engine scheduling overrides, e.g. ``{"maya1": {"queue_budget_ms": 3000}}``.
     engine_overrides: dict[str, EngineOverrides] = Field(default_factory=dict)
+
+    def scheduling_for(self, engine: str) -> EngineScheduling:
+        """The scheduling settings of ``engine``: its overrides where set, else the global
+        ones (and :meth:`replicas_for`)."""
+        overrides = self.engine_overrides.get(engine) or EngineOverrides()
+
+        def pick(name: str) -> Any:
+            value = getattr(overrides, name)
+            return getattr(self, name) if value is None else value
+
+        return EngineScheduling(
+            replicas=self.replicas_for(engine),
+            max_queue_segments=pick("max_queue_segments"),
+            queue_budget_ms=pick("queue_budget_ms"),
+            max_batch_size=pick("max_batch_size"),
+            max_queue_delay_ms=pick("max_queue_delay_ms"),
+        )
 
     def replicas_for(self, engine: str) -> int:
         """Replicas of ``engine``: its override, else ``engine_replicas``, else automatic."""

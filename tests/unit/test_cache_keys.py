@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 
-from voxserve.cache import file_fingerprint, files_fingerprint, segment_cache_key
+from voxserve import fingerprint
 from voxserve.cache import keys as cache_keys
+from voxserve.cache import segment_cache_key
 from voxserve.engines.base import EngineOptions, SynthesisParams
+from voxserve.fingerprint import file_fingerprint, files_fingerprint
 
 
 class LoudOptions(EngineOptions):
@@ -111,10 +113,10 @@ def test_fingerprint_sees_a_rewritten_file(tmp_path: Path) -> None:
 def test_fingerprint_reads_a_file_once_per_version(tmp_path: Path) -> None:
     path = write(tmp_path / "voice.onnx", os.urandom(2 * MIB + 5))
     file_fingerprint(path)
-    misses = cache_keys._fingerprint.cache_info().misses
+    misses = fingerprint._fingerprint.cache_info().misses
     for _ in range(5):
         file_fingerprint(path)
-    assert cache_keys._fingerprint.cache_info().misses == misses
+    assert fingerprint._fingerprint.cache_info().misses == misses
 
 
 def test_files_fingerprint_combines_in_order(tmp_path: Path) -> None:

@@ -64,3 +64,17 @@ def test_bad_configuration_is_refused(monkeypatch: pytest.MonkeyPatch, env: dict
         monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError):
         Settings()
+
+
+def test_scheduling_for_applies_an_engines_overrides_over_the_global_settings() -> None:
+    settings = Settings(
+        engines=["piper", "fake"], max_queue_segments=50, queue_budget_ms=4000.0,
+        max_batch_size=4, max_queue_delay_ms=20.0, engine_replicas=3,
+        engine_overrides={"fake": {"queue_budget_ms": 500.0, "max_queue_delay_ms": 0.0,
+                                   "replicas": 2}},
+    )
+    fake = settings.scheduling_for("fake")
+    assert (fake.replicas, fake.queue_budget_ms, fake.max_queue_delay_ms) == (2, 500.0, 0.0)
+    assert (fake.max_queue_segments, fake.max_batch_size) == (50, 4)
+    piper = settings.scheduling_for("piper")
+    assert (piper.replicas, piper.queue_budget_ms, piper.max_queue_delay_ms) == (3, 4000.0, 20.0)

@@ -16,7 +16,7 @@ from voxserve.cache.base import (
 )
 from voxserve.cache.disk import DiskCache
 from voxserve.cache.factory import create_segment_cache
-from voxserve.cache.keys import file_fingerprint, files_fingerprint, segment_cache_key
+from voxserve.cache.keys import segment_cache_key
 from voxserve.cache.memory import MemoryCache
 from voxserve.cache.singleflight import SingleFlight
 from voxserve.cache.tiered import TieredCache
@@ -31,8 +31,6 @@ __all__ = [
     "SingleFlight",
     "TieredCache",
     "create_segment_cache",
-    "file_fingerprint",
-    "files_fingerprint",
     "get_or_synthesize",
     "segment_cache_key",
 ]

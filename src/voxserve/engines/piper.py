@@ -21,9 +21,9 @@ from piper import PiperVoice
 from piper.config import PiperConfig, SynthesisConfig
 from pydantic import Field
 
-from voxserve.cache.keys import files_fingerprint
 from voxserve.engines.base import EngineOptions, SynthesisParams
 from voxserve.errors import EngineFailed, EngineLoadError, InvalidOption, VoiceNotFound
+from voxserve.fingerprint import files_fingerprint
 from voxserve.settings import Settings
 from voxserve.types import AudioChunk, EngineCapabilities, VoiceInfo
 

@@ -343,22 +343,16 @@ class Scheduler:
 
     def start(self, replicas_by_engine: Mapping[str, Sequence[Engine]]) -> None:
         for name, replicas in replicas_by_engine.items():
-            overrides = self._settings.engine_overrides.get(name)
-            budget_ms = (overrides and overrides.queue_budget_ms) or self._settings.queue_budget_ms
+            config = self._settings.scheduling_for(name)
             scheduler = EngineScheduler(
                 name,
                 replicas,
                 AdmissionLimits(
-                    max_queue_segments=(overrides and overrides.max_queue_segments)
-                    or self._settings.max_queue_segments,
-                    queue_budget_s=budget_ms / 1000,
+                    max_queue_segments=config.max_queue_segments,
+                    queue_budget_s=config.queue_budget_ms / 1000,
                 ),
-                max_batch_size=(overrides and overrides.max_batch_size)
-                or self._settings.max_batch_size,
-                max_queue_delay_s=(
-                    (overrides and overrides.max_queue_delay_ms)
-                    or self._settings.max_queue_delay_ms
-                ) / 1000,
+                max_batch_size=config.max_batch_size,
+                max_queue_delay_s=config.max_queue_delay_ms / 1000,
                 interactive_reserve_s=self._settings.interactive_reserve_s,
             )
             scheduler.start()

@@ -9,7 +9,6 @@ manifest once the project is completed.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -22,6 +21,7 @@ from starlette.datastructures import UploadFile
 from voxserve.api.dependencies import ProjectOwnerDep, ProjectServiceDep, SettingsDep
 from voxserve.api.project_schemas import ProjectBody, ProjectList, ProjectTextRequest, project_body
 from voxserve.api.schemas import ErrorResponse
+from voxserve.api.sse import sse_event, sse_response
 from voxserve.errors import DocumentTooLarge, InvalidRequest, UnsupportedFormat
 from voxserve.jobs.service import Download, ProjectService, parse_options_field
 from voxserve.jobs.service_types import ProjectSpec
@@ -201,29 +201,28 @@ async def get_project(
 @router.get("/v1/projects/{project_id}/events", response_class=StreamingResponse,
             responses={200: {"content": {"text/event-stream": {}}}, **_ERRORS})
 async def project_events(
-    project_id: str, service: ProjectServiceDep, owner: ProjectOwnerDep
+    project_id: str, service: ProjectServiceDep, owner: ProjectOwnerDep,
+    settings: SettingsDep,
 ) -> StreamingResponse:
     """SSE: ``progress`` when progress changes, then ``completed``, ``failed`` or
     ``canceled`` (with the project) and the end of the stream."""
     await service.get(project_id, owner)  # 404 before the stream starts
 
     async def events() -> AsyncIterator[bytes]:
-        last: str | None = None
+        last: bytes | None = None
         while True:
             status = await service.status(project_id)
             body = project_body(status.project, status).model_dump(mode="json")
             if status.project.state.finished:
-                data = json.dumps(body, separators=(",", ":"))
-                yield f"event: {status.project.state.value}\ndata: {data}\n\n".encode()
+                yield sse_event(body, event=status.project.state.value)
                 return
-            progress = json.dumps(body["progress"], separators=(",", ":"))
+            progress = sse_event(body["progress"], event="progress")
             if progress != last:
                 last = progress
-                yield f"event: progress\ndata: {progress}\n\n".encode()
+                yield progress
             await asyncio.sleep(EVENTS_POLL_S)
 
-    return StreamingResponse(events(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache"})
+    return sse_response(events(), keepalive_s=settings.sse_keepalive_s)
 
 
 @router.post("/v1/projects/{project_id}/cancel", response_model=ProjectBody, responses=_ERRORS)

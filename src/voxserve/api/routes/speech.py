@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from voxserve.api.dependencies import SettingsDep, SpeechServiceDep
 from voxserve.api.middleware import access_record_var
 from voxserve.api.schemas import ErrorResponse, SpeechRequest, StoredSpeech
-from voxserve.api.sse import speech_events
+from voxserve.api.sse import speech_events, sse_response
 from voxserve.errors import InvalidRequest
 from voxserve.scheduler import Priority
 from voxserve.security import add_rate_limit_headers, client_identity, hold_stream_slot
@@ -133,10 +133,8 @@ async def create_speech(
             return {"input_characters": job.input_chars,
                     "output_audio_seconds": stream.stats.audio_s}
 
-        return StreamingResponse(
-            speech_events(body_bytes(), usage), media_type="text/event-stream",
-            headers={**headers, "Cache-Control": "no-cache"},
-        )
+        return sse_response(speech_events(body_bytes(), usage),
+                            keepalive_s=settings.sse_keepalive_s, headers=headers)
     return StreamingResponse(body_bytes(), media_type=stream.content_type, headers=headers)
 
 
