@@ -212,12 +212,6 @@ class ApiKeyNotFound(SecurityError):
     code = "api_key_not_found"
 
 
-class UnsafeName(InvalidRequest):
-    """A voice/model/file name that could escape its directory (HTTP 400)."""
-
-    code = "invalid_name"
-
-
 class RequestTooLarge(InvalidRequest):
     """The request body is over its byte limit (HTTP 413; answered by the middleware)."""
 
@@ -228,3 +222,9 @@ class JsonTooDeep(InvalidRequest):
     """The JSON body nests deeper than ``max_json_depth`` (HTTP 400; by the middleware)."""
 
     code = "json_too_deep"
+
+
+class HeadersTooLarge(InvalidRequest):
+    """Too many request headers, or too many header bytes (HTTP 431; by the middleware)."""
+
+    code = "headers_too_large"

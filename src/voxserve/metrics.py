@@ -78,3 +78,13 @@ CACHE_EVICTIONS = Counter(
     "voxserve_cache_evictions_total", "Entries evicted to stay within bounds.", ["backend"]
 )
 CACHE_BYTES = Gauge("voxserve_cache_bytes", "Bytes held by the cache.", ["backend"])
+
+# --- rate limits --------------------------------------------------------------------------
+RATE_LIMIT_ERRORS = Counter(
+    "voxserve_rate_limit_errors_total",
+    "Rate-limit storage errors (the request was let through).",
+    ["operation"],
+)
+RATE_LIMITED = Counter(
+    "voxserve_rate_limited_total", "Requests refused by a rate limit.", ["limit"]
+)

@@ -28,7 +28,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 WORKER = textwrap.dedent("""
     import asyncio, json, os, sys, time
     from pathlib import Path
-    from voxserve.security import RateLimited, RateLimiter
+    from voxserve.errors import RateLimited
+    from voxserve.security.limits import RateLimiter
 
     url, prefix, go = sys.argv[1], sys.argv[2], Path(sys.argv[3])
 
@@ -128,7 +129,8 @@ def test_release_frees_a_slot_for_the_other_process(redis_prefix: str) -> None:
     """In-process view of the same counter: what one limiter releases another can take."""
     import asyncio
 
-    from voxserve.security import RateLimited, RateLimiter
+    from voxserve.errors import RateLimited
+    from voxserve.security.limits import RateLimiter
 
     async def scenario() -> None:
         def make() -> RateLimiter:

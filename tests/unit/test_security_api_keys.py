@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from voxserve.errors import InvalidRequest
-from voxserve.security import ApiKeyNotFound, ApiKeyStore
+from voxserve.errors import ApiKeyNotFound, InvalidRequest
+from voxserve.security.api_keys import ApiKeyStore
 
 
 @pytest.fixture

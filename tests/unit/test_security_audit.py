@@ -12,19 +12,12 @@ import pytest
 from fastapi import Depends, FastAPI, Request
 from fastapi.testclient import TestClient
 
+from voxserve.api.auth import require_scope
+from voxserve.api.middleware.audit import STATE_TEXT, AuditMiddleware
 from voxserve.errors import ConfigurationError
-from voxserve.security import (
-    ANONYMOUS,
-    AuditMiddleware,
-    Authenticator,
-    FileAuditLog,
-    NullAuditLog,
-    Principal,
-    audit_event,
-    create_audit_log,
-    require_scope,
-)
-from voxserve.security.audit import STATE_TEXT
+from voxserve.security.audit import FileAuditLog, NullAuditLog, audit_event, create_audit_log
+from voxserve.security.authenticator import Authenticator
+from voxserve.security.principal import ANONYMOUS, Principal
 from voxserve.settings import Settings
 
 TEXT = "The secret plan is to read this aloud."

@@ -12,16 +12,11 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
 
-from voxserve.security import (
-    ANONYMOUS,
-    ApiKeyStore,
-    Authenticator,
-    Forbidden,
-    Principal,
-    SecurityError,
-    Unauthenticated,
-    require_scope,
-)
+from voxserve.api.auth import require_scope
+from voxserve.errors import Forbidden, SecurityError, Unauthenticated
+from voxserve.security.api_keys import ApiKeyStore
+from voxserve.security.authenticator import Authenticator
+from voxserve.security.principal import ANONYMOUS, Principal
 from voxserve.settings import Settings
 
 SECRET = "k3Y-9f2Qx7Lw0pZr8sTb4nVc6mJh1dGa5eUo"

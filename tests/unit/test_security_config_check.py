@@ -10,7 +10,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from voxserve.errors import ConfigurationError
-from voxserve.security import ApiKeyStore, check_security_settings
+from voxserve.security.api_keys import ApiKeyStore
+from voxserve.security.config_check import check_security_settings
 from voxserve.settings import Settings
 
 GOOD_SECRET = "k3Y-9f2Qx7Lw0pZr8sTb4nVc6mJh1dGa5eUo"

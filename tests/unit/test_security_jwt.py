@@ -14,9 +14,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from voxserve.errors import ConfigurationError
-from voxserve.security import JwtVerifier, Unauthenticated
-from voxserve.security.jwt_auth import JwksFile
+from voxserve.errors import ConfigurationError, Unauthenticated
+from voxserve.security.jwt_auth import JwksFile, JwtVerifier
 
 SECRET = "k3Y-9f2Qx7Lw0pZr8sTb4nVc6mJh1dGa5eUo"
 ISSUER = "https://auth.example.org/"

@@ -8,8 +8,9 @@ import socket
 import pytest
 from prometheus_client import REGISTRY
 
-from voxserve.errors import ConfigurationError
-from voxserve.security import ANONYMOUS, Principal, RateLimited, RateLimiter
+from voxserve.errors import ConfigurationError, RateLimited
+from voxserve.security.limits import RateLimiter
+from voxserve.security.principal import ANONYMOUS, Principal
 from voxserve.settings import Settings
 
 

@@ -1,4 +1,4 @@
-"""Request-size and JSON-depth limits (raw ASGI, so what is read can be counted), safe names."""
+"""Request-size and JSON-depth limits (raw ASGI, so what is read can be counted)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 from starlette.types import Message, Receive, Scope, Send
 
-from voxserve.security import RequestLimitsMiddleware, UnsafeName, json_depth, safe_name
+from voxserve.api.middleware.request_limits import RequestLimitsMiddleware, json_depth
 
 CHUNK = 1000
 
@@ -165,21 +165,6 @@ def test_json_depth(body: bytes, depth: int) -> None:
     assert json_depth(body) == depth
 
 
-@pytest.mark.parametrize("name", ["en_US-joe-medium", "maya1-warm", "voice.onnx", "a b"])
-def test_safe_names_pass(name: str) -> None:
-    assert safe_name(name) == name
-
-
-@pytest.mark.parametrize("name", [
-    "", "..", ".", "../etc/passwd", "a/b", "a\\b", "/etc/passwd", "voice\x00.onnx",
-    "C:evil", "x" * 300, "foo..bar", "line\nbreak",
-])
-def test_unsafe_names_are_refused(name: str) -> None:
-    with pytest.raises(UnsafeName) as caught:
-        safe_name(name, param="voice")
-    assert caught.value.param == "voice" and caught.value.code == "invalid_name"
-
-
 @pytest.mark.parametrize(
     "headers",
     [
@@ -201,3 +186,47 @@ def test_a_large_jwt_header_is_fine() -> None:
     status, _, _ = run(app, body_chunks=[b"{}"],
                        headers={"authorization": "Bearer " + "a" * 8192})
     assert status != 431 and inner.called
+
+
+def responses(app: Any, headers: dict[str, str], body: bytes = b"{}") -> list[Message]:
+    """The messages ``app`` sends for one request with ``body`` in one chunk."""
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/v1/audio/speech",
+             "headers": [(k.encode(), v.encode()) for k, v in headers.items()]}
+    asyncio.run(app(scope, receive, send))
+    return sent
+
+
+@pytest.mark.parametrize(("headers", "status", "error"), [
+    ({"content-length": "100000"}, 413,
+     {"message": "the request body is larger than the limit of 4096 bytes",
+      "type": "invalid_request_error", "param": None, "code": "request_too_large"}),
+    ({"content-length": "lots"}, 400,
+     {"message": "invalid Content-Length", "type": "invalid_request_error", "param": None,
+      "code": "invalid_request"}),
+    ({"x-big": "a" * (33 * 1024)}, 431,
+     {"message": "request headers are too large (at most 100 headers and 32768 bytes)",
+      "type": "invalid_request_error", "param": None, "code": "headers_too_large"}),
+    ({"content-type": "application/json"}, 400,
+     {"message": "the JSON body nests deeper than 8 levels", "type": "invalid_request_error",
+      "param": None, "code": "json_too_deep"}),
+])
+def test_refusals_are_the_openai_error_body(headers: dict[str, str], status: int,
+                                            error: dict[str, Any]) -> None:
+    inner = Echo()
+    app = RequestLimitsMiddleware(inner, max_body_bytes=4096, max_json_depth=8)
+    start, body = responses(app, headers, b"[" * 20 + b"]" * 20)
+    assert start["status"] == status and not inner.called
+    sent_headers = dict(start["headers"])
+    assert sent_headers[b"content-type"] == b"application/json"
+    assert int(sent_headers[b"content-length"]) == len(body["body"])
+    # Only a 413 leaves body bytes unread: then the connection must not be reused.
+    assert sent_headers.get(b"connection") == (b"close" if status == 413 else None)
+    assert json.loads(body["body"]) == {"error": error}

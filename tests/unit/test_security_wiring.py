@@ -13,25 +13,21 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.testclient import TestClient
 
-from voxserve.security import (
-    ApiKeyStore,
-    AuditMiddleware,
-    Authenticator,
-    FileAuditLog,
-    Forbidden,
-    RateLimited,
-    RateLimiter,
+from voxserve.api.auth import require_scope
+from voxserve.api.middleware.audit import STATE_TEXT, AuditMiddleware
+from voxserve.api.middleware.rate_limit import (
     RateLimitMiddleware,
-    RequestLimitsMiddleware,
-    SecurityError,
-    Unauthenticated,
     add_rate_limit_headers,
     client_identity,
     count_request,
     hold_stream_slot,
-    require_scope,
 )
-from voxserve.security.audit import STATE_TEXT
+from voxserve.api.middleware.request_limits import RequestLimitsMiddleware
+from voxserve.errors import Forbidden, RateLimited, SecurityError, Unauthenticated
+from voxserve.security.api_keys import ApiKeyStore
+from voxserve.security.audit import FileAuditLog
+from voxserve.security.authenticator import Authenticator
+from voxserve.security.limits import RateLimiter
 from voxserve.settings import Settings
 
 STATUS = {Unauthenticated: 401, Forbidden: 403, RateLimited: 429}

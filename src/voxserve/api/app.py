@@ -11,8 +11,12 @@ from typing import Any
 from fastapi import Depends, FastAPI
 
 from voxserve import __version__
+from voxserve.api.auth import require_scope
 from voxserve.api.errors import install_error_handlers
-from voxserve.api.middleware import RequestContextMiddleware
+from voxserve.api.middleware.audit import AuditMiddleware
+from voxserve.api.middleware.context import RequestContextMiddleware
+from voxserve.api.middleware.rate_limit import RateLimitMiddleware, count_request
+from voxserve.api.middleware.request_limits import RequestLimitsMiddleware
 from voxserve.api.routes import artifacts as artifact_routes
 from voxserve.api.routes import catalog as catalog_routes
 from voxserve.api.routes import health, projects, speech, web
@@ -22,19 +26,11 @@ from voxserve.gpu_metrics import register_gpu_metrics
 from voxserve.jobs.runtime import JobRuntime
 from voxserve.jobs.service import ProjectService
 from voxserve.scheduler import Scheduler
-from voxserve.security import (
-    SCOPE_PROJECTS,
-    SCOPE_SPEECH,
-    AuditMiddleware,
-    Authenticator,
-    RateLimiter,
-    RateLimitMiddleware,
-    RequestLimitsMiddleware,
-    check_security_settings,
-    count_request,
-    create_audit_log,
-    require_scope,
-)
+from voxserve.security.audit import create_audit_log
+from voxserve.security.authenticator import Authenticator
+from voxserve.security.config_check import check_security_settings
+from voxserve.security.limits import RateLimiter
+from voxserve.security.principal import SCOPE_PROJECTS, SCOPE_SPEECH
 from voxserve.service.catalog import EngineCatalog
 from voxserve.service.lifecycle import ServiceState
 from voxserve.service.speech import SpeechService

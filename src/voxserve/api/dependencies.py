@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from voxserve.api.auth import current_principal
 from voxserve.jobs.service import ProjectService
-from voxserve.security import current_principal
 from voxserve.service.catalog import EngineCatalog
 from voxserve.service.lifecycle import ServiceState
 from voxserve.service.speech import SpeechService

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Send
 
 from voxserve import errors
 
@@ -18,6 +19,7 @@ logger = logging.getLogger(__name__)
 _STATUS: dict[type[errors.VoxserveError], tuple[int, str]] = {
     errors.InvalidRequest: (400, "invalid_request_error"),
     errors.RequestTooLarge: (413, "invalid_request_error"),
+    errors.HeadersTooLarge: (431, "invalid_request_error"),
     errors.Unauthenticated: (401, "invalid_request_error"),
     errors.Forbidden: (403, "invalid_request_error"),
     errors.RateLimited: (429, "rate_limit_error"),
@@ -71,6 +73,19 @@ def domain_error_response(exc: errors.VoxserveError) -> JSONResponse:
         status_code=status,
         headers=headers,
     )
+
+
+async def send_error(send: Send, exc: errors.VoxserveError, *, close: bool = False) -> None:
+    """Answer ``exc`` from pure ASGI middleware, where no exception handler runs: the same
+    status, headers and body as :func:`domain_error_response`. ``close`` adds
+    ``connection: close``, for a request whose body is left unread (the rest of it must not
+    be taken for the next request on the connection)."""
+    response = domain_error_response(exc)
+    if close:
+        response.headers["connection"] = "close"
+    await send({"type": "http.response.start", "status": response.status_code,
+                "headers": response.raw_headers})
+    await send({"type": "http.response.body", "body": bytes(response.body)})
 
 
 def _validation_message(exc: RequestValidationError) -> tuple[str, str | None, str]:

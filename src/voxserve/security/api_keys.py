@@ -37,8 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from voxserve.errors import ConfigurationError, InvalidRequest
-from voxserve.security.errors import ApiKeyNotFound
+from voxserve.errors import ApiKeyNotFound, ConfigurationError, InvalidRequest
 from voxserve.security.principal import ALL_SCOPES, Principal
 
 KEY_PREFIX = "vxs_"

@@ -1,4 +1,4 @@
-"""Authentication for the configured mode, and the FastAPI dependency routes use.
+"""Authentication for the configured mode (the FastAPI dependency is ``voxserve.api.auth``).
 
 All modes read ``Authorization: Bearer <credential>`` so OpenAI clients work unchanged
 (``OpenAI(api_key=...)`` sends exactly that).
@@ -7,15 +7,11 @@ All modes read ``Authorization: Bearer <credential>`` so OpenAI clients work unc
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
 
-from fastapi import Request
-
+from voxserve.errors import Forbidden, Unauthenticated
 from voxserve.security.api_keys import ApiKeyStore, default_api_keys_path
-from voxserve.security.errors import Forbidden, Unauthenticated
 from voxserve.security.jwt_auth import JwtVerifier
-from voxserve.security.principal import ANONYMOUS, Principal, principal_var
+from voxserve.security.principal import ANONYMOUS, Principal
 from voxserve.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -79,29 +75,3 @@ class Authenticator:
         if not principal.has_scope(scope):
             raise Forbidden(scope)
 
-
-def require_scope(scope: str) -> Callable[[Request], Awaitable[Principal]]:
-    """A FastAPI dependency: authenticate (``app.state.authenticator``), check ``scope``,
-    and publish the principal on ``request.state.principal`` and :data:`principal_var`.
-
-    ``router = APIRouter(dependencies=[Depends(require_scope("speech"))])`` or, to get the
-    principal in the route, ``principal: Annotated[Principal, Depends(require_scope(...))]``.
-    """
-
-    async def dependency(request: Request) -> Principal:
-        authenticator: Authenticator = request.app.state.authenticator
-        principal = authenticator.authenticate(request.headers.get("authorization"))
-        # Published before the scope check, so a 403 is audited under its principal.
-        request.state.principal = principal
-        principal_var.set(principal)
-        authenticator.require(principal, scope)
-        return principal
-
-    dependency.__name__ = f"require_{scope}_scope"
-    return dependency
-
-
-def current_principal(request: Request) -> Principal | None:
-    """The principal a :func:`require_scope` dependency established for this request."""
-    principal: Any = getattr(request.state, "principal", None)
-    return principal if isinstance(principal, Principal) else None

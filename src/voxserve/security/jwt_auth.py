@@ -31,8 +31,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from voxserve.errors import ConfigurationError
-from voxserve.security.errors import Unauthenticated
+from voxserve.errors import ConfigurationError, Unauthenticated
 from voxserve.security.principal import Principal
 from voxserve.settings import Settings
 

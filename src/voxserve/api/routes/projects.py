@@ -18,6 +18,7 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Stre
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
+from voxserve.api.auth import current_principal
 from voxserve.api.dependencies import ProjectOwnerDep, ProjectServiceDep, SettingsDep
 from voxserve.api.project_schemas import ProjectBody, ProjectList, ProjectTextRequest, project_body
 from voxserve.api.schemas import ErrorResponse
@@ -25,7 +26,6 @@ from voxserve.api.sse import sse_event, sse_response
 from voxserve.errors import DocumentTooLarge, InvalidRequest, UnsupportedFormat
 from voxserve.jobs.service import Download, ProjectService, parse_options_field
 from voxserve.jobs.service_types import ProjectSpec
-from voxserve.security import current_principal
 from voxserve.settings import Settings
 from voxserve.storage import LocalArtifactStore
 from voxserve.types import AudioFormat

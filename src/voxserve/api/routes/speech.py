@@ -11,12 +11,17 @@ from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from voxserve.api.dependencies import SettingsDep, SpeechServiceDep
-from voxserve.api.middleware import access_record_var
+from voxserve.api.middleware.audit import STATE_TEXT
+from voxserve.api.middleware.context import access_record_var
+from voxserve.api.middleware.rate_limit import (
+    add_rate_limit_headers,
+    client_identity,
+    hold_stream_slot,
+)
 from voxserve.api.schemas import ErrorResponse, SpeechRequest, StoredSpeech
 from voxserve.api.sse import speech_events, sse_response
 from voxserve.errors import InvalidRequest
 from voxserve.scheduler import Priority
-from voxserve.security import add_rate_limit_headers, client_identity, hold_stream_slot
 from voxserve.service.speech import SpeechService, SpeechStream
 from voxserve.service.speech_job import SpeechInput
 
@@ -97,7 +102,7 @@ async def create_speech(
     limiter = request.app.state.rate_limiter
     identity = client_identity(request)
     add_rate_limit_headers(request, await limiter.check_characters(identity, job.input_chars))
-    request.state.audit_text = body.input
+    setattr(request.state, STATE_TEXT, body.input)
     # Released by RateLimitMiddleware when the response (or its stream) is over.
     hold_stream_slot(request, await limiter.acquire_stream(identity))
     record = access_record_var.get()

@@ -1,4 +1,5 @@
-"""ASGI middleware: request id, one JSON access line per request, HTTP metrics, in-flight count.
+"""Request context middleware: request id, one JSON access line per request, HTTP metrics,
+in-flight count.
 
 Pure ASGI (no BaseHTTPMiddleware) so streamed responses pass through untouched; the access
 line is written when the last body byte has been sent, with what the route recorded.

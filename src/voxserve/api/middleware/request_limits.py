@@ -1,7 +1,8 @@
-"""Request-size limits before any route sees the request, and safe file-name checks.
+"""Header, body-size and JSON-depth limits before any route sees the request.
 
 :class:`RequestLimitsMiddleware` (pure ASGI, so streamed responses pass untouched):
 
+* More than :data:`MAX_HEADERS` headers, or more than :data:`MAX_HEADER_BYTES` of them → 431.
 * ``Content-Length`` over the limit → 413 at once, without reading the body (and without
   uvicorn's ``100 Continue``, which it only sends when the app first reads).
 * A body without ``Content-Length`` (chunked) is counted as it arrives; once it passes the
@@ -15,20 +16,28 @@
 * Per-route limits: ``overrides`` maps a path prefix to its byte limit (the longest
   matching prefix wins), e.g. ``{"/v1/projects": settings.max_upload_bytes}``.
 
-Too many or too large *headers* are the HTTP server's job: see the wiring notes (uvicorn
-``h11_max_incomplete_event_size``).
+The refusals are domain errors (:class:`RequestTooLarge`, :class:`JsonTooDeep`,
+:class:`HeadersTooLarge`, :class:`InvalidRequest` for a bad ``Content-Length``) answered
+through ``voxserve.api.errors``, like every other error.
+
+:func:`json_depth` is a pure function, but it lives here, next to its only caller: it is a
+guard on the raw HTTP body before pydantic parses it (its answer for invalid JSON only has to
+be good enough for that), not a security rule anything else applies.
+
+A bound on headers while they are parsed is the HTTP server's (or a proxy's) job: see
+``voxserve.server``.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 
 import numpy as np
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from voxserve.security.errors import UnsafeName
+from voxserve.api.errors import send_error
+from voxserve.errors import HeadersTooLarge, InvalidRequest, JsonTooDeep, RequestTooLarge
 
 _JSON_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"?', re.DOTALL)
 _OPEN = np.zeros(256, dtype=np.int8)
@@ -49,12 +58,6 @@ def json_depth(body: bytes) -> int:
     if not steps.any():
         return 0
     return int(np.cumsum(steps, dtype=np.int64).max(initial=0))
-
-
-def _error(status: int, message: str, code: str) -> tuple[int, bytes]:
-    error_type = "invalid_request_error"
-    body = {"error": {"message": message, "type": error_type, "param": None, "code": code}}
-    return status, json.dumps(body).encode()
 
 
 #: Bounds on request headers (a JWT of 8 KiB fits comfortably); beyond: 431.
@@ -96,17 +99,16 @@ class RequestLimitsMiddleware:
         headers = scope.get("headers", ())
         header_bytes = sum(len(name) + len(value) + 4 for name, value in headers)
         if len(headers) > MAX_HEADERS or header_bytes > MAX_HEADER_BYTES:
-            await self._respond(send, *_error(
-                431, f"request headers are too large (at most {MAX_HEADERS} headers and "
-                f"{MAX_HEADER_BYTES} bytes)", "headers_too_large"))
+            await send_error(send, HeadersTooLarge(
+                f"request headers are too large (at most {MAX_HEADERS} headers and "
+                f"{MAX_HEADER_BYTES} bytes)"))
             return
         for name, value in headers:
             if name == b"content-length":
                 try:
                     content_length = int(value)
                 except ValueError:
-                    await self._respond(send, *_error(400, "invalid Content-Length",
-                                                      "invalid_request"))
+                    await send_error(send, InvalidRequest("invalid Content-Length"))
                     return
             elif name == b"content-type":
                 content_type = bytes(value).split(b";", 1)[0].strip().lower()
@@ -136,9 +138,8 @@ class RequestLimitsMiddleware:
                 break
         body = b"".join(chunks)
         if json_depth(body) > self.max_json_depth:
-            await self._respond(send, *_error(
-                400, f"the JSON body nests deeper than {self.max_json_depth} levels",
-                "json_too_deep"))
+            await send_error(send, JsonTooDeep(
+                f"the JSON body nests deeper than {self.max_json_depth} levels"))
             return
         replayed = False
 
@@ -186,41 +187,8 @@ class RequestLimitsMiddleware:
         if exceeded and not started:
             await self._too_large(send, limit)
 
-    async def _too_large(self, send: Send, limit: int) -> None:
-        await self._respond(send, *_error(
-            413, f"the request body is larger than the limit of {limit} bytes",
-            "request_too_large"), close=True)
-
     @staticmethod
-    async def _respond(send: Send, status: int, body: bytes, *, close: bool = False) -> None:
-        headers = [(b"content-type", b"application/json"),
-                   (b"content-length", str(len(body)).encode())]
-        if close:  # the unread rest of the body must not be taken for the next request
-            headers.append((b"connection", b"close"))
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
-
-
-_WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:")
-
-
-def safe_name(value: str, *, param: str = "name", max_chars: int = 255) -> str:
-    """``value`` if it is a plain name (a voice, model or file name), else :class:`UnsafeName`.
-
-    Refused: empty, longer than ``max_chars``, ``..`` anywhere, ``/`` or ``\\``, NUL or other
-    control characters, absolute paths, Windows drive prefixes (``C:``), and ``.`` alone.
-    """
-    reason = None
-    if not value or len(value) > max_chars:
-        reason = f"must be 1 to {max_chars} characters"
-    elif ".." in value or value == ".":
-        reason = "must not contain '..'"
-    elif "/" in value or "\\" in value:
-        reason = "must not contain path separators"
-    elif any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
-        reason = "must not contain control characters"
-    elif _WINDOWS_DRIVE.match(value):
-        reason = "must not be a drive path"
-    if reason is not None:
-        raise UnsafeName(f"invalid {param}: {reason}", param=param)
-    return value
+    async def _too_large(send: Send, limit: int) -> None:
+        # close: the unread rest of the body must not be taken for the next request
+        await send_error(send, RequestTooLarge(
+            f"the request body is larger than the limit of {limit} bytes"), close=True)
