@@ -71,7 +71,7 @@ def worker(
     """Convert document projects: consume segment tasks from RabbitMQ [VOXSERVE_QUEUE_URL]."""
     import asyncio
 
-    from voxserve.jobs.processes import run_worker
+    from voxserve.processes import run_worker
 
     settings = _settings(log_level=log_level)
     configure_logging(settings.log_level)
@@ -99,8 +99,8 @@ def convert(
     chapter files, the whole book, subtitles (VTT, SRT) and manifest.json."""
     import asyncio
 
-    from voxserve.jobs.processes import convert as run_convert
-    from voxserve.jobs.service_types import ProjectSpec
+    from voxserve.processes import convert as run_convert
+    from voxserve.service.projects import ProjectSpec
 
     settings = _settings(piper_preload_voices=False)
     configure_logging("warning", json_format=False)
@@ -142,7 +142,7 @@ def say(
     sample_rate: Annotated[int | None, typer.Option(help="Output sample rate in Hz")] = None,
 ) -> None:
     """Synthesize text to an audio file, in-process (no server needed)."""
-    from voxserve.service.catalog import EngineCatalog
+    from voxserve.engines.catalog import EngineCatalog
     from voxserve.service.speech import plan_job, synthesize_iter
 
     if text == "-":
@@ -178,7 +178,7 @@ def voices(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """List the voices the configured engines provide."""
-    from voxserve.service.catalog import EngineCatalog
+    from voxserve.engines.catalog import EngineCatalog
 
     settings = _settings(piper_preload_voices=False)
     configure_logging("warning", json_format=False)

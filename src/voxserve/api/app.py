@@ -18,9 +18,9 @@ from voxserve.api.routes import catalog as catalog_routes
 from voxserve.api.routes import health, projects, speech, web
 from voxserve.api.routes import metrics as metrics_routes
 from voxserve.cache import create_segment_cache
+from voxserve.engines.catalog import EngineCatalog
 from voxserve.gpu_metrics import register_gpu_metrics
 from voxserve.jobs.runtime import JobRuntime
-from voxserve.jobs.service import ProjectService
 from voxserve.scheduler import Scheduler
 from voxserve.security import (
     SCOPE_PROJECTS,
@@ -35,8 +35,8 @@ from voxserve.security import (
     create_audit_log,
     require_scope,
 )
-from voxserve.service.catalog import EngineCatalog
 from voxserve.service.lifecycle import ServiceState
+from voxserve.service.projects import ProjectService
 from voxserve.service.speech import SpeechService
 from voxserve.settings import Settings
 from voxserve.storage import create_artifact_store

@@ -34,9 +34,9 @@ from voxserve.cache import (
     segment_cache_key,
 )
 from voxserve.engines.base import Engine, SegmentRequest, SynthesisParams, parse_options
+from voxserve.engines.catalog import EngineCatalog
 from voxserve.errors import EmptyText, InvalidRequest, TextTooLong, UnsupportedSampleRate
 from voxserve.scheduler import EngineScheduler, Priority, QueueReservation, Scheduler, SegmentTask
-from voxserve.service.catalog import EngineCatalog
 from voxserve.settings import Settings
 from voxserve.text import prepare_segments
 from voxserve.types import (

@@ -23,9 +23,8 @@ from voxserve.api.dependencies import ProjectOwnerDep, ProjectServiceDep, Settin
 from voxserve.api.project_schemas import ProjectBody, ProjectList, ProjectTextRequest, project_body
 from voxserve.api.schemas import ErrorResponse
 from voxserve.errors import DocumentTooLarge, InvalidRequest, UnsupportedFormat
-from voxserve.jobs.service import Download, ProjectService, parse_options_field
-from voxserve.jobs.service_types import ProjectSpec
 from voxserve.security import current_principal
+from voxserve.service.projects import Download, ProjectService, ProjectSpec, parse_options_field
 from voxserve.settings import Settings
 from voxserve.storage import LocalArtifactStore
 from voxserve.types import AudioFormat
