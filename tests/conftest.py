@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from voxserve.engines.catalog import EngineCatalog
 from voxserve.scheduler import Scheduler
-from voxserve.service.catalog import EngineCatalog
 from voxserve.service.speech import SpeechService
 from voxserve.settings import Settings
 

@@ -8,8 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.jobs_tools import finish_all, new_project
-from voxserve.jobs.models import ProjectState, SegmentState
-from voxserve.jobs.repository import JobRepository, SegmentResult
+from voxserve.jobs.store.models import ProjectState, SegmentState
+from voxserve.jobs.store.records import SegmentResult
+from voxserve.jobs.store.repository import JobRepository
 from voxserve.text.documents import Chapter, Document, Paragraph
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from voxserve.jobs.repository import JobRepository, NewProject
+from voxserve.jobs.store.records import NewProject
+from voxserve.jobs.store.repository import JobRepository
 from voxserve.text.documents import parse_text
 
 BOOK_MD = """# A small book

@@ -71,7 +71,7 @@ def worker(
     """Convert document projects: consume segment tasks from RabbitMQ [VOXSERVE_QUEUE_URL]."""
     import asyncio
 
-    from voxserve.jobs.processes import run_worker
+    from voxserve.processes import run_worker
 
     settings = _settings(log_level=log_level)
     configure_logging(settings.log_level)
@@ -99,8 +99,8 @@ def convert(
     chapter files, the whole book, subtitles (VTT, SRT) and manifest.json."""
     import asyncio
 
-    from voxserve.jobs.processes import convert as run_convert
-    from voxserve.jobs.service_types import ProjectSpec
+    from voxserve.processes import convert as run_convert
+    from voxserve.service.projects import ProjectSpec
 
     settings = _settings(piper_preload_voices=False)
     configure_logging("warning", json_format=False)
@@ -172,8 +172,8 @@ async def _speak(settings: Settings, request: Any, sink: Any) -> None:
     """The speech use case in this process: plan, admit, stream into ``sink``."""
     import asyncio
 
+    from voxserve.engines.catalog import EngineCatalog
     from voxserve.scheduler import Scheduler
-    from voxserve.service.catalog import EngineCatalog
     from voxserve.service.speech import SpeechService
 
     catalog = EngineCatalog(settings)
@@ -195,7 +195,7 @@ def voices(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """List the voices the configured engines provide."""
-    from voxserve.service.catalog import EngineCatalog
+    from voxserve.engines.catalog import EngineCatalog
 
     settings = _settings(piper_preload_voices=False)
     configure_logging("warning", json_format=False)

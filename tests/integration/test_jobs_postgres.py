@@ -11,8 +11,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from tests.jobs_repository_cases import ALL_CASES
-from voxserve.jobs.database import upgrade_database
-from voxserve.jobs.repository import JobRepository
+from voxserve.jobs.store.database import upgrade_database
+from voxserve.jobs.store.repository import JobRepository
 
 pytestmark = pytest.mark.integration
 

@@ -17,16 +17,15 @@ import aio_pika
 import pytest
 
 from tests.jobs_tools import new_project
-from voxserve.jobs.database import upgrade_database
-from voxserve.jobs.models import ProjectState
-from voxserve.jobs.queue import SegmentTaskMessage
-from voxserve.jobs.rabbitmq import RabbitMQQueue
-from voxserve.jobs.repository import JobRepository
+from voxserve.engines.catalog import EngineCatalog
 from voxserve.jobs.runtime import JobRuntime
-from voxserve.jobs.service import ProjectService
-from voxserve.jobs.service_types import ProjectSpec
+from voxserve.jobs.store.database import upgrade_database
+from voxserve.jobs.store.models import ProjectState
+from voxserve.jobs.store.repository import JobRepository
+from voxserve.jobs.tasks.queue import SegmentTaskMessage
+from voxserve.jobs.tasks.rabbitmq import RabbitMQQueue
 from voxserve.scheduler import Scheduler
-from voxserve.service.catalog import EngineCatalog
+from voxserve.service.projects import ProjectService, ProjectSpec
 from voxserve.settings import Settings
 from voxserve.storage import LocalArtifactStore
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from voxserve.engines.catalog import EngineCatalog
 from voxserve.errors import ModelNotFound, NotReady, VoiceNotFound
-from voxserve.service.catalog import EngineCatalog
 from voxserve.settings import Settings
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from voxserve.engines.base import Engine, SynthesisParams, create_engine, parse_options
+from voxserve.engines.catalog import EngineCatalog
 from voxserve.engines.piper import PiperEngine, PiperOptions, bundled_voice_files
 from voxserve.errors import (
     ConfigurationError,
@@ -16,7 +17,6 @@ from voxserve.errors import (
     InvalidOption,
     VoiceNotFound,
 )
-from voxserve.service.catalog import EngineCatalog
 from voxserve.settings import Settings
 
 JOE = "en_US-joe-medium"

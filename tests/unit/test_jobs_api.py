@@ -15,9 +15,9 @@ from tests.audio_tools import decode_audio
 from tests.jobs_tools import BOOK_MD, new_project
 from voxserve.api.app import create_app
 from voxserve.engines.fake import tone_for
-from voxserve.jobs.chapters import segment_key
-from voxserve.jobs.database import upgrade_database
-from voxserve.jobs.repository import JobRepository
+from voxserve.jobs.store.database import upgrade_database
+from voxserve.jobs.store.repository import JobRepository
+from voxserve.jobs.work.chapters import segment_key
 from voxserve.settings import Settings
 
 FAKE = {"model": "fake", "voice": "fake-tone", "response_format": "wav"}

@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from voxserve.jobs.background import BACKGROUND_NICENESS, BackgroundPool
+from voxserve.jobs.work.background import BACKGROUND_NICENESS, BackgroundPool
 
 
 def _own_niceness() -> int:

@@ -10,11 +10,11 @@ from pathlib import Path
 from sqlalchemy import update
 
 from tests.jobs_tools import new_project
-from voxserve.jobs.database import upgrade_database
-from voxserve.jobs.models import Project, utcnow
-from voxserve.jobs.outbox import OutboxSweeper, publish_project, sweep
-from voxserve.jobs.queue import InProcessQueue, SegmentTaskMessage, TaskHandler
-from voxserve.jobs.repository import JobRepository
+from voxserve.jobs.store.database import upgrade_database
+from voxserve.jobs.store.models import Project, utcnow
+from voxserve.jobs.store.repository import JobRepository
+from voxserve.jobs.tasks.outbox import OutboxSweeper, publish_project, sweep
+from voxserve.jobs.tasks.queue import InProcessQueue, SegmentTaskMessage, TaskHandler
 
 
 class RecordingQueue:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from voxserve.jobs.queue import MAX_TASK_SEGMENTS, SegmentTaskMessage, segment_tasks
+from voxserve.jobs.tasks.queue import MAX_TASK_SEGMENTS, SegmentTaskMessage, segment_tasks
 
 
 def test_messages_round_trip_and_old_messages_are_one_segment() -> None:

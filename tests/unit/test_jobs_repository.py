@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.jobs_repository_cases import ALL_CASES
-from voxserve.jobs.database import upgrade_database
-from voxserve.jobs.repository import JobRepository
+from voxserve.jobs.store.database import upgrade_database
+from voxserve.jobs.store.repository import JobRepository
 
 
 @pytest.fixture

@@ -17,17 +17,18 @@ import pytest
 from sqlalchemy import update
 
 from tests.jobs_tools import new_project
+from voxserve.engines.catalog import EngineCatalog
 from voxserve.errors import EngineFailed
-from voxserve.jobs.chapters import chapter_record_key, file_key
-from voxserve.jobs.database import upgrade_database
-from voxserve.jobs.models import Chapter, utcnow
-from voxserve.jobs.queue import InProcessQueue, SegmentTaskMessage
-from voxserve.jobs.repository import JobRepository, ProjectRecord
-from voxserve.jobs.service import ProjectService
-from voxserve.jobs.webhook import WebhookNotifier
-from voxserve.jobs.worker import SegmentWorker
+from voxserve.jobs.store.database import upgrade_database
+from voxserve.jobs.store.models import Chapter, utcnow
+from voxserve.jobs.store.records import ProjectRecord
+from voxserve.jobs.store.repository import JobRepository
+from voxserve.jobs.tasks.queue import InProcessQueue, SegmentTaskMessage
+from voxserve.jobs.work.chapters import chapter_record_key, file_key
+from voxserve.jobs.work.webhook import WebhookNotifier
+from voxserve.jobs.work.worker import SegmentWorker
 from voxserve.scheduler import Scheduler
-from voxserve.service.catalog import EngineCatalog
+from voxserve.service.projects import ProjectService
 from voxserve.settings import Settings
 from voxserve.storage import LocalArtifactStore
 

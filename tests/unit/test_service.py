@@ -12,6 +12,7 @@ import pytest
 from tests.audio_tools import decode_audio, max_step
 from tests.conftest import running_service
 from voxserve.cache.memory import MemoryCache
+from voxserve.engines.catalog import EngineCatalog
 from voxserve.engines.fake import FakeEngine, tone_for
 from voxserve.errors import (
     EmptyText,
@@ -22,7 +23,6 @@ from voxserve.errors import (
     UnsupportedSampleRate,
 )
 from voxserve.scheduler import Scheduler
-from voxserve.service.catalog import EngineCatalog
 from voxserve.service.speech import SpeechService
 from voxserve.service.speech_job import SpeechJob, SpeechStats, plan_job
 from voxserve.settings import Settings

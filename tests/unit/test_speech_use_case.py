@@ -9,9 +9,9 @@ import pytest
 
 from tests.audio_tools import decode_audio
 from voxserve.cache.memory import MemoryCache
+from voxserve.engines.catalog import EngineCatalog
 from voxserve.errors import DeadlineExceeded, EngineFailed, NotReady, Overloaded, ShuttingDown
 from voxserve.scheduler import Priority, Scheduler
-from voxserve.service.catalog import EngineCatalog
 from voxserve.service.lifecycle import ServiceState
 from voxserve.service.speech import SpeechService
 from voxserve.service.speech_job import SpeechInput

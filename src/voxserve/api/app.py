@@ -22,17 +22,17 @@ from voxserve.api.routes import catalog as catalog_routes
 from voxserve.api.routes import health, projects, speech, web
 from voxserve.api.routes import metrics as metrics_routes
 from voxserve.cache import create_segment_cache
+from voxserve.engines.catalog import EngineCatalog
 from voxserve.gpu_metrics import register_gpu_metrics
 from voxserve.jobs.runtime import JobRuntime
-from voxserve.jobs.service import ProjectService
 from voxserve.scheduler import Scheduler
 from voxserve.security.audit import create_audit_log
 from voxserve.security.authenticator import Authenticator
 from voxserve.security.config_check import check_security_settings
 from voxserve.security.limits import RateLimiter
 from voxserve.security.principal import SCOPE_PROJECTS, SCOPE_SPEECH
-from voxserve.service.catalog import EngineCatalog
 from voxserve.service.lifecycle import ServiceState
+from voxserve.service.projects import ProjectService
 from voxserve.service.speech import SpeechService
 from voxserve.settings import Settings
 from voxserve.storage import create_artifact_store

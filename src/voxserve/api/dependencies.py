@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from voxserve.api.auth import current_principal
-from voxserve.jobs.service import ProjectService
-from voxserve.service.catalog import EngineCatalog
+from voxserve.engines.catalog import EngineCatalog
 from voxserve.service.lifecycle import ServiceState
+from voxserve.service.projects import ProjectService
 from voxserve.service.speech import SpeechService
 from voxserve.settings import Settings
 from voxserve.storage import ArtifactStore

@@ -7,8 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from voxserve.jobs.repository import ProjectRecord
-from voxserve.jobs.service import ProjectStatus
+from voxserve.jobs.store.records import ProjectRecord
+from voxserve.service.projects import ProjectStatus
 from voxserve.types import AudioFormat
 
 

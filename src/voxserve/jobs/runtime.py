@@ -11,20 +11,15 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from voxserve.jobs.database import upgrade_database
-from voxserve.jobs.outbox import OutboxSweeper
-from voxserve.jobs.queue import (
-    SegmentTaskMessage,
-    TaskQueue,
-    create_queue,
-    is_inprocess,
-    segment_tasks,
-)
-from voxserve.jobs.repository import JobRepository
-from voxserve.jobs.webhook import WebhookNotifier
-from voxserve.jobs.worker import SegmentWorker
+from voxserve.engines.catalog import EngineCatalog
+from voxserve.jobs.store.database import upgrade_database
+from voxserve.jobs.store.repository import JobRepository
+from voxserve.jobs.tasks.factory import create_queue, is_inprocess
+from voxserve.jobs.tasks.outbox import OutboxSweeper
+from voxserve.jobs.tasks.queue import SegmentTaskMessage, TaskQueue, segment_tasks
+from voxserve.jobs.work.webhook import WebhookNotifier
+from voxserve.jobs.work.worker import SegmentWorker
 from voxserve.scheduler import Scheduler
-from voxserve.service.catalog import EngineCatalog
 from voxserve.settings import Settings
 from voxserve.storage import ArtifactStore
 

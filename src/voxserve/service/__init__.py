@@ -1,1 +1,2 @@
-"""Service layer: resolve names, turn text into segments, run engines, encode audio."""
+"""Service layer: the use cases, speech (turn text into segments, run engines, encode audio)
+and document-conversion projects."""

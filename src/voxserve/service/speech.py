@@ -34,9 +34,9 @@ from voxserve.cache import (
     segment_cache_key,
 )
 from voxserve.engines.base import SegmentRequest
+from voxserve.engines.catalog import EngineCatalog
 from voxserve.errors import DeadlineExceeded, NotReady, Overloaded, ShuttingDown
 from voxserve.scheduler import EngineScheduler, Priority, QueueReservation, Scheduler, SegmentTask
-from voxserve.service.catalog import EngineCatalog
 from voxserve.service.lifecycle import ServiceState
 from voxserve.service.renderer import AudioRenderer
 from voxserve.service.speech_job import SpeechInput, SpeechJob, SpeechStats, plan_job

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from voxserve.engines.base import Engine, SynthesisParams, parse_options
+from voxserve.engines.catalog import EngineCatalog
 from voxserve.errors import EmptyText, InvalidRequest, TextTooLong, UnsupportedSampleRate
-from voxserve.service.catalog import EngineCatalog
 from voxserve.settings import Settings
 from voxserve.text import prepare_segments
 from voxserve.types import (

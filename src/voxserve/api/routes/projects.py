@@ -24,8 +24,7 @@ from voxserve.api.project_schemas import ProjectBody, ProjectList, ProjectTextRe
 from voxserve.api.schemas import ErrorResponse
 from voxserve.api.sse import sse_event, sse_response
 from voxserve.errors import DocumentTooLarge, InvalidRequest, UnsupportedFormat
-from voxserve.jobs.service import Download, ProjectService, parse_options_field
-from voxserve.jobs.service_types import ProjectSpec
+from voxserve.service.projects import Download, ProjectService, ProjectSpec, parse_options_field
 from voxserve.settings import Settings
 from voxserve.storage import LocalArtifactStore
 from voxserve.types import AudioFormat

@@ -23,7 +23,8 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 
-from voxserve.jobs.queue import SegmentTaskMessage, TaskHandler, retry_delay_s
+from voxserve.jobs.tasks.queue import SegmentTaskMessage, TaskHandler
+from voxserve.jobs.tasks.retry import retry_delay_s
 
 logger = logging.getLogger(__name__)
 

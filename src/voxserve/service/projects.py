@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from voxserve.engines.base import parse_options
+from voxserve.engines.catalog import EngineCatalog
 from voxserve.errors import (
     DocumentTooLarge,
     InvalidRequest,
@@ -18,14 +19,13 @@ from voxserve.errors import (
     ProjectNotFound,
     ProjectNotReady,
 )
-from voxserve.jobs.chapters import chapter_audio_name, chapter_keys, file_key
-from voxserve.jobs.models import ProjectState, utcnow
-from voxserve.jobs.outbox import publish_project
 from voxserve.jobs.outputs import chapter_file_prefix
-from voxserve.jobs.queue import TaskQueue
-from voxserve.jobs.repository import JobRepository, NewProject, Progress, ProjectPage, ProjectRecord
-from voxserve.jobs.service_types import ProjectSpec
-from voxserve.service.catalog import EngineCatalog
+from voxserve.jobs.store.models import ProjectState, utcnow
+from voxserve.jobs.store.records import NewProject, Progress, ProjectPage, ProjectRecord
+from voxserve.jobs.store.repository import JobRepository
+from voxserve.jobs.tasks.outbox import publish_project
+from voxserve.jobs.tasks.queue import TaskQueue
+from voxserve.jobs.work.chapters import chapter_audio_name, chapter_keys, file_key
 from voxserve.service.speech_job import check_speed
 from voxserve.settings import Settings
 from voxserve.storage import ArtifactStore
@@ -38,6 +38,20 @@ from voxserve.text.documents import (
 from voxserve.types import AudioFormat
 
 MAX_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectSpec:
+    """What a client asks for when creating a project (besides the document)."""
+
+    name: str | None = None
+    model: str | None = None
+    voice: str | None = None
+    audio_format: AudioFormat | None = None
+    speed: float = 1.0
+    options: Mapping[str, Any] | None = None
+    webhook_url: str | None = None
+    owner: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

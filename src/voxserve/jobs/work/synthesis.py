@@ -8,9 +8,9 @@ import numpy as np
 
 from voxserve.audio import pcm16
 from voxserve.engines.base import SegmentRequest, SynthesisParams, parse_options
-from voxserve.jobs.repository import ProjectRecord
+from voxserve.engines.catalog import EngineCatalog
+from voxserve.jobs.store.records import ProjectRecord
 from voxserve.scheduler import Priority, Scheduler
-from voxserve.service.catalog import EngineCatalog
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from voxserve.jobs.queue import retry_delay_s
+from voxserve.jobs.tasks.retry import retry_delay_s
 
 logger = logging.getLogger(__name__)
 

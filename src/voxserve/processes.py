@@ -12,18 +12,17 @@ from pathlib import Path
 
 from prometheus_client import start_http_server
 
+from voxserve.engines.catalog import EngineCatalog
 from voxserve.errors import ConfigurationError, VoxserveError
 from voxserve.gpu_metrics import register_gpu_metrics
-from voxserve.jobs.chapters import file_key
-from voxserve.jobs.database import upgrade_database
-from voxserve.jobs.outbox import publish_project
-from voxserve.jobs.queue import is_inprocess
-from voxserve.jobs.repository import ProjectRecord
 from voxserve.jobs.runtime import JobRuntime
-from voxserve.jobs.service import ProjectService
-from voxserve.jobs.service_types import ProjectSpec
+from voxserve.jobs.store.database import upgrade_database
+from voxserve.jobs.store.records import ProjectRecord
+from voxserve.jobs.tasks.factory import is_inprocess
+from voxserve.jobs.tasks.outbox import publish_project
+from voxserve.jobs.work.chapters import file_key
 from voxserve.scheduler import Scheduler
-from voxserve.service.catalog import EngineCatalog
+from voxserve.service.projects import ProjectService, ProjectSpec
 from voxserve.settings import Settings
 from voxserve.storage import LocalArtifactStore, create_artifact_store
 from voxserve.text.documents import parse_document

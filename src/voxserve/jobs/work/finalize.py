@@ -2,7 +2,7 @@
 
 Exactly one finisher runs this per project (:meth:`JobRepository.claim_finalization`).
 Chapters were mostly assembled while the rest was synthesized
-(:mod:`voxserve.jobs.chapters`); the finisher assembles any that are not, then copies them
+(:mod:`voxserve.jobs.work.chapters`); the finisher assembles any that are not, then copies them
 into the book (no second encoding for mp3, aac and opus). Files are stored under
 ``projects/{id}/files/{name}``; the project's ``files`` map names to those relative paths
 (``files/chapter-001.mp3`` …).
@@ -16,8 +16,11 @@ import logging
 import tempfile
 from pathlib import Path
 
-from voxserve.jobs.background import BackgroundPool
-from voxserve.jobs.chapters import (
+from voxserve.jobs.outputs import ChapterAudio, build_book, build_manifest, to_srt, to_webvtt
+from voxserve.jobs.store.records import ProjectRecord
+from voxserve.jobs.store.repository import JobRepository
+from voxserve.jobs.work.background import BackgroundPool
+from voxserve.jobs.work.chapters import (
     TEXT_TYPES,
     OutputFile,
     assemble_stored_chapter,
@@ -25,8 +28,6 @@ from voxserve.jobs.chapters import (
     file_key,
     load_stored_chapter,
 )
-from voxserve.jobs.outputs import ChapterAudio, build_book, build_manifest, to_srt, to_webvtt
-from voxserve.jobs.repository import JobRepository, ProjectRecord
 from voxserve.storage import ArtifactStore
 from voxserve.types import AudioFormat
 

@@ -5,7 +5,7 @@ The worker that records a chapter's last segment claims the chapter
 chapter's audio and subtitles under ``projects/{id}/files/`` plus a small JSON record
 (duration, rate, cues) under ``projects/{id}/chapters/``. So encoding overlaps synthesis
 instead of following it, and the project's finisher only has to copy the chapters into
-the book (:mod:`voxserve.jobs.finalize`). Assembly is idempotent: the same segments give the
+the book (:mod:`voxserve.jobs.work.finalize`). Assembly is idempotent: the same segments give the
 same bytes, so a chapter assembled twice (a stale claim taken over) is harmless.
 """
 
@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from voxserve.jobs.background import BackgroundPool
 from voxserve.jobs.outputs import (
     ChapterAudio,
     Cue,
@@ -28,7 +27,9 @@ from voxserve.jobs.outputs import (
     to_srt,
     to_webvtt,
 )
-from voxserve.jobs.repository import JobRepository, ProjectRecord
+from voxserve.jobs.store.records import ProjectRecord
+from voxserve.jobs.store.repository import JobRepository
+from voxserve.jobs.work.background import BackgroundPool
 from voxserve.storage import ArtifactStore
 from voxserve.types import AudioFormat
 

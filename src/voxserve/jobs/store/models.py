@@ -106,7 +106,7 @@ class Chapter(Base):
     #: Set by the one worker that encodes the chapter once its segments are done (a stale
     #: claim may be taken over; the project's finisher assembles whatever is left).
     assembly_claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    #: Its audio, subtitles and cue list are stored (see :mod:`voxserve.jobs.chapters`).
+    #: Its audio, subtitles and cue list are stored (see :mod:`voxserve.jobs.work.chapters`).
     assembled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     project: Mapped[Project] = relationship(back_populates="chapters")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, create_engine
 
-from voxserve.jobs.models import Base
+from voxserve.jobs.store.models import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -14,8 +14,8 @@ import asyncio
 import contextlib
 import logging
 
-from voxserve.jobs.queue import TaskQueue, segment_tasks
-from voxserve.jobs.repository import JobRepository
+from voxserve.jobs.store.repository import JobRepository
+from voxserve.jobs.tasks.queue import TaskQueue, segment_tasks
 
 logger = logging.getLogger(__name__)
 

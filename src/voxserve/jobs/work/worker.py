@@ -12,15 +12,16 @@ import asyncio
 import logging
 from typing import Any
 
-from voxserve.jobs.background import BackgroundPool
-from voxserve.jobs.chapters import assemble_if_complete, segment_key
-from voxserve.jobs.finalize import finalize_project
-from voxserve.jobs.queue import SegmentTaskMessage
-from voxserve.jobs.repository import JobRepository, ProjectRecord, SegmentRecord, SegmentResult
-from voxserve.jobs.synthesis import synthesize_segment
-from voxserve.jobs.webhook import WebhookNotifier
+from voxserve.engines.catalog import EngineCatalog
+from voxserve.jobs.store.records import ProjectRecord, SegmentRecord, SegmentResult
+from voxserve.jobs.store.repository import JobRepository
+from voxserve.jobs.tasks.queue import SegmentTaskMessage
+from voxserve.jobs.work.background import BackgroundPool
+from voxserve.jobs.work.chapters import assemble_if_complete, segment_key
+from voxserve.jobs.work.finalize import finalize_project
+from voxserve.jobs.work.synthesis import synthesize_segment
+from voxserve.jobs.work.webhook import WebhookNotifier
 from voxserve.scheduler import Scheduler
-from voxserve.service.catalog import EngineCatalog
 from voxserve.storage import ArtifactStore
 
 logger = logging.getLogger(__name__)

@@ -5,7 +5,8 @@ idempotent (a task may be delivered again: after a crash, or published twice); a
 that raises is retried with exponential backoff, up to ``task_max_attempts`` deliveries,
 then dead-lettered. :class:`InProcessQueue` keeps tasks in memory (the database is the
 durable record; the API server re-enqueues pending segments at start-up); RabbitMQ is in
-:mod:`voxserve.jobs.rabbitmq`.
+:mod:`voxserve.jobs.tasks.rabbitmq`, and :func:`voxserve.jobs.tasks.factory.create_queue`
+picks one from the settings.
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from voxserve.errors import ConfigurationError
-from voxserve.settings import Settings
+from voxserve.jobs.tasks.retry import retry_delay_s
 
 logger = logging.getLogger(__name__)
 
@@ -105,11 +105,6 @@ class TaskQueue(Protocol):
     async def close(self) -> None: ...
 
 
-def retry_delay_s(base_delay_ms: float, attempt: int) -> float:
-    """Backoff before delivery ``attempt + 1``: base, 2×base, 4×base … (capped at 5 min)."""
-    return float(min(base_delay_ms / 1000 * 2 ** max(attempt - 1, 0), 300.0))
-
-
 class InProcessQueue:
     """An asyncio queue consumed by ``concurrency`` tasks of this process."""
 
@@ -176,31 +171,3 @@ class InProcessQueue:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._consumers.clear()
-
-
-def is_inprocess(settings: Settings) -> bool:
-    return settings.queue_url.strip() == "inprocess"
-
-
-def create_queue(settings: Settings, *, concurrency: int = 2) -> TaskQueue:
-    """``inprocess`` or ``amqp://…`` (RabbitMQ) from ``settings.queue_url``."""
-    url = settings.queue_url.strip()
-    if url == "inprocess":
-        return InProcessQueue(
-            concurrency=concurrency,
-            max_attempts=settings.task_max_attempts,
-            retry_base_delay_ms=settings.task_retry_base_delay_ms,
-        )
-    if url.startswith(("amqp://", "amqps://")):
-        from voxserve.jobs.rabbitmq import RabbitMQQueue
-
-        return RabbitMQQueue(
-            url,
-            settings.queue_name,
-            prefetch=settings.task_concurrency,
-            max_attempts=settings.task_max_attempts,
-            retry_base_delay_ms=settings.task_retry_base_delay_ms,
-        )
-    raise ConfigurationError(
-        f"VOXSERVE_QUEUE_URL={url!r}: expected 'inprocess' or 'amqp://user:pass@host/'"
-    )

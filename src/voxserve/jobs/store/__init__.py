@@ -1,0 +1,1 @@
+"""Job state in SQL: the ORM models, the database and its migrations, the repository."""

@@ -1,0 +1,1 @@
+"""What workers do with a task: synthesize segments, assemble chapters, finalize, notify."""
