@@ -6,8 +6,19 @@
 * :mod:`~voxserve.audio.formats`: each format's MIME type and file extension (one table).
 """
 
-from voxserve.audio.encode import StreamingEncoder, create_encoder, pcm16, pcm16_samples
-from voxserve.audio.formats import content_type_for, content_type_for_file, extension_for
+from voxserve.audio.encode import (
+    StreamingEncoder,
+    create_encoder,
+    pcm16,
+    pcm16_samples,
+    wav_header,
+)
+from voxserve.audio.formats import (
+    content_type_for,
+    content_type_for_extension,
+    content_type_for_file,
+    extension_for,
+)
 from voxserve.audio.join import SegmentJoiner
 from voxserve.audio.resample import StreamResampler, as_mono_float32
 
@@ -17,9 +28,11 @@ __all__ = [
     "StreamingEncoder",
     "as_mono_float32",
     "content_type_for",
+    "content_type_for_extension",
     "content_type_for_file",
     "create_encoder",
     "extension_for",
     "pcm16",
     "pcm16_samples",
+    "wav_header",
 ]

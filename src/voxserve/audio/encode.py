@@ -107,7 +107,7 @@ class _WavEncoder(_PcmEncoder):
 
     def __init__(self, sample_rate_hz: int) -> None:
         super().__init__()
-        self._header = _wav_header(sample_rate_hz)
+        self._header = wav_header(sample_rate_hz)
 
     def encode(self, samples: FloatSamples) -> bytes:
         return self._take_header() + super().encode(samples)
@@ -120,15 +120,19 @@ class _WavEncoder(_PcmEncoder):
         return header
 
 
-def _wav_header(sample_rate_hz: int) -> bytes:
+def wav_header(sample_rate_hz: int, data_bytes: int | None = None) -> bytes:
+    """44-byte RIFF/WAVE header of mono 16-bit PCM: with the real sizes when ``data_bytes``
+    is known, else sizes that say "unknown length, read to the end" (a stream)."""
     channels, bytes_per_sample = 1, 2
+    riff_size = _WAV_UNKNOWN_SIZE if data_bytes is None else 36 + data_bytes
+    data_size = _WAV_UNKNOWN_SIZE if data_bytes is None else data_bytes
     return struct.pack(
         "<4sI4s4sIHHIIHH4sI",
-        b"RIFF", _WAV_UNKNOWN_SIZE, b"WAVE",
+        b"RIFF", riff_size, b"WAVE",
         b"fmt ", 16, 1, channels, sample_rate_hz,  # 16-byte fmt chunk, format 1 = PCM
         sample_rate_hz * channels * bytes_per_sample,  # byte rate
         channels * bytes_per_sample, 8 * bytes_per_sample,  # block align, bits per sample
-        b"data", _WAV_UNKNOWN_SIZE,
+        b"data", data_size,
     )  # fmt: skip
 
 

@@ -61,7 +61,12 @@ def extension_for(audio_format: AudioFormat) -> str:
     return FORMATS[audio_format].extension
 
 
+def content_type_for_extension(extension: str) -> str:
+    """MIME type of files with ``extension`` (no dot; ``application/octet-stream`` if
+    unknown)."""
+    return FILE_TYPES.get(extension.lower(), "application/octet-stream")
+
+
 def content_type_for_file(name: str) -> str:
-    """MIME type of a stored file, by its extension (``application/octet-stream`` if unknown)."""
-    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    return FILE_TYPES.get(extension, "application/octet-stream")
+    """MIME type of a stored file, by its name's extension."""
+    return content_type_for_extension(name.rsplit(".", 1)[-1] if "." in name else "")

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from voxserve.audio import content_type_for_file
 from voxserve.engines.base import parse_options
 from voxserve.engines.catalog import EngineCatalog
 from voxserve.errors import (
@@ -71,14 +72,6 @@ class Download:
     key: str
     filename: str
     content_type: str
-
-
-_CONTENT_TYPES = {
-    "mp3": "audio/mpeg", "ogg": "audio/ogg", "opus": "audio/ogg", "flac": "audio/flac",
-    "aac": "audio/aac", "m4a": "audio/mp4", "m4b": "audio/mp4", "wav": "audio/wav",
-    "pcm": "audio/pcm", "mka": "audio/x-matroska", "vtt": "text/vtt; charset=utf-8",
-    "srt": "application/x-subrip; charset=utf-8", "json": "application/json",
-}
 
 
 def eta_s(project: ProjectRecord, progress: Progress, now: datetime | None = None) -> float | None:
@@ -240,10 +233,8 @@ class ProjectService:
 
     @staticmethod
     def _file_download(project: ProjectRecord, name: str, path: str) -> Download:
-        extension = name.rsplit(".", 1)[-1]
         filename = f"{_safe_stem(project.name)}-{name}"
-        return Download(file_key(project.id, path), filename,
-                        _CONTENT_TYPES.get(extension, "application/octet-stream"))
+        return Download(file_key(project.id, path), filename, content_type_for_file(name))
 
     def _chapter_file(self, project: ProjectRecord, chapter: int, name: str) -> Download:
         """A file of one chapter: from the project's files once it is completed, and

@@ -31,7 +31,6 @@ Chapter markers by format:
 from __future__ import annotations
 
 import io
-import struct
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -44,7 +43,15 @@ import numpy.typing as npt
 from av.audio.stream import AudioStream
 from av.packet import Packet
 
-from voxserve.audio import StreamResampler, create_encoder, pcm16
+from voxserve.audio import (
+    StreamResampler,
+    content_type_for,
+    content_type_for_extension,
+    create_encoder,
+    extension_for,
+    pcm16,
+    wav_header,
+)
 from voxserve.jobs.outputs.assemble import ChapterAudio, Cue
 from voxserve.types import AudioFormat, FloatSamples
 
@@ -72,7 +79,6 @@ class BookAudio:
 @dataclass(frozen=True, slots=True)
 class _Container:
     extension: str
-    content_type: str
     muxer: str
     codec: str
     sample_format: str
@@ -81,18 +87,22 @@ class _Container:
     #: Chapters as Vorbis comments (else as the container's chapter list).
     vorbis_chapters: bool = False
 
+    @property
+    def content_type(self) -> str:
+        return content_type_for_extension(self.extension)
+
 
 _CONTAINERS: dict[AudioFormat, _Container] = {
     AudioFormat.MP3: _Container(
-        "mp3", "audio/mpeg", "mp3", "libmp3lame", "fltp", 64_000,
+        "mp3", "mp3", "libmp3lame", "fltp", 64_000,
         {"id3v2_version": "4", "write_xing": "1"},
     ),
     AudioFormat.AAC: _Container(
-        "m4b", "audio/mp4", "ipod", "aac", "fltp", 64_000,
+        "m4b", "ipod", "aac", "fltp", 64_000,
         {"brand": "M4B ", "movflags": "+faststart"},
     ),
-    AudioFormat.FLAC: _Container("flac", "audio/flac", "flac", "flac", "s16", None, {}, True),
-    AudioFormat.OPUS: _Container("opus", "audio/ogg", "ogg", "libopus", "flt", 32_000, {}, True),
+    AudioFormat.FLAC: _Container("flac", "flac", "flac", "s16", None, {}, True),
+    AudioFormat.OPUS: _Container("opus", "ogg", "libopus", "flt", 32_000, {}, True),
 }  # fmt: skip
 
 
@@ -252,12 +262,10 @@ def _write_book(
     if audio_format in (AudioFormat.PCM, AudioFormat.WAV):
         with path.open("wb") as out:
             if audio_format == AudioFormat.WAV:
-                out.write(_wav_header(rate, 2 * total_samples))
+                out.write(wav_header(rate, 2 * total_samples))
             for block in blocks:
                 out.write(pcm16(block).tobytes())
-        if audio_format == AudioFormat.WAV:
-            return "audio/wav", "wav"
-        return "audio/pcm", "pcm"
+        return content_type_for(audio_format), extension_for(audio_format)
     spec = _CONTAINERS[audio_format]
     chapters = list(zip(starts, [*starts[1:], total_samples], titles, strict=True))
     with av.open(
@@ -397,13 +405,3 @@ def vorbis_chapter_comments(chapters: Sequence[tuple[int, int, str]], rate: int)
         comments[f"CHAPTER{number:03d}"] = f"{hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}"
         comments[f"CHAPTER{number:03d}NAME"] = name
     return comments
-
-
-def _wav_header(rate: int, data_bytes: int) -> bytes:
-    """44-byte RIFF/WAVE header of mono 16-bit PCM with the real sizes."""
-    return struct.pack(
-        "<4sI4s4sIHHIIHH4sI",
-        b"RIFF", 36 + data_bytes, b"WAVE",
-        b"fmt ", 16, 1, 1, rate, rate * 2, 2, 16,
-        b"data", data_bytes,
-    )  # fmt: skip

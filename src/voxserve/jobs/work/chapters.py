@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from voxserve.audio import extension_for
 from voxserve.jobs.outputs import (
     ChapterAudio,
     Cue,
@@ -35,7 +36,6 @@ from voxserve.types import AudioFormat
 
 logger = logging.getLogger(__name__)
 
-_EXTENSIONS = {AudioFormat.OPUS: "ogg"}
 TEXT_TYPES = {
     "vtt": "text/vtt; charset=utf-8",
     "srt": "application/x-subrip; charset=utf-8",
@@ -57,7 +57,7 @@ def chapter_record_key(project_id: str, index: int) -> str:
 
 
 def chapter_audio_name(index: int, audio_format: AudioFormat) -> str:
-    return f"{chapter_file_prefix(index)}.{_EXTENSIONS.get(audio_format, audio_format.value)}"
+    return f"{chapter_file_prefix(index)}.{extension_for(audio_format)}"
 
 
 @dataclass(frozen=True, slots=True)
