@@ -13,75 +13,50 @@ so both see the same machine noise. Prints p50/p95 of each and the p50 differenc
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+from harness import Server, percentile_nearest_index, timed_post
+
 SENTENCE = "The birch canoe slid on the smooth planks."
-BODY = json.dumps({"input": SENTENCE, "response_format": "pcm"})
+BODY = json.dumps({"input": SENTENCE, "response_format": "pcm"}).encode()
+NO_AUTH = {
+    "VOXSERVE_AUTH": "none",
+    "VOXSERVE_RATE_LIMIT_REQUESTS_PER_MINUTE": "0",
+    "VOXSERVE_RATE_LIMIT_CHARS_PER_MINUTE": "0",
+    "VOXSERVE_RATE_LIMIT_CONCURRENT_STREAMS": "0",
+}
+API_KEY_AND_LIMITS = {
+    "VOXSERVE_AUTH": "api_key",
+    "VOXSERVE_RATE_LIMIT_REQUESTS_PER_MINUTE": "1000000",
+    "VOXSERVE_RATE_LIMIT_CHARS_PER_MINUTE": "1000000000",
+    "VOXSERVE_RATE_LIMIT_CONCURRENT_STREAMS": "8",
+}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+class Client:
+    """Requests for the one sentence on one kept-alive connection to ``server``."""
 
-
-class Server:
-    def __init__(self, data_dir: str, env: dict[str, str], token: str | None) -> None:
-        self.port = _free_port()
-        self.token = token
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "voxserve", "serve", "--port", str(self.port)],
-            env={**os.environ, "VOXSERVE_DATA_DIR": data_dir, "VOXSERVE_LOG_LEVEL": "warning",
-                 **env},
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                self.connection.request("GET", "/readyz")
-                response = self.connection.getresponse()
-                response.read()
-                if response.status == 200:
-                    break
-            except OSError:
-                self.connection.close()
-            if time.monotonic() > deadline:
-                raise RuntimeError("server not ready")
-            time.sleep(0.2)
+    def __init__(self, server: Server, token: str | None) -> None:
+        self.connection = server.connect(timeout=60)
+        self.headers = {"content-type": "application/json"}
+        if token:
+            self.headers["authorization"] = f"Bearer {token}"
 
     def speak(self) -> float:
-        headers = {"content-type": "application/json"}
-        if self.token:
-            headers["authorization"] = f"Bearer {self.token}"
-        started = time.perf_counter()
-        self.connection.request("POST", "/v1/audio/speech", BODY, headers)
-        response = self.connection.getresponse()
-        response.read()
-        elapsed = time.perf_counter() - started
-        if response.status != 200:
-            raise RuntimeError(f"status {response.status}")
-        return elapsed
+        return timed_post(self.connection, BODY, self.headers).latency_s
 
-    def stop(self) -> None:
+    def close(self) -> None:
         self.connection.close()
-        self.process.terminate()
-        self.process.wait(30)
 
 
 def _ms(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))] * 1000
+    return percentile_nearest_index(values, q) * 1000
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -89,31 +64,31 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as open_dir, tempfile.TemporaryDirectory() as auth_dir:
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        (work / "api-key").mkdir()
         key = subprocess.run(
             [sys.executable, "-m", "voxserve", "keys", "create", "bench"],
-            env={**os.environ, "VOXSERVE_DATA_DIR": auth_dir}, capture_output=True, text=True,
-            check=True,
+            env={**os.environ, "VOXSERVE_DATA_DIR": str(work / "api-key")}, capture_output=True,
+            text=True, check=True,
         ).stdout.strip()
-        plain = Server(open_dir, {"VOXSERVE_AUTH": "none",
-                                  "VOXSERVE_RATE_LIMIT_REQUESTS_PER_MINUTE": "0",
-                                  "VOXSERVE_RATE_LIMIT_CHARS_PER_MINUTE": "0",
-                                  "VOXSERVE_RATE_LIMIT_CONCURRENT_STREAMS": "0"}, None)
-        guarded = Server(auth_dir, {"VOXSERVE_AUTH": "api_key",
-                                    "VOXSERVE_RATE_LIMIT_REQUESTS_PER_MINUTE": "1000000",
-                                    "VOXSERVE_RATE_LIMIT_CHARS_PER_MINUTE": "1000000000",
-                                    "VOXSERVE_RATE_LIMIT_CONCURRENT_STREAMS": "8"}, key)
-        try:
-            for _ in range(20):  # fill the caches, warm both processes
-                plain.speak()
-                guarded.speak()
-            plain_s, guarded_s = [], []
-            for _ in range(args.requests):
-                plain_s.append(plain.speak())
-                guarded_s.append(guarded.speak())
-        finally:
-            plain.stop()
-            guarded.stop()
+        with (Server(work / "no-auth", NO_AUTH, log_path=work / "no-auth.log") as open_server,
+              Server(work / "api-key", API_KEY_AND_LIMITS,
+                     log_path=work / "api-key.log") as auth_server):
+            open_server.wait_ready()
+            auth_server.wait_ready()
+            plain, guarded = Client(open_server, None), Client(auth_server, key)
+            try:
+                for _ in range(20):  # fill the caches, warm both processes
+                    plain.speak()
+                    guarded.speak()
+                plain_s, guarded_s = [], []
+                for _ in range(args.requests):
+                    plain_s.append(plain.speak())
+                    guarded_s.append(guarded.speak())
+            finally:
+                plain.close()
+                guarded.close()
     report = {
         "requests_each": args.requests,
         "no_auth_p50_ms": _ms(plain_s, 50), "no_auth_p95_ms": _ms(plain_s, 95),

@@ -23,33 +23,30 @@ earlier runs (a shared Redis) or the bypass semantics left behind. The server's 
 from __future__ import annotations
 
 import argparse
-import http.client
 import itertools
 import json
 import os
 import random
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
-from prometheus_client.parser import text_string_to_metric_families
+from harness import (
+    JSON_HEADERS,
+    SENTENCES_FILE,
+    Server,
+    load_sentences,
+    metric_sum,
+    percentile,
+    run_concurrently,
+    timed_post,
+)
 
-BENCH_DIR = Path(__file__).resolve().parent
-SENTENCES_FILE = BENCH_DIR / "data" / "harvard-dev.txt"
-SPEECH_PATH = "/v1/audio/speech"
 CACHE_HEADER = "X-Voxserve-Cache"
 HITS_SAMPLE = "voxserve_cache_hits_total"
 TARGET_CACHED_P50_S = 0.005
-READY_TIMEOUT_S = 180.0
-READ_SIZE = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,83 +88,12 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
     return config
 
 
-def load_sentences(path: Path = SENTENCES_FILE) -> list[str]:
-    return [line.strip() for line in path.read_text("utf-8").splitlines() if line.strip()]
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    return float(np.percentile(values, q))
-
-
 # --- the server ------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Server:
-    """A ``voxserve serve`` subprocess on a free loopback port, with a throw-away data dir."""
-
-    def __init__(self, workdir: Path, cache_url: str) -> None:
-        self.port = free_port()
-        self.log_path = workdir / "server.log"
-        env = {
-            **os.environ,
-            "VOXSERVE_DATA_DIR": str(workdir / "data"),
-            "VOXSERVE_CACHE_URL": cache_url,
-            "VOXSERVE_LOG_LEVEL": "warning",
-        }
-        command = [str(Path(sys.executable).with_name("voxserve")), "serve",
-                   "--host", "127.0.0.1", "--port", str(self.port)]
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(command, env=env, stdout=log,
-                                            stderr=subprocess.STDOUT)
-
-    def connect(self) -> http.client.HTTPConnection:
-        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=300)
-
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited ({self.process.returncode}):\n{self.log()}")
-            try:
-                conn = self.connect()
-                conn.request("GET", "/readyz")
-                status = conn.getresponse().status
-                conn.close()
-                if status == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"server not ready after {READY_TIMEOUT_S:.0f} s:\n{self.log()}")
-
-    def cache_hits(self) -> float:
-        """``voxserve_cache_hits_total`` summed over backends (0 before any cache use)."""
-        conn = self.connect()
-        try:
-            conn.request("GET", "/metrics")
-            text = conn.getresponse().read().decode()
-        finally:
-            conn.close()
-        return sum(sample.value for family in text_string_to_metric_families(text)
-                   for sample in family.samples if sample.name == HITS_SAMPLE)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+def cache_hits(server: Server) -> float:
+    """``voxserve_cache_hits_total`` summed over backends (0 before any cache use)."""
+    return metric_sum(server.port, HITS_SAMPLE)
 
 
 class Speaker:
@@ -176,22 +102,15 @@ class Speaker:
     def __init__(self, server: Server, speed: float, bypass: bool) -> None:
         self.conn = server.connect()
         self.speed = speed
-        self.headers = {"Content-Type": "application/json"}
+        self.headers = dict(JSON_HEADERS)
         if bypass:
             self.headers[CACHE_HEADER] = "bypass"
 
     def say(self, text: str) -> tuple[float, int]:
         """POST one request and read the whole body: (latency_s, body bytes)."""
         body = json.dumps({"input": text, "response_format": "pcm", "speed": self.speed})
-        start = time.perf_counter()
-        self.conn.request("POST", SPEECH_PATH, body=body.encode(), headers=self.headers)
-        response = self.conn.getresponse()
-        if response.status != 200:
-            raise RuntimeError(f"HTTP {response.status}: {response.read()[:500]!r}")
-        received = 0
-        while data := response.read1(READ_SIZE):
-            received += len(data)
-        return time.perf_counter() - start, received
+        timing = timed_post(self.conn, body.encode(), self.headers)
+        return timing.latency_s, timing.size
 
     def close(self) -> None:
         self.conn.close()
@@ -216,9 +135,9 @@ def measure_latency(server: Server, text: str, speed: float, requests: int) -> L
     bypass = Speaker(server, speed, bypass=True)
     try:
         cached.say(text)  # the miss that fills the cache
-        hits = server.cache_hits()
+        hits = cache_hits(server)
         latencies = [cached.say(text)[0] for _ in range(requests)]
-        hits = server.cache_hits() - hits
+        hits = cache_hits(server) - hits
         bypassed = [bypass.say(text)[0] for _ in range(max(5, requests // 20))]
     finally:
         cached.close()
@@ -261,37 +180,13 @@ class Block:
         return self.requests / self.wall_s
 
 
-def run_concurrently(workers: Sequence[Callable[[str], object]], texts: Sequence[str]) -> float:
-    """Each worker (one thread) takes the next text until none is left; returns the wall time."""
-    next_index = itertools.count()
-    errors: list[BaseException] = []
-
-    def loop(worker: Callable[[str], object]) -> None:
-        try:
-            while (index := next(next_index)) < len(texts):
-                worker(texts[index])
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=loop, args=(w,), daemon=True) for w in workers]
-    start = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    wall = time.perf_counter() - start
-    if errors:
-        raise errors[0]
-    return wall
-
-
 def run_block(server: Server, side: str, texts: Sequence[str], clients: int,
               speed: float) -> Block:
     speakers = [Speaker(server, speed, bypass=side == "bypass") for _ in range(clients)]
     try:
-        hits = server.cache_hits()
-        wall = run_concurrently([speaker.say for speaker in speakers], texts)
-        return Block(side, len(texts), wall, server.cache_hits() - hits)
+        hits = cache_hits(server)
+        wall = run_concurrently([speaker.say for speaker in speakers], texts).wall_s
+        return Block(side, len(texts), wall, cache_hits(server) - hits)
     finally:
         for speaker in speakers:
             speaker.close()
@@ -377,18 +272,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if needed > len(sentences):
         sys.exit(f"{SENTENCES_FILE} has {len(sentences)} sentences; this run needs {needed}")
     speeds = (1.0 + n * 1e-9 for n in itertools.count(random.randint(1, 10**6)))
-    with tempfile.TemporaryDirectory(prefix="voxserve-bench-cache-") as workdir:
-        server = Server(Path(workdir), config.cache_url)
-        try:
-            server.wait_ready()
-            latency = measure_latency(server, sentences[0], next(speeds),
-                                      config.latency_requests)
-            throughput = measure_throughput(server, sentences[1:], speeds, config)
-        except BaseException:
-            print(server.log(), file=sys.stderr)
-            raise
-        finally:
-            server.stop()
+    with tempfile.TemporaryDirectory(prefix="voxserve-bench-cache-") as tmp:
+        workdir = Path(tmp)
+        with Server(workdir / "data", {"VOXSERVE_CACHE_URL": config.cache_url},
+                    log_path=workdir / "server.log") as server:
+            try:
+                server.wait_ready()
+                latency = measure_latency(server, sentences[0], next(speeds),
+                                          config.latency_requests)
+                throughput = measure_throughput(server, sentences[1:], speeds, config)
+            except BaseException:
+                print(server.log_tail(), file=sys.stderr)
+                raise
     report(config, latency, throughput)
     if config.json_path is not None:
         config.json_path.write_text(json.dumps(

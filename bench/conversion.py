@@ -52,32 +52,37 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import http.client
 import json
 import os
 import platform
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness import (
+    SPEECH_PATH,
+    Server,
+    free_port,
+    load_sentences,
+    metric_sum,
+    percentile_nearest_index,
+    process_cpu_s,
+    start_voxserve,
+    stop_process,
+    tail,
+)
 from voxserve.engines.base import SynthesisParams
 from voxserve.engines.piper import PiperEngine
 from voxserve.settings import Settings
 
-BENCH_DIR = Path(__file__).resolve().parent
-SENTENCES = [
-    line.strip()
-    for line in (BENCH_DIR / "data" / "harvard-dev.txt").read_text().splitlines()
-    if line.strip()
-]
+SENTENCES = load_sentences()
 #: Interactive requests use sentences from the end of the file, the document the start.
 INTERACTIVE_SENTENCES = SENTENCES[-60:]
 DOCUMENT_POOL = SENTENCES[:-60]
@@ -213,19 +218,8 @@ class Report:
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _percentile_ms(values: Sequence[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return round(ordered[index] * 1000, 1)
+    return round(percentile_nearest_index(values, q) * 1000, 1) if values else None
 
 
 def _latency(label: str, values: Sequence[float], errors: int) -> Latency:
@@ -251,57 +245,17 @@ def build_document(chapters: int, sentences: int) -> tuple[str, list[str]]:
     return "\n\n".join(parts) + "\n", used
 
 
-def _process_cpu_s(pid: int) -> float | None:
-    """User + system CPU seconds of a process (all its threads), from /proc (Linux)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _workers_cpu_s(workers: Sequence[subprocess.Popen[bytes]]) -> float | None:
-    readings = [_process_cpu_s(worker.pid) for worker in workers]
+    readings = [process_cpu_s(worker.pid) for worker in workers]
     return None if None in readings else sum(r for r in readings if r is not None)
 
 
 def _engine_cpu_s(ports: Sequence[int]) -> float | None:
     """The workers' ``voxserve_engine_cpu_seconds_total`` summed (None if one is unreadable)."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    total = 0.0
-    for port in ports:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        try:
-            connection.request("GET", "/metrics")
-            body = connection.getresponse().read().decode()
-        except OSError:
-            return None
-        finally:
-            connection.close()
-        for family in text_string_to_metric_families(body):
-            if family.name == "voxserve_engine_cpu_seconds":
-                total += sum(sample.value for sample in family.samples
-                             if sample.name.endswith("_total"))
-    return total
-
-
-def _stop(process: subprocess.Popen[bytes] | None) -> None:
-    if process is None or process.poll() is not None:
-        return
-    process.terminate()
     try:
-        process.wait(30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(10)
-
-
-def _tail(path: Path, chars: int = 3000) -> str:
-    try:
-        return path.read_text(errors="replace")[-chars:]
+        return sum(metric_sum(port, "voxserve_engine_cpu_seconds_total") for port in ports)
     except OSError:
-        return ""
+        return None
 
 
 @contextlib.contextmanager
@@ -316,13 +270,6 @@ def _affinity(cpus: set[int] | None) -> Iterator[None]:
         yield
     finally:
         os.sched_setaffinity(0, before)
-
-
-def _pinned(cpus: set[int] | None) -> Callable[[], None] | None:
-    """A ``preexec_fn`` that runs a child process on ``cpus``."""
-    if cpus is None:
-        return None
-    return lambda: os.sched_setaffinity(0, cpus)
 
 
 def dedicated_cpus() -> tuple[set[int], set[int]] | None:
@@ -397,68 +344,32 @@ class RawEngine:
 # --- server, workers, HTTP ----------------------------------------------------------------------
 
 
-class Server:
-    def __init__(self, data_dir: Path, env: dict[str, str], log: Path,
-                 cpus: set[int] | None = None) -> None:
-        self.port = _free_port()
-        self.log = log
-        with log.open("ab") as out:
-            self.process: subprocess.Popen[bytes] = subprocess.Popen(
-                [sys.executable, "-m", "voxserve", "serve", "--port", str(self.port)],
-                env={**os.environ, "VOXSERVE_DATA_DIR": str(data_dir),
-                     "VOXSERVE_CACHE_URL": "none", "VOXSERVE_LOG_LEVEL": "warning", **env},
-                stdout=out, stderr=subprocess.STDOUT, preexec_fn=_pinned(cpus),
-            )
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            try:
-                if self.request("GET", "/readyz")[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"server did not become ready:\n{_tail(log)}")
+def speak(server: Server, text: str) -> tuple[int, float]:
+    """One-sentence pcm speech request: (status, latency_s)."""
+    started = time.perf_counter()
+    status, _ = server.request("POST", SPEECH_PATH, {"input": text, "response_format": "pcm"},
+                               timeout=120)
+    return status, time.perf_counter() - started
 
-    def request(self, method: str, path: str, body: dict[str, Any] | None = None,
-                timeout: float = 30) -> tuple[int, bytes]:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        try:
-            headers = {"content-type": "application/json"} if body is not None else {}
-            connection.request(method, path, json.dumps(body) if body is not None else None,
-                               headers)
-            response = connection.getresponse()
-            return response.status, response.read()
-        finally:
-            connection.close()
 
-    def speak(self, text: str) -> tuple[int, float]:
-        started = time.perf_counter()
-        status, _ = self.request("POST", "/v1/audio/speech",
-                                 {"input": text, "response_format": "pcm"}, timeout=120)
-        return status, time.perf_counter() - started
+def submit(server: Server, text: str, audio_format: str | None = None) -> str:
+    """Post a Markdown project; returns its id."""
+    body_json: dict[str, Any] = {"text": text, "markdown": True}
+    if audio_format:
+        body_json["response_format"] = audio_format
+    status, body = server.request("POST", "/v1/projects", body_json, timeout=120)
+    if status not in (200, 201, 202):
+        raise RuntimeError(f"POST /v1/projects: {status} {body[:500]!r}")
+    project_id: str = json.loads(body)["id"]
+    return project_id
 
-    def submit(self, text: str, audio_format: str | None = None) -> str:
-        body_json: dict[str, Any] = {"text": text, "markdown": True}
-        if audio_format:
-            body_json["response_format"] = audio_format
-        status, body = self.request("POST", "/v1/projects", body_json, timeout=120)
-        if status not in (200, 201, 202):
-            raise RuntimeError(f"POST /v1/projects: {status} {body[:500]!r}")
-        project_id: str = json.loads(body)["id"]
-        return project_id
 
-    def project(self, project_id: str) -> dict[str, Any]:
-        status, body = self.request("GET", f"/v1/projects/{project_id}")
-        if status != 200:
-            raise RuntimeError(f"GET /v1/projects/{project_id}: {status} {body[:500]!r}")
-        data: dict[str, Any] = json.loads(body)
-        return data
-
-    def stop(self) -> None:
-        _stop(self.process)
+def project(server: Server, project_id: str) -> dict[str, Any]:
+    status, body = server.request("GET", f"/v1/projects/{project_id}")
+    if status != 200:
+        raise RuntimeError(f"GET /v1/projects/{project_id}: {status} {body[:500]!r}")
+    data: dict[str, Any] = json.loads(body)
+    return data
 
 
 def start_worker(data_dir: Path, env: dict[str, str], log: Path, metrics_port: int,
@@ -466,14 +377,13 @@ def start_worker(data_dir: Path, env: dict[str, str], log: Path, metrics_port: i
     """A ``voxserve worker`` with its metrics on ``metrics_port``, returned once it consumes
     (its engine is loaded and warm)."""
     start = log.stat().st_size if log.exists() else 0
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "voxserve", "worker"],
-            env={**os.environ, "VOXSERVE_DATA_DIR": str(data_dir), "VOXSERVE_CACHE_URL": "none",
-                 "VOXSERVE_WORKER_METRICS_PORT": str(metrics_port), "VOXSERVE_LOG_LEVEL": "info",
-                 **env},
-            stdout=out, stderr=subprocess.STDOUT, preexec_fn=_pinned(cpus),
-        )
+    process = start_voxserve(
+        ["worker"],
+        env={"VOXSERVE_DATA_DIR": str(data_dir), "VOXSERVE_CACHE_URL": "none",
+             "VOXSERVE_WORKER_METRICS_PORT": str(metrics_port), "VOXSERVE_LOG_LEVEL": "info",
+             **env},
+        log_path=log, cpus=cpus,
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -483,19 +393,19 @@ def start_worker(data_dir: Path, env: dict[str, str], log: Path, metrics_port: i
             if b"worker consuming" in handle.read():
                 return process
         time.sleep(0.2)
-    _stop(process)
-    raise RuntimeError(f"worker did not start consuming:\n{_tail(log)}")
+    stop_process(process)
+    raise RuntimeError(f"worker did not start consuming:\n{tail(log)}")
 
 
 def run_conversion(server: Server, text: str, label: str, workers: int | None,
                    raw_rate: float, done: threading.Event | None = None,
                    audio_format: str | None = None) -> Conversion:
     started = time.perf_counter()
-    project_id = server.submit(text, audio_format)
+    project_id = submit(server, text, audio_format)
     deadline = time.monotonic() + CONVERSION_TIMEOUT_S
     segments_wall_s: float | None = None
     while True:
-        data = server.project(project_id)
+        data = project(server, project_id)
         progress = data.get("progress") or {}
         if (segments_wall_s is None and progress.get("segments_total")
                 and progress.get("segments_done") == progress.get("segments_total")):
@@ -558,24 +468,14 @@ def _services_reachable() -> str | None:
     return None
 
 
-def _create_schema(schema: str) -> None:
+def _admin_sql(statement: str) -> None:
+    """Run one statement on PostgreSQL outside a transaction (schemas come and go)."""
     from sqlalchemy import create_engine, text
 
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    finally:
-        admin.dispose()
-
-
-def _drop_schema(schema: str) -> None:
-    from sqlalchemy import create_engine, text
-
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            connection.execute(text(statement))
     finally:
         admin.dispose()
 
@@ -616,17 +516,19 @@ def run_distributed(text: str, raw: RawEngine, sentences: Sequence[str], raws: l
         "VOXSERVE_DATABASE_URL": f"{POSTGRES_URL}?options=-csearch_path%3D{schema}",
     }
     where = f" on CPU {','.join(map(str, sorted(worker_cpus)))}" if worker_cpus else ""
-    _create_schema(schema)
+    _admin_sql(f'CREATE SCHEMA "{schema}"')
     server: Server | None = None
     workers: list[subprocess.Popen[bytes]] = []
     metrics_ports: list[int] = []
     results: list[Conversion] = []
     worker_cpu_count = len(worker_cpus or os.sched_getaffinity(0))
     try:
-        server = Server(data_dir, env, workdir / f"distributed-{layout}-server.log", server_cpus)
+        server = Server(data_dir, {"VOXSERVE_CACHE_URL": "none", **env},
+                        log_path=workdir / f"distributed-{layout}-server.log", cpus=server_cpus)
+        server.wait_ready()
         for count in range(1, max_workers + 1):
             while len(workers) < count:  # the earlier workers stay (warm); add one
-                metrics_ports.append(_free_port())
+                metrics_ports.append(free_port())
                 workers.append(start_worker(data_dir, env, workdir / f"workers-{layout}.log",
                                             metrics_ports[-1], worker_cpus))
             time.sleep(1.0)  # let start-up settle before the clock starts
@@ -654,14 +556,14 @@ def run_distributed(text: str, raw: RawEngine, sentences: Sequence[str], raws: l
                 print(f"    raw engine again: {raws[-1].rate:.2f} audio-s/s", flush=True)
     finally:
         for worker in workers:
-            _stop(worker)
+            stop_process(worker)
         if server is not None:
             server.stop()
         try:
             _delete_queues(queue_name)
         except Exception as exc:  # cleanup only
             print(f"  (queue cleanup failed: {exc})", flush=True)
-        _drop_schema(schema)
+        _admin_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     return results
 
 
@@ -684,7 +586,8 @@ def _engine_figures(result: Conversion, engine_cpu_s: float, raw_cpu_per_audio_s
 def run_interactive(text: str, raw_rate: float, workdir: Path, requests: int) -> InteractiveResult:
     data_dir = workdir / "inprocess"
     data_dir.mkdir()
-    server = Server(data_dir, {}, workdir / "inprocess-server.log")
+    server = Server(data_dir, {"VOXSERVE_CACHE_URL": "none"},
+                    log_path=workdir / "inprocess-server.log")
     counter = 0
 
     def next_sentence() -> str:
@@ -698,7 +601,7 @@ def run_interactive(text: str, raw_rate: float, workdir: Path, requests: int) ->
         values: list[float] = []
         errors = 0
         for _ in range(requests):
-            status, latency = server.speak(next_sentence())
+            status, latency = speak(server, next_sentence())
             if status == 200:
                 values.append(latency)
             else:
@@ -707,8 +610,9 @@ def run_interactive(text: str, raw_rate: float, workdir: Path, requests: int) ->
         return _latency(label, values, errors)
 
     try:
+        server.wait_ready()
         for _ in range(3):  # warm-up: connections, first-request paths
-            server.speak(next_sentence())
+            speak(server, next_sentence())
         before = idle_block("idle before")
         done = threading.Event()
         outcome: dict[str, Conversion | BaseException] = {}
@@ -727,7 +631,7 @@ def run_interactive(text: str, raw_rate: float, workdir: Path, requests: int) ->
         loaded_values: list[float] = []
         loaded_errors = 0
         while not done.is_set():
-            status, latency = server.speak(next_sentence())
+            status, latency = speak(server, next_sentence())
             if done.is_set():
                 break  # the conversion ended during this request: not a loaded sample
             if status == 200:

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import platform
 import sys
 import threading
@@ -38,12 +37,12 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from harness import load_sentences
+from harness import percentile_nearest_rank as percentile
 from voxserve.engines.base import SynthesisParams
 from voxserve.engines.maya1 import Maya1Engine
 from voxserve.engines.maya1.device import resolve_device
 from voxserve.settings import Settings
-
-SENTENCES_FILE = Path(__file__).resolve().parent / "data" / "harvard-dev.txt"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,13 +72,6 @@ class LevelReport:
     @property
     def real_time(self) -> bool:
         return self.rate_min >= 1.0
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile (``q`` in 0…100)."""
-    ordered = sorted(values)
-    rank = max(1, math.ceil(q / 100 * len(ordered)))
-    return ordered[rank - 1]
 
 
 def speak(engine: Maya1Engine, text: str, voice: str) -> StreamResult:
@@ -163,8 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         maya1_backend=args.backend, maya1_device=args.device, maya1_dtype=args.dtype,
         maya1_max_new_tokens=args.max_new_tokens,
     )
-    sentences = [line.strip() for line in SENTENCES_FILE.read_text("utf-8").splitlines()
-                 if line.strip()]
+    sentences = load_sentences()
     engine = Maya1Engine(settings)
     started = time.perf_counter()
     engine.load()

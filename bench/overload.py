@@ -20,25 +20,17 @@ its time in the server). Nothing here is a test: it prints figures for the closi
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
-import os
 import random
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-BENCH_DIR = Path(__file__).resolve().parent
-SENTENCES = [
-    line.strip()
-    for line in (BENCH_DIR / "data" / "harvard-dev.txt").read_text().splitlines()
-    if line.strip()
-]
+from harness import SPEECH_PATH, Server, load_sentences, percentile_nearest_index
+
+SENTENCES = load_sentences()
 
 
 @dataclass
@@ -64,19 +56,8 @@ class LoadResult:
     notes: list[str] = field(default_factory=list)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index] * 1000
+    return percentile_nearest_index(values, q) * 1000 if values else None
 
 
 def _rss_mb(pid: int) -> float:
@@ -86,58 +67,14 @@ def _rss_mb(pid: int) -> float:
     return float("nan")
 
 
-class Server:
-    def __init__(self, queue_budget_ms: float, replicas: int) -> None:
-        self.port = _free_port()
-        self._data = tempfile.TemporaryDirectory(prefix="voxserve-bench-")
-        env = {
-            **os.environ, "VOXSERVE_DATA_DIR": self._data.name,
-            "VOXSERVE_QUEUE_BUDGET_MS": str(queue_budget_ms),
-            "VOXSERVE_ENGINE_REPLICAS": str(replicas), "VOXSERVE_CACHE_URL": "none",
-            "VOXSERVE_LOG_LEVEL": "warning",
-        }
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "voxserve", "serve", "--port", str(self.port)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if self._get("/readyz") == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError("server did not become ready")
-
-    def _get(self, path: str) -> int:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-        try:
-            connection.request("GET", path)
-            return connection.getresponse().status
-        finally:
-            connection.close()
-
-    def speak(self, text: str, priority: str = "interactive") -> Outcome:
-        started = time.perf_counter()
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
-        try:
-            body = json.dumps({"input": text, "response_format": "pcm"})
-            connection.request("POST", "/v1/audio/speech", body, {
-                "content-type": "application/json", "x-voxserve-priority": priority})
-            response = connection.getresponse()
-            response.read()
-            return Outcome(response.status, time.perf_counter() - started)
-        finally:
-            connection.close()
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self._data.cleanup()
+def speak(server: Server, text: str, priority: str = "interactive") -> Outcome:
+    """One speech request on a new connection, timed from before connecting."""
+    started = time.perf_counter()
+    status, _ = server.request(
+        "POST", SPEECH_PATH, {"input": text, "response_format": "pcm"},
+        headers={"x-voxserve-priority": priority}, timeout=120,
+    )
+    return Outcome(status, time.perf_counter() - started)
 
 
 def closed_loop(server: Server, clients: int, seconds: float,
@@ -149,7 +86,7 @@ def closed_loop(server: Server, clients: int, seconds: float,
     def client(seed: int) -> None:
         rng = random.Random(seed)
         while time.monotonic() < stop_at:
-            outcome = server.speak(rng.choice(SENTENCES), priority)
+            outcome = speak(server, rng.choice(SENTENCES), priority)
             with lock:
                 outcomes.append(outcome)
 
@@ -171,7 +108,7 @@ def open_loop(server: Server, rate_rps: float, seconds: float, label: str,
     notes = []
 
     def fire(text: str) -> None:
-        outcome = server.speak(text)
+        outcome = speak(server, text)
         with lock:
             outcomes.append(outcome)
 
@@ -243,9 +180,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
 
-    server = Server(args.queue_budget_ms, args.replicas)
     report: dict[str, object] = {"queue_budget_ms": args.queue_budget_ms}
-    try:
+    env = {
+        "VOXSERVE_QUEUE_BUDGET_MS": str(args.queue_budget_ms),
+        "VOXSERVE_ENGINE_REPLICAS": str(args.replicas), "VOXSERVE_CACHE_URL": "none",
+    }
+    with tempfile.TemporaryDirectory(prefix="voxserve-bench-") as tmp, \
+            Server(Path(tmp) / "data", env, log_path=Path(tmp) / "server.log") as server:
+        server.wait_ready()
         warm = closed_loop(server, 2, 3.0)
         capacity_outcomes = closed_loop(server, 2 * args.replicas, args.seconds)
         capacity_rps = len(capacity_outcomes) / args.seconds
@@ -277,11 +219,8 @@ def main(argv: list[str] | None = None) -> None:
               f"saturates {priority['loaded_interactive_p95_ms']:.0f} ms: ratio "
               f"{priority['ratio']:.2f} (target <= 1.5; {priority['batch_requests_completed']:.0f}"
               " batch requests done meanwhile)")
-    finally:
-        server.stop()
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
-
 
 
 if __name__ == "__main__":

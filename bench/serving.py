@@ -20,13 +20,9 @@ import math
 import os
 import platform
 import queue
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -34,21 +30,24 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-import numpy as np
 import onnxruntime
 
+from harness import (
+    JSON_HEADERS,
+    SPEECH_PATH,
+    Server,
+    load_sentences,
+    percentile,
+    run_concurrently,
+    timed_post,
+)
 from voxserve.engines.base import SynthesisParams
 from voxserve.engines.piper import PiperEngine
 from voxserve.settings import Settings
 from voxserve.text import prepare_segments
 
-BENCH_DIR = Path(__file__).resolve().parent
-SENTENCES_FILE = BENCH_DIR / "data" / "harvard-dev.txt"
 VOICE_ID = "en_US-joe-medium"
 PCM_BYTES_PER_AUDIO_S = 2 * 22050  # s16le mono at the voice's 22050 Hz
-SPEECH_PATH = "/v1/audio/speech"
-READY_TIMEOUT_S = 180.0
-READ_SIZE = 64 * 1024
 TARGET_THROUGHPUT_RATIO = 0.95
 TARGET_TTFA_RATIO = 1.3
 PARAGRAPH_SENTENCES = 5
@@ -94,12 +93,11 @@ class Combo:
             **PINNED_SETTINGS,
         )
 
-    def env(self, data_dir: Path) -> dict[str, str]:
+    def env(self) -> dict[str, str]:
+        """The server's environment for these settings (on top of the harness's own)."""
         return {
-            "VOXSERVE_DATA_DIR": str(data_dir),
             f"VOXSERVE_{WORKERS_FIELD.upper()}": str(self.engine_workers),
             "VOXSERVE_PIPER_INTRA_OP_THREADS": str(self.intra_op_threads),
-            "VOXSERVE_LOG_LEVEL": "warning",
             **{f"VOXSERVE_{name.upper()}": value for name, value in PINNED_SETTINGS.items()},
         }
 
@@ -196,10 +194,6 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
     )
 
 
-def load_sentences(path: Path = SENTENCES_FILE) -> list[str]:
-    return [line.strip() for line in path.read_text("utf-8").splitlines() if line.strip()]
-
-
 # --- measurements ----------------------------------------------------------------------------
 
 
@@ -234,10 +228,6 @@ def machine_busy_s() -> float:
         return 0.0
     user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields)
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    return float(np.percentile(values, q)) if values else float("nan")
 
 
 @dataclass(slots=True)
@@ -287,43 +277,6 @@ class SideStats:
             other_load_cores=sum(b.other_cpu_s for b in blocks) / wall,
             block_requests_per_s=[len(b.samples) / b.wall_s for b in blocks],
         )
-
-
-def run_concurrently(
-    workers: Sequence[Callable[[str], Sample]], texts: Sequence[str]
-) -> tuple[list[Sample], float, float]:
-    """Each worker (one thread) takes the next text until none is left.
-
-    Returns the samples, the wall time and the CPU time of the worker threads themselves.
-    """
-    next_index = itertools.count()
-    samples: list[Sample] = []
-    errors: list[BaseException] = []
-    thread_cpu_s: list[float] = []
-    lock = threading.Lock()
-
-    def loop(worker: Callable[[str], Sample]) -> None:
-        cpu = time.thread_time()
-        try:
-            while (index := next(next_index)) < len(texts):
-                sample = worker(texts[index])
-                with lock:
-                    samples.append(sample)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            thread_cpu_s.append(time.thread_time() - cpu)
-
-    threads = [threading.Thread(target=loop, args=(w,), daemon=True) for w in workers]
-    start = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    wall = time.perf_counter() - start
-    if errors:
-        raise errors[0]
-    return samples, wall, sum(thread_cpu_s)
 
 
 class Target(Protocol):
@@ -378,96 +331,10 @@ class RawTarget:
 # --- served -----------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def process_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process (all its threads), from /proc; 0 elsewhere."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def speech_body(text: str, response_format: str = "pcm") -> bytes:
     return json.dumps(
         {"model": "piper", "voice": "joe", "input": text, "response_format": response_format}
     ).encode()
-
-
-def timed_post(conn: http.client.HTTPConnection, body: bytes) -> tuple[float, float, int]:
-    """POST a speech request: (time to first body bytes, latency, body size)."""
-    start = time.perf_counter()
-    conn.request("POST", SPEECH_PATH, body=body, headers={"Content-Type": "application/json"})
-    response = conn.getresponse()
-    if response.status != 200:
-        raise RuntimeError(f"HTTP {response.status}: {response.read()[:500]!r}")
-    ttfb = None
-    received = 0
-    while data := response.read1(READ_SIZE):
-        if ttfb is None:
-            ttfb = time.perf_counter() - start
-        received += len(data)
-    latency = time.perf_counter() - start
-    return (ttfb if ttfb is not None else latency), latency, received
-
-
-class Server:
-    """A ``voxserve serve`` subprocess with one combination of settings."""
-
-    def __init__(self, combo: Combo, workdir: Path) -> None:
-        self.combo = combo
-        self.port = free_port()
-        name = f"{combo.engine_workers}-{combo.intra_op_threads}"
-        data_dir = workdir / f"data-{name}"
-        data_dir.mkdir()
-        self.log_path = workdir / f"server-{name}.log"
-        env = {**os.environ, **combo.env(data_dir)}
-        command = [str(Path(sys.executable).with_name("voxserve")), "serve",
-                   "--host", "127.0.0.1", "--port", str(self.port)]
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(command, env=env, stdout=log,
-                                            stderr=subprocess.STDOUT)
-
-    def connect(self) -> http.client.HTTPConnection:
-        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=300)
-
-    def wait_ready(self) -> float:
-        """Poll ``GET /readyz`` until 200; returns the seconds it took."""
-        start = time.perf_counter()
-        while time.perf_counter() - start < READY_TIMEOUT_S:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited ({self.process.returncode}):\n{self.log()}")
-            try:
-                conn = self.connect()
-                conn.request("GET", "/readyz")
-                status = conn.getresponse().status
-                conn.close()
-                if status == 200:
-                    return time.perf_counter() - start
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"server not ready after {READY_TIMEOUT_S:.0f} s:\n{self.log()}")
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    def cpu_s(self) -> float:
-        return process_cpu_s(self.process.pid)
 
 
 class ServedThreadsTarget:
@@ -516,9 +383,9 @@ class ServedHttpxTarget:
         queue = iter(texts)
         samples: list[Sample] = []
         limits = httpx.Limits(max_connections=concurrency)
-        base = f"http://127.0.0.1:{self.server.port}"
-        headers = {"Content-Type": "application/json"}
-        async with httpx.AsyncClient(base_url=base, limits=limits, timeout=300) as client:
+        headers = dict(JSON_HEADERS)
+        async with httpx.AsyncClient(base_url=self.server.base_url, limits=limits,
+                                     timeout=300) as client:
 
             async def request(text: str) -> Sample:
                 start = time.perf_counter()
@@ -649,20 +516,23 @@ def open_setups(config: Config, workdir: Path) -> Iterator[list[Setup]]:
     with ExitStack() as stack:
         servers = []
         for combo in config.combos:
-            server = Server(combo, workdir)
-            stack.callback(server.stop)
-            servers.append(server)
+            name = f"{combo.engine_workers}-{combo.intra_op_threads}"
+            server = stack.enter_context(
+                Server(workdir / f"data-{name}", combo.env(),
+                       log_path=workdir / f"server-{name}.log")
+            )
+            servers.append((combo, server))
         setups = []
-        for server in servers:
+        for combo, server in servers:
             ready_s = server.wait_ready()
-            settings = server.combo.settings(workdir / "raw-data")
+            settings = combo.settings(workdir / "raw-data")
             engine = load_engine(settings, stack)
             raw = RawTarget(engine)
             targets: list[Target] = [raw]
             if config.raw_capped:
                 targets.append(RawTarget(engine, capped_slots(engine, settings, stack)))
             targets.append(served_target(server, config.client))
-            setups.append(Setup(server.combo, settings, server, raw, targets, ready_s))
+            setups.append(Setup(combo, settings, server, raw, targets, ready_s))
         yield setups
 
 

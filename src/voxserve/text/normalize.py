@@ -18,8 +18,10 @@ import re
 import unicodedata
 from collections.abc import Callable
 
-from voxserve.text import abbreviations, numbers
+from voxserve.text import abbreviations
 from voxserve.text.abbreviations import Rule
+from voxserve.text.numbers import en as english_numbers
+from voxserve.text.numbers.spelling import resolve_language, spell_decimal
 
 logger = logging.getLogger(__name__)
 
@@ -153,10 +155,10 @@ _WEB_RULES = (
 _ENGLISH_STAGES: tuple[tuple[bool, tuple[Rule, ...]], ...] = (
     (False, _WEB_RULES),
     (False, _SYMBOL_RULES),
-    (True, numbers.EXPRESSION_RULES),
+    (True, english_numbers.EXPRESSION_RULES),
     (False, abbreviations.RULES),
     (False, _OPERATOR_RULES),
-    (True, numbers.NUMBER_RULES),
+    (True, english_numbers.NUMBER_RULES),
 )
 _DIGIT = re.compile(r"\d")
 
@@ -226,14 +228,14 @@ def _is_english(language: str) -> bool:
 
 def _expand_numbers(paragraph: str, language: str) -> str:
     """Spell plain numbers in a non-English language, if num2words knows it."""
-    lang = numbers.resolve_language(language)
+    lang = resolve_language(language)
     if lang is None:
         return paragraph
     decimal, group = (".", ",") if lang.split("_")[0] in _DOT_DECIMAL_LANGUAGES else (",", ".")
 
     def spell(match: re.Match[str]) -> str:
         digits = match["int"].replace(group, "")
-        return numbers.spell_decimal(digits, match["frac"], lang) or match.group(0)
+        return spell_decimal(digits, match["frac"], lang) or match.group(0)
 
     return _apply((Rule(_NUMBER_PATTERNS[decimal], spell),), paragraph)
 

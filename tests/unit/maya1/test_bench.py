@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -12,19 +10,14 @@ from types import ModuleType
 import pytest
 import torch
 
-BENCH = Path(__file__).resolve().parents[3] / "bench" / "maya1.py"
+from tests.bench_tools import bench_module
 
 
 @pytest.fixture(scope="module")
 def bench() -> Iterator[ModuleType]:
     """``bench/maya1.py`` imported as a module (bench/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("bench_maya1", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[spec.name]
+    with bench_module("maya1") as module:
+        yield module
 
 
 def test_bench_smoke_run_on_cpu(bench: ModuleType, model_dir: Path, snac_dir: Path, tmp_path: Path,
