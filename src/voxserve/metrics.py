@@ -88,3 +88,29 @@ RATE_LIMIT_ERRORS = Counter(
 RATE_LIMITED = Counter(
     "voxserve_rate_limited_total", "Requests refused by a rate limit.", ["limit"]
 )
+
+# --- maya1 --------------------------------------------------------------------------------
+MAYA1_SEGMENTS = Counter(
+    "voxserve_maya1_segments_total",
+    "Maya1 segments by how their generation ended: eos (the model ended the speech), "
+    "max_tokens (the token limit cut it), closed (the consumer stopped reading), failed.",
+    ["end"],
+)
+MAYA1_FRAMES = Histogram(
+    "voxserve_maya1_frames", "Audio frames (85.3 ms each) generated per Maya1 segment.",
+    buckets=(4, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 1024, 2048),
+)
+MAYA1_STRAY_TOKENS = Counter(
+    "voxserve_maya1_stray_tokens_total",
+    "Generated tokens outside their frame slot's code range, by what was done: repaired "
+    "(kept, code reduced to its own slot) or frame_skipped (its frame was dropped).",
+    ["backend", "action"],
+)
+MAYA1_SNAC_BATCH = Histogram(
+    "voxserve_maya1_snac_batch_windows", "SNAC decode windows per batched decode call.",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)
+MAYA1_SNAC_DECODE = Histogram(
+    "voxserve_maya1_snac_decode_seconds", "Duration of one batched SNAC decode call.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0),
+)

@@ -241,8 +241,9 @@ class Settings(BaseSettings):
     maya1_temperature: float = Field(default=0.4, gt=0.0, le=2.0)
     maya1_top_p: float = Field(default=0.9, gt=0.0, le=1.0)
     maya1_repetition_penalty: float = Field(default=1.1, ge=1.0, le=2.0)
-    #: A frame with a token outside its slot's range fails the segment (False: skip the frame).
-    maya1_strict_frames: bool = True
+    #: A token outside its frame slot's range: ``repair`` (a code of another slot keeps its
+    #: code in its own slot, a non-code skips the frame) or ``skip`` (the frame); never fatal.
+    maya1_stray_tokens: Literal["repair", "skip"] = "repair"
     #: Put BOS before the text (True/False), or follow the tokenizer (None, as the reference).
     maya1_prompt_leading_bos: bool | None = None
     #: Named voice descriptions offered as voices (a request's ``instructions`` overrides).
@@ -250,8 +251,19 @@ class Settings(BaseSettings):
         "maya1-warm": "40-year-old, warm, low pitch, conversational",
         "maya1-bright": "25-year-old female, bright, energetic, clear",
     })
+    #: Weight-only quantization of the transformers backend's LM: ``int8`` (torchao, the
+    #: ``maya1-int8`` extra; activations stay bf16/fp32) or ``none``.
+    maya1_quantization: Literal["none", "int8"] = "none"
+    #: SNAC windows decoded together at most (all streams of the engine share the batch).
+    maya1_snac_batch_max_windows: int = Field(default=64, ge=1, le=1024)
+    #: Longest a window waits for other streams' windows before its batch is decoded; a
+    #: batch goes at once when every open stream has a window waiting.
+    maya1_snac_batch_wait_ms: float = Field(default=10.0, ge=0.0, le=1000.0)
     maya1_vllm_gpu_memory_utilization: float = Field(default=0.85, gt=0.0, le=1.0)
     maya1_vllm_max_model_len: int = Field(default=8192, ge=256)
+    #: vLLM's own ``quantization`` method, passed through (e.g. ``fp8``,
+    #: ``int8_per_channel_weight_only``); unset: the checkpoint's (none for Maya1).
+    maya1_vllm_quantization: str | None = None
 
     #: Per-engine scheduling overrides, e.g. ``{"maya1": {"queue_budget_ms": 3000}}``.
     engine_overrides: dict[str, EngineOverrides] = Field(default_factory=dict)

@@ -7,6 +7,7 @@ touches the network.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -45,10 +46,25 @@ def snac_dir(tiny_dirs: tuple[Path, Path]) -> Path:
 
 
 def maya1_settings(model_dir: Path, snac_dir: Path, **overrides: object) -> Settings:
-    """Settings for the tiny models on CPU; 8 frames exactly unless overridden."""
+    """Settings for the tiny models on CPU; 8 frames exactly unless overridden.
+
+    Each gets a data directory of its own (never the user's: its database may belong to
+    another checkout's migrations).
+    """
     values: dict[str, object] = {
         "engines": ["maya1"], "maya1_model_dir": model_dir, "maya1_snac_dir": snac_dir,
         "maya1_device": "cpu", "maya1_max_new_tokens": 56, "maya1_min_new_tokens": 56,
+        "data_dir": Path(tempfile.mkdtemp(prefix="voxserve-maya1-")),
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def quiet_snac_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny SNAC without its decoder noise: decodes are exactly reproducible."""
+    from tests.unit.maya1.tiny_models import build_snac
+
+    directory = tmp_path_factory.mktemp("maya1-quiet-snac")
+    build_snac(directory, noise=False)
+    return directory

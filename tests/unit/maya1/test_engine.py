@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from prometheus_client import REGISTRY
 
 from tests.unit.maya1.conftest import maya1_settings
 from tests.unit.maya1.tiny_models import build_tokenizer
@@ -170,7 +171,7 @@ def test_request_errors_are_raised_before_generation(engine: Maya1Engine) -> Non
 
 
 class _ScriptedBackend:
-    """Replays fixed token ids (to reach the no-audio and malformed-frame paths)."""
+    """Replays fixed token ids (to reach the no-audio and stray-token paths)."""
 
     def __init__(self, token_ids: list[int]) -> None:
         self.token_ids = token_ids
@@ -185,37 +186,75 @@ class _ScriptedBackend:
         return None
 
 
-def _scripted(model_dir: Path, snac_dir: Path, token_ids: list[int], *, strict: bool,
+def _scripted(model_dir: Path, snac_dir: Path, token_ids: list[int], *, policy: str,
               monkeypatch: pytest.MonkeyPatch) -> Maya1Engine:
-    engine = Maya1Engine(maya1_settings(model_dir, snac_dir, maya1_strict_frames=strict))
+    engine = Maya1Engine(maya1_settings(model_dir, snac_dir, maya1_stray_tokens=policy),
+                         share=False)
     engine.load()
-    monkeypatch.setattr(engine, "_backend", _ScriptedBackend(token_ids))
+    monkeypatch.setattr(engine.runtime, "backend", _ScriptedBackend(token_ids))
     return engine
 
 
 GOOD: list[Frame] = [(i, i, i, i, i, i, i) for i in range(1, 6)]
 
 
-def test_no_audio_and_malformed_frames(
+def _stray_count(action: str) -> float:
+    return REGISTRY.get_sample_value("voxserve_maya1_stray_tokens_total",
+                                     {"backend": "transformers", "action": action}) or 0.0
+
+
+def test_no_audio_is_an_error(
     model_dir: Path, snac_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     short = [*frames_to_tokens(GOOD, TOKENS)[:6], TOKENS.eos_audio]
-    engine = _scripted(model_dir, snac_dir, short, strict=True, monkeypatch=monkeypatch)
+    engine = _scripted(model_dir, snac_dir, short, policy="repair", monkeypatch=monkeypatch)
     with pytest.raises(EngineFailed, match="no audio"):
         list(engine.synthesize("Hi.", VOICE, SynthesisParams()))
     with pytest.raises(EngineFailed, match="batch item 0"):
         engine.synthesize_batch([SegmentRequest("Hi.", VOICE, SynthesisParams())])
+    engine.close()
 
-    bad = frames_to_tokens(GOOD, TOKENS)
-    bad[7 + 3] = TOKENS.slot_start(0)  # frame 1, slot 3 holds a slot-0 code
-    engine = _scripted(model_dir, snac_dir, bad, strict=True, monkeypatch=monkeypatch)
-    with pytest.raises(EngineFailed, match="malformed frame"):
-        list(engine.synthesize("Hi.", VOICE, SynthesisParams()))
-    engine = _scripted(model_dir, snac_dir, bad, strict=False, monkeypatch=monkeypatch)
-    chunks = list(engine.synthesize("Hi.", VOICE, SynthesisParams()))
-    assert len(_samples(chunks)) == 3 * 2048  # 4 good frames, the first one dropped
-    (batch,) = engine.synthesize_batch([SegmentRequest("Hi.", VOICE, SynthesisParams())])
-    assert len(batch[0].samples) == 3 * 2048
+
+def test_stray_tokens_never_end_a_stream_and_are_counted(
+    model_dir: Path, snac_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before the fix, strict frames (the default) failed the whole segment here."""
+    wrong_slot = frames_to_tokens(GOOD, TOKENS)
+    wrong_slot[7 + 3] = TOKENS.slot_start(0) + 9  # frame 1, slot 3 holds a slot-0 code
+    not_a_code = frames_to_tokens(GOOD, TOKENS)
+    not_a_code[7 * 2 + 5] = 42  # frame 2, slot 5 holds a text token
+    cases = [  # (policy, tokens, frames played, repaired, dropped)
+        ("repair", wrong_slot, 5, 1, 0), ("skip", wrong_slot, 4, 0, 1),
+        ("repair", not_a_code, 4, 0, 1), ("skip", not_a_code, 4, 0, 1),
+    ]
+    for policy, token_ids, frames, repaired, dropped in cases:
+        engine = _scripted(model_dir, snac_dir, token_ids, policy=policy,
+                           monkeypatch=monkeypatch)
+        before = _stray_count("repaired"), _stray_count("frame_skipped")
+        chunks = list(engine.synthesize("Hi.", VOICE, SynthesisParams()))
+        assert len(_samples(chunks)) == (frames - 1) * 2048  # the first frame is warm-up
+        (batch,) = engine.synthesize_batch([SegmentRequest("Hi.", VOICE, SynthesisParams())])
+        assert len(batch[0].samples) == (frames - 1) * 2048
+        after = _stray_count("repaired"), _stray_count("frame_skipped")
+        assert (after[0] - before[0], after[1] - before[1]) == (2 * repaired, 2 * dropped)
+        engine.close()
+
+
+def test_segments_are_counted_by_how_they_ended(engine: Maya1Engine) -> None:
+    def ended(end: str) -> float:
+        return REGISTRY.get_sample_value("voxserve_maya1_segments_total", {"end": end}) or 0.0
+
+    before = {end: ended(end) for end in ("eos", "max_tokens", "closed")}
+    frames_before = REGISTRY.get_sample_value("voxserve_maya1_frames_sum") or 0.0
+    list(engine.synthesize("Hi.", VOICE, _params(seed=1)))  # the tiny model never ends itself
+    stream = engine.synthesize("Hi.", VOICE, _params(seed=1))
+    next(stream)
+    stream.close()  # type: ignore[attr-defined]
+    assert ended("max_tokens") - before["max_tokens"] == 1
+    assert ended("closed") - before["closed"] == 1
+    assert ended("eos") == before["eos"]
+    frames = (REGISTRY.get_sample_value("voxserve_maya1_frames_sum") or 0.0) - frames_before
+    assert frames == 8 + 4  # 8 frames, then 4 before the close
 
 
 def test_vllm_backend_is_not_imported_for_transformers(
@@ -233,7 +272,9 @@ def test_vllm_backend_is_not_imported_for_transformers(
 def test_vllm_backend_without_vllm_is_a_clear_load_error(
     model_dir: Path, snac_dir: Path
 ) -> None:
-    engine = Maya1Engine(maya1_settings(model_dir, snac_dir, maya1_backend="vllm"))
+    # device auto: the vLLM backend assumes CUDA without asking torch (see test_device.py)
+    engine = Maya1Engine(maya1_settings(model_dir, snac_dir, maya1_backend="vllm",
+                                        maya1_device="auto"))
     with pytest.raises(EngineLoadError, match="vllm is not installed"):
         engine.load()
 

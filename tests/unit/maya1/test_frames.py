@@ -1,4 +1,4 @@
-"""Frames ↔ tokens ↔ SNAC levels: round trips, range checks, EOS and partial frames."""
+"""Frames ↔ tokens ↔ SNAC levels: round trips, range checks, EOS, partial frames, strays."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from voxserve.engines.maya1.frames import (
     frames_to_levels,
     frames_to_tokens,
     levels_to_frames,
+    strict_frames,
 )
 from voxserve.engines.maya1.tokens import CODEBOOK_SIZE, Maya1Tokens
 
@@ -31,7 +32,8 @@ def test_pack_unpack_is_identity(frames: list[Frame]) -> None:
     token_ids = frames_to_tokens(frames, TOKENS)
     assert len(token_ids) == 7 * len(frames)
     assert all(TOKENS.first_code <= t < TOKENS.code_end for t in token_ids)
-    assert frames_from_tokens(token_ids, TOKENS, strict=True) == frames
+    assert frames_from_tokens(token_ids, TOKENS) == frames
+    assert strict_frames(token_ids, TOKENS) == frames
     level1, level2, level3 = frames_to_levels(frames)
     n = len(frames)
     assert (len(level1), len(level2), len(level3)) == (n, 2 * n, 4 * n)
@@ -55,18 +57,19 @@ def test_eos_ends_and_partial_frame_is_dropped(
     token_ids = frames_to_tokens(frames, TOKENS)
     extra = frames_to_tokens([(1, 2, 3, 4, 5, 6, 7)], TOKENS)[:partial]
     after_eos = data.draw(st.lists(st.integers(0, 200_000), max_size=10))
-    assert frames_from_tokens([*token_ids, *extra], TOKENS, strict=True) == frames
-    assert frames_from_tokens([*token_ids, *extra, EOS, *after_eos], TOKENS, strict=True) == frames
+    assert frames_from_tokens([*token_ids, *extra], TOKENS) == frames
+    assert frames_from_tokens([*token_ids, *extra, EOS, *after_eos], TOKENS) == frames
+    assert strict_frames([*token_ids, *extra, EOS, *after_eos], TOKENS) == frames
 
 
-bad_token = st.one_of(
-    st.integers(min_value=0, max_value=TOKENS.first_code - 1),  # text and special ids
+not_a_code = st.one_of(
+    st.integers(min_value=0, max_value=TOKENS.first_code - 1).filter(lambda t: t != EOS),
     st.integers(min_value=TOKENS.code_end, max_value=TOKENS.code_end + 10_000),
 )
 
 
 @given(frames_strategy.filter(bool), st.data())
-def test_bad_tokens_are_refused_when_strict_and_skipped_when_lenient(
+def test_a_code_in_the_wrong_slot_is_repaired_or_its_frame_skipped(
     frames: list[Frame], data: st.DataObject
 ) -> None:
     token_ids = frames_to_tokens(frames, TOKENS)
@@ -74,15 +77,34 @@ def test_bad_tokens_are_refused_when_strict_and_skipped_when_lenient(
     slot = data.draw(st.integers(0, 6))
     wrong_slot = data.draw(st.integers(0, 6).filter(lambda s: s != slot))
     code = data.draw(codes)
-    replacement = data.draw(st.one_of(bad_token, st.just(TOKENS.slot_start(wrong_slot) + code)))
-    if replacement == EOS:
-        return
-    token_ids[7 * bad_frame + slot] = replacement
+    token_ids[7 * bad_frame + slot] = TOKENS.slot_start(wrong_slot) + code
     with pytest.raises(FrameError, match=f"slot {slot}"):
-        frames_from_tokens(token_ids, TOKENS, strict=True)
-    assembler = FrameAssembler(TOKENS, strict=False)
-    assert assembler.push_all(token_ids) == frames[:bad_frame] + frames[bad_frame + 1:]
-    assert assembler.skipped == 1
+        strict_frames(token_ids, TOKENS)
+    # repair: the reference's `% 4096`, the code stays in the slot it was generated for
+    repaired = list(frames[bad_frame])
+    repaired[slot] = code
+    assembler = FrameAssembler(TOKENS, policy="repair")
+    assert assembler.push_all(token_ids) == [*frames[:bad_frame], tuple(repaired),
+                                             *frames[bad_frame + 1:]]
+    assert (assembler.repaired_tokens, assembler.dropped_tokens, assembler.skipped) == (1, 0, 0)
+    skipping = FrameAssembler(TOKENS, policy="skip")
+    assert skipping.push_all(token_ids) == frames[:bad_frame] + frames[bad_frame + 1:]
+    assert (skipping.repaired_tokens, skipping.dropped_tokens, skipping.skipped) == (0, 1, 1)
+
+
+@given(frames_strategy.filter(bool), st.data())
+def test_a_token_that_is_no_code_skips_its_frame_under_either_rule(
+    frames: list[Frame], data: st.DataObject
+) -> None:
+    token_ids = frames_to_tokens(frames, TOKENS)
+    bad_frame = data.draw(st.integers(0, len(frames) - 1))
+    slots = data.draw(st.sets(st.integers(0, 6), min_size=1))
+    for slot in slots:
+        token_ids[7 * bad_frame + slot] = data.draw(not_a_code)
+    for policy in ("repair", "skip"):
+        assembler = FrameAssembler(TOKENS, policy=policy)  # type: ignore[arg-type]
+        assert assembler.push_all(token_ids) == frames[:bad_frame] + frames[bad_frame + 1:]
+        assert (assembler.dropped_tokens, assembler.skipped) == (len(slots), 1)
 
 
 def test_codes_out_of_range_cannot_be_packed() -> None:
@@ -94,7 +116,7 @@ def test_codes_out_of_range_cannot_be_packed() -> None:
 
 def test_assembler_streams_frames_and_stops_at_eos() -> None:
     frames: list[Frame] = [(1, 2, 3, 4, 5, 6, 7), (7, 6, 5, 4, 3, 2, 1)]
-    assembler = FrameAssembler(TOKENS, strict=True)
+    assembler = FrameAssembler(TOKENS)
     out = [assembler.push(t) for t in frames_to_tokens(frames, TOKENS)]
     assert out[6] == frames[0] and out[13] == frames[1]
     assert [f for f in out if f is not None] == frames

@@ -63,18 +63,21 @@ def build_tokenizer(out_dir: Path, *, tags: tuple[str, ...] = EMOTION_TAGS,
     tokenizer.save_pretrained(str(out_dir))
 
 
-def build_model(out_dir: Path, *, vocab_size: int = VOCAB_SIZE, seed: int = 0) -> None:
-    """Save a tiny random Llama LM with the tokenizer into ``out_dir``."""
+def build_model(out_dir: Path, *, vocab_size: int = VOCAB_SIZE, seed: int = 0,
+                **overrides: object) -> None:
+    """Save a tiny random Llama LM with the tokenizer into ``out_dir`` (``overrides``:
+    ``LlamaConfig`` fields, e.g. a head size vLLM's attention kernels take)."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(seed)
-    config = LlamaConfig(
-        vocab_size=vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
-        tie_word_embeddings=True, bos_token_id=TOKENS.bos, eos_token_id=TOKENS.eos_audio,
-        pad_token_id=TOKENS.pad,
-    )
+    fields: dict[str, object] = {
+        "vocab_size": vocab_size, "hidden_size": 32, "intermediate_size": 64,
+        "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+        "max_position_embeddings": 4096, "tie_word_embeddings": True,
+        "bos_token_id": TOKENS.bos, "eos_token_id": TOKENS.eos_audio, "pad_token_id": TOKENS.pad,
+    }
+    config = LlamaConfig(**{**fields, **overrides})
     LlamaForCausalLM(config).save_pretrained(str(out_dir))
     build_tokenizer(out_dir)
 

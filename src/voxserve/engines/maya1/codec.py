@@ -93,14 +93,28 @@ class SnacCodec:
         model.eval().to(device)
         return cls(model, config, device)
 
+    @property
+    def model(self) -> Any:
+        """The SNAC module (checks read its dtype and device)."""
+        return self._model
+
     def decode(self, frames: Sequence[Frame]) -> FloatSamples:
         """Samples of ``frames`` (``len(frames) × samples_per_frame``), float32 in [-1, 1]."""
-        levels = frames_to_levels(frames)
+        return self.decode_many([frames])[0]
+
+    def decode_many(self, windows: Sequence[Sequence[Frame]]) -> list[FloatSamples]:
+        """:meth:`decode` of several equally long frame sequences in one batched call."""
+        if len({len(frames) for frames in windows}) != 1:
+            raise ValueError("decode_many needs one or more windows of the same length")
+        levels = [frames_to_levels(frames) for frames in windows]
         with torch.inference_mode():
-            codes = [torch.from_numpy(level).to(self._device).unsqueeze(0) for level in levels]
+            codes = [
+                torch.from_numpy(np.stack([window[level] for window in levels])).to(self._device)
+                for level in range(3)
+            ]
             audio = self._model.decode(codes)
-            samples = audio[0, 0].float().cpu().numpy()
-        return np.ascontiguousarray(samples, dtype=np.float32)
+            samples = audio[:, 0].float().cpu().numpy()
+        return [np.ascontiguousarray(row, dtype=np.float32) for row in samples]
 
 
 def _fold_weight_norm(model: torch.nn.Module) -> None:

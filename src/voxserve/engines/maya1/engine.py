@@ -2,35 +2,39 @@
 
 Voices are the named descriptions of ``maya1_voices``; a request's ``instructions`` replace
 the description. ``synthesize`` streams: audio is decoded from a sliding window of frames
-while tokens are still being generated (see :mod:`.codec`). ``synthesize_batch`` generates a
-padded batch and decodes each item whole.
+while tokens are still being generated (see :mod:`.codec`), the windows of all streams
+batched together (:mod:`.snac_batcher`). ``synthesize_batch`` generates a padded batch and
+decodes each item whole. Replicas with the same settings share one loaded model
+(:mod:`.runtime`).
 
 Maya1 has no duration control, so ``params.speed`` other than 1 is applied to its audio
 afterwards by a pitch-preserving time stretch (:class:`voxserve.audio.tempo.TimeStretcher`,
 FFmpeg's ``atempo``), chunk by chunk while the segment streams.
+
+Every segment is counted by how its generation ended (``voxserve_maya1_segments_total``:
+``eos``, ``max_tokens``, ``closed``, ``failed``) with its frame count
+(``voxserve_maya1_frames``); stray tokens are repaired or skipped, never fatal
+(:mod:`.frames`), and counted. ``close`` ends this engine's streams still running with
+``EngineFailed`` at their next token.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import Hashable, Iterator, Sequence
 from pathlib import Path
 
-from voxserve.audio.tempo import TimeStretcher
+from voxserve import metrics
 from voxserve.engines.base import SegmentRequest, SynthesisParams
-from voxserve.engines.maya1.backends import Backend, GenerationRequest, load_backend
-from voxserve.engines.maya1.codec import (
-    SnacCodec,
-    StreamingDecoder,
-    decode_whole,
-    read_snac_config,
-)
-from voxserve.engines.maya1.device import resolve_device
-from voxserve.engines.maya1.frames import FrameAssembler, FrameError
-from voxserve.engines.maya1.model_dir import load_tokenizer, read_model_config
+from voxserve.engines.maya1 import runtime as shared
+from voxserve.engines.maya1.backends import GenerationRequest
+from voxserve.engines.maya1.codec import StreamingDecoder, decode_whole
+from voxserve.engines.maya1.frames import FrameAssembler
 from voxserve.engines.maya1.options import Maya1Options, as_maya1_options, sampling_config
-from voxserve.engines.maya1.prompt import PromptBuilder, check_emotion_tags
+from voxserve.engines.maya1.prompt import PromptBuilder
+from voxserve.engines.maya1.runtime import Maya1Runtime
 from voxserve.engines.maya1.sampling import SamplingConfig
 from voxserve.engines.maya1.tokens import FRAME_TOKENS, Maya1Tokens
 from voxserve.errors import EngineFailed, NotReady, VoiceNotFound, VoxserveError
@@ -58,12 +62,15 @@ class Maya1Engine:
     )
     options_model = Maya1Options
 
-    def __init__(self, settings: Settings, *, tokens: Maya1Tokens | None = None) -> None:
+    def __init__(self, settings: Settings, *, tokens: Maya1Tokens | None = None,
+                 share: bool = True) -> None:
         self._settings = settings
         self._tokens = tokens or Maya1Tokens(leading_bos=settings.maya1_prompt_leading_bos)
-        self._prompts: PromptBuilder | None = None
-        self._backend: Backend | None = None
-        self._codec: SnacCodec | None = None
+        #: Share the loaded model with other engines of the same settings (the replicas).
+        self._share = share
+        self._runtime: Maya1Runtime | None = None
+        self._key: Hashable = None
+        self._closing = threading.Event()
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -77,39 +84,54 @@ class Maya1Engine:
         configured = self._settings.maya1_snac_dir
         return (configured or self._settings.resolved_models_dir / "snac_24khz").expanduser()
 
+    @property
+    def runtime(self) -> Maya1Runtime:
+        """The loaded model, codec and decode batcher (``NotReady`` before ``load``)."""
+        return self._loaded()
+
     def load(self) -> None:
-        """Validate both directories, load LM and SNAC, warm up (``EngineLoadError``)."""
+        """Validate both directories, load LM and SNAC, warm up (``EngineLoadError``).
+
+        A replica whose settings match a loaded engine's shares its model instead.
+        """
         settings = self._settings
-        read_model_config(self.model_dir, self._tokens)
-        snac_config = read_snac_config(self.snac_dir)
-        tokenizer = load_tokenizer(self.model_dir)
-        check_emotion_tags(tokenizer)
-        prompts = PromptBuilder(tokenizer, self._tokens)
-        device, dtype = resolve_device(settings.maya1_device, settings.maya1_dtype)
-        # The LM first: vLLM starts its workers before anything else touches CUDA.
-        backend = load_backend(settings, self.model_dir, self._tokens, device, dtype)
+        args = (settings, self._tokens, self.model_dir, self.snac_dir)
+        if self._share:
+            self._key = shared.runtime_key(*args)
+            runtime, new = shared.acquire(self._key, *args)
+        else:
+            runtime, new = Maya1Runtime.load(*args), True
+        self._runtime = runtime
+        self._closing.clear()
+        if not new:
+            return
         try:
-            codec = SnacCodec.load(self.snac_dir, snac_config, device)
+            self._warm_up(runtime.prompts)
         except BaseException:
-            backend.close()
+            self.close()
             raise
-        self._prompts, self._backend, self._codec = prompts, backend, codec
-        self._warm_up(prompts)
         logger.info(
             "maya1: %s backend on %s (%s), %d voice(s), leading BOS %s",
-            settings.maya1_backend, device, dtype, len(settings.maya1_voices),
-            prompts.leading_bos,
+            settings.maya1_backend, runtime.device, runtime.dtype or "vLLM's choice",
+            len(settings.maya1_voices), runtime.prompts.leading_bos,
         )
 
     def close(self) -> None:
-        if self._backend is not None:
-            self._backend.close()
-        self._prompts = self._backend = self._codec = None
+        """Stop this engine's streams (``EngineFailed``) and release the model."""
+        self._closing.set()
+        runtime, self._runtime = self._runtime, None
+        if runtime is None:
+            return
+        if self._share:
+            shared.release(self._key, runtime)
+        else:
+            runtime.close()
 
     # --- catalog --------------------------------------------------------------------
 
     def voices(self) -> Sequence[VoiceInfo]:
-        rate = self._codec.sample_rate_hz if self._codec is not None else SAMPLE_RATE_HZ
+        runtime = self._runtime
+        rate = runtime.codec.sample_rate_hz if runtime is not None else SAMPLE_RATE_HZ
         return [
             VoiceInfo(id=voice_id, engine=self.name, language="en", sample_rate_hz=rate,
                       description=description)
@@ -130,12 +152,16 @@ class Maya1Engine:
 
     def synthesize_batch(self, requests: Sequence[SegmentRequest]) -> list[list[AudioChunk]]:
         prepared = [self._request(r.text, r.voice_id, r.params) for r in requests]
-        backend, _ = self._loaded()
+        runtime = self._loaded()
         results: list[list[AudioChunk]] = []
         size = self.capabilities.max_batch_size
         for start in range(0, len(prepared), size):
-            with _engine_errors():
-                generated = backend.generate_batch(prepared[start:start + size])
+            try:
+                with _engine_errors():
+                    generated = runtime.backend.generate_batch(prepared[start:start + size])
+            except BaseException:
+                metrics.MAYA1_SEGMENTS.labels("failed").inc(len(prepared[start:start + size]))
+                raise
             for offset, token_ids in enumerate(generated):
                 item = start + offset
                 whole = self._whole(token_ids, item=item)
@@ -150,36 +176,48 @@ class Maya1Engine:
         description = self._settings.maya1_voices.get(voice_id)
         if description is None:
             raise VoiceNotFound(f"maya1 has no voice '{voice_id}'", param="voice")
-        if self._prompts is None:
-            raise NotReady("the maya1 engine is not loaded")
+        runtime = self._loaded()
         sampling = sampling_config(self._settings, as_maya1_options(params.options))
-        prompt = self._prompts.build(params.instructions or description, text)
+        prompt = runtime.prompts.build(params.instructions or description, text)
         return GenerationRequest(prompt_ids=prompt, sampling=sampling)
 
-    def _stream(self, request: GenerationRequest) -> Iterator[AudioChunk]:
-        backend, codec = self._loaded()
-        assembler = FrameAssembler(self._tokens, strict=self._settings.maya1_strict_frames)
-        decoder = StreamingDecoder(codec.decode, codec.samples_per_frame)
-        with _engine_errors(), contextlib.closing(backend.stream(request)) as token_ids:
-            for token in token_ids:
-                frame = assembler.push(token)
-                if frame is not None:
-                    samples = decoder.push(frame)
-                    if samples is not None:
+    def _stream(self, request: GenerationRequest, *, record: bool = True
+                ) -> Iterator[AudioChunk]:
+        runtime = self._loaded()
+        assembler = FrameAssembler(self._tokens, policy=self._settings.maya1_stray_tokens)
+        decoder: StreamingDecoder | None = None
+        end = "failed"
+        try:
+            with (_engine_errors(), runtime.batcher.open_stream() as decode,
+                  contextlib.closing(runtime.backend.stream(request)) as token_ids):
+                decoder = StreamingDecoder(decode, runtime.codec.samples_per_frame)
+                for token in token_ids:
+                    if self._closing.is_set():
+                        raise EngineFailed("maya1: the engine was closed while generating")
+                    frame = assembler.push(token)
+                    if frame is not None and (samples := decoder.push(frame)) is not None:
                         yield self._chunk(samples)
-                if assembler.finished:
-                    break
-            _log_skipped(assembler.skipped)
-            if decoder.frames == 0:
-                raise EngineFailed("maya1 generated no audio (no whole frame before EOS)")
-            tail = decoder.flush()
-            if tail is not None and len(tail):
-                yield self._chunk(tail)
+                    if assembler.finished:
+                        break
+                end = "eos" if assembler.finished else "max_tokens"
+                if decoder.frames == 0:
+                    raise EngineFailed("maya1 generated no audio (no whole frame before EOS)")
+                tail = decoder.flush()
+                if tail is not None and len(tail):
+                    yield self._chunk(tail)
+        except GeneratorExit:
+            end = "closed"
+            raise
+        finally:
+            if record:
+                _record(self._settings.maya1_backend, end,
+                        decoder.frames if decoder is not None else 0, assembler)
 
     def _stretched(self, chunks: Iterator[AudioChunk], speed: float) -> Iterator[AudioChunk]:
         """``chunks`` played ``speed`` times as fast, at the same pitch."""
-        _, codec = self._loaded()
-        stretcher = TimeStretcher(codec.sample_rate_hz, speed)
+        from voxserve.audio.tempo import TimeStretcher  # PyAV: only when a speed asks for it
+
+        stretcher = TimeStretcher(self._loaded().codec.sample_rate_hz, speed)
         try:
             for chunk in chunks:
                 samples = stretcher.process(chunk.samples)
@@ -195,15 +233,16 @@ class Maya1Engine:
 
     def _whole(self, token_ids: Sequence[int], *, item: int) -> AudioChunk:
         """Non-streaming: all frames of one generated sequence, decoded at once."""
-        _, codec = self._loaded()
+        codec = self._loaded().codec
+        assembler = FrameAssembler(self._tokens, policy=self._settings.maya1_stray_tokens)
+        frames = assembler.push_all(token_ids)
+        _record(self._settings.maya1_backend, "eos" if assembler.finished else "max_tokens",
+                len(frames), assembler)
+        if not frames:
+            raise EngineFailed(
+                f"maya1 generated no audio for batch item {item} (no whole frame before EOS)"
+            )
         with _engine_errors(f"batch item {item}: "):
-            assembler = FrameAssembler(self._tokens, strict=self._settings.maya1_strict_frames)
-            frames = assembler.push_all(token_ids)
-            _log_skipped(assembler.skipped)
-            if not frames:
-                raise EngineFailed(
-                    f"maya1 generated no audio for batch item {item} (no whole frame before EOS)"
-                )
             return self._chunk(decode_whole(codec.decode, frames, codec.samples_per_frame))
 
     def _warm_up(self, prompts: PromptBuilder) -> None:
@@ -214,32 +253,38 @@ class Maya1Engine:
             prompt_ids=prompts.build(description, _WARMUP_TEXT),
             sampling=SamplingConfig(max_new_tokens=tokens, min_new_tokens=tokens, seed=0),
         )
-        for _ in self._stream(request):
+        for _ in self._stream(request, record=False):
             pass
 
-    def _loaded(self) -> tuple[Backend, SnacCodec]:
-        if self._backend is None or self._codec is None:
+    def _loaded(self) -> Maya1Runtime:
+        if self._runtime is None:
             raise NotReady("the maya1 engine is not loaded")
-        return self._backend, self._codec
+        return self._runtime
 
     def _chunk(self, samples: FloatSamples) -> AudioChunk:
-        _, codec = self._loaded()
-        return AudioChunk(samples=samples, sample_rate_hz=codec.sample_rate_hz)
+        return AudioChunk(samples=samples, sample_rate_hz=self._loaded().codec.sample_rate_hz)
 
 
 @contextlib.contextmanager
 def _engine_errors(context: str = "") -> Iterator[None]:
-    """Domain errors pass through; frame and runtime failures become ``EngineFailed``."""
+    """Domain errors pass through; runtime failures become ``EngineFailed``."""
     try:
         yield
     except VoxserveError:
         raise
-    except FrameError as exc:
-        raise EngineFailed(f"maya1 {context}generated a malformed frame: {exc}") from exc
     except Exception as exc:  # torch, transformers, vLLM and SNAC raise their own types
         raise EngineFailed(f"maya1 {context}failed: {exc}") from exc
 
 
-def _log_skipped(count: int) -> None:
-    if count:
-        logger.warning("maya1: skipped %d malformed frame(s) (lenient frames)", count)
+def _record(backend: str, end: str, frames: int, assembler: FrameAssembler) -> None:
+    """Count one segment: how it ended, its frames, its stray tokens."""
+    metrics.MAYA1_SEGMENTS.labels(end).inc()
+    if frames:
+        metrics.MAYA1_FRAMES.observe(frames)
+    if assembler.repaired_tokens:
+        metrics.MAYA1_STRAY_TOKENS.labels(backend, "repaired").inc(assembler.repaired_tokens)
+    if assembler.dropped_tokens:
+        metrics.MAYA1_STRAY_TOKENS.labels(backend, "frame_skipped").inc(
+            assembler.dropped_tokens)
+        logger.warning("maya1: skipped %d frame(s) holding %d stray token(s)",
+                       assembler.skipped, assembler.dropped_tokens)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from voxserve.engines.maya1.sampling import SamplingConfig
 from voxserve.engines.maya1.tokens import Maya1Tokens
+from voxserve.errors import EngineLoadError
 
 if TYPE_CHECKING:
     import torch
@@ -33,27 +34,43 @@ class Backend(Protocol):
     """What the engine needs from an LLM runtime. Implementations are thread-safe."""
 
     def stream(self, request: GenerationRequest) -> Generator[int, None, None]:
-        """Generated ids one by one, until EOS_AUDIO (not yielded) or ``max_new_tokens``.
+        """Generated ids one by one; EOS_AUDIO is the last one when the model ended the
+        speech, and there is none when ``max_new_tokens`` cut it.
 
-        Closing the generator early stops the generation.
+        Closing the generator early stops the generation. Raises ``EngineFailed`` when the
+        generation fails or the backend is closed meanwhile.
         """
 
     def generate_batch(self, requests: Sequence[GenerationRequest]) -> list[list[int]]:
-        """Generated ids (without EOS_AUDIO) of several requests, in request order."""
+        """Generated ids of several requests, in request order, each as :meth:`stream`
+        yields them. If one request fails, the others are stopped and ``EngineFailed`` is
+        raised."""
 
     def close(self) -> None:
-        """Release the model."""
+        """Release the model; streams and batches still running end with ``EngineFailed``."""
 
 
 def load_backend(
     settings: Settings, model_dir: Path, tokens: Maya1Tokens,
-    device: torch.device, dtype: torch.dtype,
+    device: torch.device, dtype: torch.dtype | None,
 ) -> Backend:
-    """Load the configured backend (``EngineLoadError`` when it cannot be)."""
+    """Load the configured backend (``EngineLoadError`` when it cannot be).
+
+    ``dtype`` ``None`` lets vLLM choose (the transformers backend always gets one).
+    """
     if settings.maya1_backend == "vllm":
         from voxserve.engines.maya1.backends.vllm_backend import VllmBackend
 
+        if settings.maya1_quantization != "none":
+            raise EngineLoadError(
+                "maya1: VOXSERVE_MAYA1_QUANTIZATION is for the transformers backend; vLLM "
+                "quantizes with VOXSERVE_MAYA1_VLLM_QUANTIZATION (e.g. fp8)"
+            )
         return VllmBackend.load(settings, model_dir, tokens, device, dtype)
     from voxserve.engines.maya1.backends.transformers_backend import TransformersBackend
 
-    return TransformersBackend.load(model_dir, tokens, device, dtype)
+    if dtype is None:
+        raise EngineLoadError("maya1: the transformers backend needs a resolved dtype")
+    return TransformersBackend.load(
+        model_dir, tokens, device, dtype, quantization=settings.maya1_quantization
+    )

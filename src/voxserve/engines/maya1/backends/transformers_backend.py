@@ -11,21 +11,26 @@ Generation is our own incremental decode loop over the model's KV cache rather t
 
 Each step runs the model on one new token per row, reusing the cache, with explicit
 position ids so that left padding does not shift the rotary positions of shorter prompts.
+``close`` makes every generation still running stop at its next step with ``EngineFailed``.
+
+``quantization="int8"`` stores the LM's linear weights as int8 with a scale per output
+channel (torchao's weight-only ``Int8WeightOnlyConfig``); activations keep the dtype.
 """
 
 from __future__ import annotations
 
 import inspect
+import threading
 from collections.abc import Generator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
 from voxserve.engines.maya1.backends import GenerationRequest
 from voxserve.engines.maya1.sampling import AudioTokenSampler
 from voxserve.engines.maya1.tokens import Maya1Tokens
-from voxserve.errors import EngineLoadError
+from voxserve.errors import EngineFailed, EngineLoadError
 
 
 class TransformersBackend:
@@ -35,10 +40,17 @@ class TransformersBackend:
         self._model = model
         self._tokens = tokens
         self._device = device
+        self._closed = threading.Event()
+
+    @property
+    def model(self) -> Any:
+        """The loaded causal LM (checks and benchmarks read its dtype and device)."""
+        return self._model
 
     @classmethod
     def load(
-        cls, model_dir: Path, tokens: Maya1Tokens, device: torch.device, dtype: torch.dtype
+        cls, model_dir: Path, tokens: Maya1Tokens, device: torch.device, dtype: torch.dtype,
+        *, quantization: Literal["none", "int8"] = "none",
     ) -> TransformersBackend:
         from transformers import AutoModelForCausalLM
 
@@ -50,27 +62,57 @@ class TransformersBackend:
             raise EngineLoadError(f"maya1: cannot load the model from {model_dir}: {exc}") from exc
         model.to(device)
         model.eval()
+        if quantization == "int8":
+            quantize_int8_weights(model)
         return cls(model, tokens, device)
 
     def stream(self, request: GenerationRequest) -> Generator[int, None, None]:
-        generation = _LockstepGeneration(self._model, self._tokens, self._device, [request])
+        generation = _LockstepGeneration(self._live_model(), self._tokens, self._device,
+                                         [request])
         while not generation.done:
+            self._check_open()
             (token,) = generation.advance()
-            if token is None or token == self._tokens.eos_audio:
+            if token is None:
                 return
             yield token
 
     def generate_batch(self, requests: Sequence[GenerationRequest]) -> list[list[int]]:
-        generation = _LockstepGeneration(self._model, self._tokens, self._device, requests)
+        generation = _LockstepGeneration(self._live_model(), self._tokens, self._device,
+                                         requests)
         outputs: list[list[int]] = [[] for _ in requests]
         while not generation.done:
+            self._check_open()
             for output, token in zip(outputs, generation.advance(), strict=True):
-                if token is not None and token != self._tokens.eos_audio:
+                if token is not None:
                     output.append(token)
         return outputs
 
     def close(self) -> None:
+        self._closed.set()
         self._model = None
+
+    def _live_model(self) -> Any:
+        self._check_open()
+        return self._model
+
+    def _check_open(self) -> None:
+        if self._closed.is_set():
+            raise EngineFailed("maya1: the transformers backend was closed")
+
+
+def quantize_int8_weights(model: torch.nn.Module) -> None:
+    """Weight-only INT8 for every linear layer of ``model`` (in place; torchao)."""
+    try:
+        from torchao.quantization import Int8WeightOnlyConfig, quantize_
+    except ImportError as exc:
+        raise EngineLoadError(
+            "maya1: VOXSERVE_MAYA1_QUANTIZATION=int8 needs torchao (the 'maya1-int8' extra): "
+            f"{exc}"
+        ) from exc
+    try:
+        quantize_(model, Int8WeightOnlyConfig())
+    except Exception as exc:  # an unsupported device or dtype
+        raise EngineLoadError(f"maya1: INT8 weight quantization failed: {exc}") from exc
 
 
 class _LockstepGeneration:

@@ -1,0 +1,172 @@
+"""The slot mask on real tensors, and both vLLM processor classes driven the way vLLM drives
+them (``fake_vllm`` mirrors the base classes and the batch-update semantics)."""
+
+from __future__ import annotations
+
+import random
+import sys
+from collections.abc import Iterator
+from types import ModuleType
+
+import numpy as np
+import pytest
+import torch
+
+from tests.unit.maya1 import fake_vllm
+from voxserve.engines.maya1.slot_mask import (
+    EXTRA_ARGS_KEY,
+    SlotLayout,
+    mask_to_slots,
+    parse_layout,
+)
+from voxserve.engines.maya1.tokens import Maya1Tokens
+
+TOKENS = Maya1Tokens()
+LAYOUT = SlotLayout.of(TOKENS)
+VOCAB = 156940
+
+
+def _allowed(row: torch.Tensor) -> set[int]:
+    return set(torch.nonzero(torch.isfinite(row)).flatten().tolist())
+
+
+def _expected(step: int, layout: SlotLayout = LAYOUT) -> set[int]:
+    start = layout.first_code + (step % 7) * 4096
+    return {*range(start, start + 4096), layout.eos}
+
+
+def test_each_row_keeps_its_slot_codes_and_eos_only() -> None:
+    steps = torch.tensor([0, 1, 6, 7, 13, 700])
+    logits = torch.randn(len(steps), VOCAB)
+    original = logits.clone()
+    other = SlotLayout(first_code=1000, eos=999)  # a layout is per request
+    firsts = torch.tensor([LAYOUT.first_code] * 5 + [other.first_code])
+    eos = torch.tensor([LAYOUT.eos] * 5 + [other.eos])
+    enabled = torch.tensor([True, True, True, False, True, True])
+    masked = mask_to_slots(logits, steps, firsts, eos, enabled)
+    assert masked is logits  # in place, as vLLM prefers
+    for row, step in enumerate(steps.tolist()):
+        if not enabled[row]:
+            assert torch.equal(masked[row], original[row])
+            continue
+        layout = other if row == 5 else LAYOUT
+        assert _allowed(masked[row]) == _expected(step, layout)
+        kept = torch.isfinite(masked[row])
+        assert torch.equal(masked[row][kept], original[row][kept])
+
+
+def test_layouts_travel_in_extra_args_and_bad_ones_are_refused() -> None:
+    assert parse_layout(None) is None and parse_layout({"other": 1}) is None
+    assert parse_layout(LAYOUT.extra_args()) == LAYOUT
+    for bad in ({"first_code": 1}, {"first_code": -1, "eos": 2},
+                {"first_code": True, "eos": 2}, {"first_code": 1, "eos": 2, "x": 3}, [1, 2]):
+        with pytest.raises(ValueError, match=EXTRA_ARGS_KEY):
+            parse_layout({EXTRA_ARGS_KEY: bad})
+    LAYOUT.check_vocabulary(VOCAB)
+    with pytest.raises(ValueError, match="vocabulary of 156000"):
+        LAYOUT.check_vocabulary(156000)
+
+
+@pytest.fixture
+def processors(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[ModuleType, ModuleType]]:
+    for name, module in fake_vllm.modules(mrv2_processors=True).items():
+        monkeypatch.setitem(sys.modules, name, module)
+    from voxserve.engines.maya1.backends import vllm_mask_v1, vllm_mask_v2
+
+    yield vllm_mask_v1, vllm_mask_v2
+
+
+class _Config:
+    class model_config:  # noqa: N801 (vLLM's attribute name)
+        @staticmethod
+        def get_vocab_size() -> int:
+            return VOCAB
+
+
+def _params(masked: bool) -> fake_vllm.SamplingParams:
+    return fake_vllm.SamplingParams(extra_args=LAYOUT.extra_args() if masked else None)
+
+
+def test_v1_processor_follows_rows_through_adds_removals_and_moves(
+    processors: tuple[ModuleType, ModuleType]
+) -> None:
+    """Random batch histories, as ``InputBatch`` reports them; a reference dict says which
+    request is in which row and how far it is."""
+    v1, _ = processors
+    rng = random.Random(7)
+    processor = v1.SlotMaskProcessor(_Config, torch.device("cpu"), False)
+    assert not processor.is_argmax_invariant()
+    rows: dict[int, tuple[bool, list[int]]] = {}
+    size = 0
+    for _ in range(60):
+        removed = [r for r in list(rows) if rng.random() < 0.2]
+        for row in removed:
+            del rows[row]
+        added = []
+        for _ in range(rng.randint(0, 2)):
+            free = [r for r in range(size + 1) if r not in rows]
+            row = free[0]
+            masked, output = rng.random() < 0.8, [0] * rng.randint(0, 20)
+            rows[row] = (masked, output)
+            added.append((row, _params(masked), [1, 2], output))
+            size = max(size, row + 1)
+        moved = []
+        if len(rows) >= 2 and rng.random() < 0.5:
+            a, b = rng.sample(sorted(rows), 2)
+            rows[a], rows[b] = rows[b], rows[a]
+            moved.append((a, b, fake_vllm.MoveDirectionality.SWAP))
+        free = [r for r in range(size) if r not in rows]
+        if free and rows and max(rows) > free[0]:
+            last = max(rows)
+            rows[free[0]] = rows.pop(last)
+            moved.append((last, free[0], fake_vllm.MoveDirectionality.UNIDIRECTIONAL))
+        size = max(rows) + 1 if rows else 0
+        processor.update_state(fake_vllm.BatchUpdate(size, removed, added, moved))
+        for _, output in rows.values():
+            output.append(0)  # one more token generated by every request
+        logits = processor.apply(torch.randn(size, VOCAB))
+        for row in range(size):
+            if row in rows and rows[row][0]:
+                assert _allowed(logits[row]) == _expected(len(rows[row][1]))
+            else:
+                assert torch.isfinite(logits[row]).all()
+    processor.update_state(None)  # no change to the batch: nothing to do
+
+
+def test_v2_processor_masks_rows_in_any_order_by_slot_and_position(
+    processors: tuple[ModuleType, ModuleType]
+) -> None:
+    _, v2 = processors
+    prompt_len = fake_vllm._UvaBacked(8)
+    state = fake_vllm.LogitsProcRequestState(torch.device("cpu"), 8, VOCAB, prompt_len)
+    processor = v2.SlotMaskProcessor(_Config, state)
+    slots = {0: (True, 5), 3: (False, 9), 5: (True, 30), 6: (True, 2)}  # slot: (masked, prompt)
+    for slot, (masked, length) in slots.items():
+        prompt_len.np[slot] = length
+        assert processor.add_request(slot, _params(masked)) is masked
+    prompt_len.copy_to_uva()
+    processor.apply_staged_writes()
+    generated = {0: 0, 3: 4, 5: 13, 6: 700}
+    order = [6, 3, 0, 5]  # rows are not slots
+    pos = torch.tensor([slots[s][1] + generated[s] - 1 for s in order])
+    idx = torch.tensor(order, dtype=torch.int32)
+    ctx = fake_vllm.LogitsContext(idx, idx, idx.numpy(), torch.zeros_like(idx),
+                                  torch.zeros_like(idx), pos, pos.numpy() + 1)
+    logits = processor.apply(torch.randn(len(order), VOCAB), ctx)
+    for row, slot in enumerate(order):
+        if slots[slot][0]:
+            assert _allowed(logits[row]) == _expected(generated[slot])
+        else:
+            assert torch.isfinite(logits[row]).all()
+    # a recycled slot forgets its previous request; a step with no masked row is untouched
+    assert processor.add_request(0, _params(False)) is False
+    processor.apply_staged_writes()
+    only = torch.tensor([0, 3], dtype=torch.int32)
+    ctx = fake_vllm.LogitsContext(only, only, only.numpy(), torch.zeros_like(only),
+                                  torch.zeros_like(only), torch.tensor([9, 9]),
+                                  np.array([10, 10]))
+    untouched = torch.randn(2, VOCAB)
+    assert torch.equal(processor.apply(untouched.clone(), ctx), untouched)
+    with pytest.raises(ValueError):
+        v2.SlotMaskProcessor.validate_params(fake_vllm.SamplingParams(
+            extra_args={EXTRA_ARGS_KEY: {"first_code": "x", "eos": 1}}))
