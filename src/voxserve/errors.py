@@ -228,3 +228,10 @@ class HeadersTooLarge(InvalidRequest):
     """Too many request headers, or too many header bytes (HTTP 431; by the middleware)."""
 
     code = "headers_too_large"
+
+
+class UnsafeUrl(InvalidRequest):
+    """A URL the server would call (a webhook) is not an http(s) URL of a public address,
+    or its host does not resolve (HTTP 400; at submission, and again before each call)."""
+
+    code = "unsafe_url"
