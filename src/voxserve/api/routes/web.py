@@ -24,6 +24,7 @@ _CONTENT_TYPES = {
     ".js": "text/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",
     ".svg": "image/svg+xml",
+    ".png": "image/png",
 }
 #: Only plain names of the known kinds: no directories, no dot files, no traversal.
 _NAME = re.compile(r"^[A-Za-z0-9_-]+\.(?:js|css|svg)$")
@@ -36,24 +37,31 @@ _CSP = (
 
 
 @dataclass(frozen=True)
-class _Asset:
+class Asset:
     body: bytes
     content_type: str
     etag: str
 
 
 @lru_cache(maxsize=32)
-def _load(name: str) -> _Asset | None:
-    resource = resources.files("voxserve.api").joinpath("web", name)
+def load_asset(name: str, package: str = "voxserve.api", folder: str = "web") -> Asset | None:
+    """A file shipped in ``package``'s ``folder`` (read once), or None."""
+    resource = resources.files(package).joinpath(folder, name)
     if not resource.is_file():
         return None
     body = resource.read_bytes()
     suffix = name[name.rfind("."):]
     digest = hashlib.sha256(body).hexdigest()[:32]
-    return _Asset(body, _CONTENT_TYPES[suffix], f'"{digest}"')
+    return Asset(body, _CONTENT_TYPES[suffix], f'"{digest}"')
 
 
-def _answer(request: Request, asset: _Asset, *, page: bool) -> Response:
+def _load(name: str) -> Asset | None:
+    return load_asset(name)
+
+
+def answer_asset(request: Request, asset: Asset, *, page: bool) -> Response:
+    """``asset`` with its ETag (``304`` when the browser has it), as a page (with the
+    Content-Security-Policy) or as one of a page's files."""
     headers = {
         "ETag": asset.etag,
         "Cache-Control": "no-cache",
@@ -77,7 +85,7 @@ async def index(request: Request) -> Response:
     asset = _load("index.html")
     if asset is None:  # a broken install; say so rather than a blank page
         raise HTTPException(404, "the web UI is not installed")
-    return _answer(request, asset, page=True)
+    return answer_asset(request, asset, page=True)
 
 
 @router.api_route("/static/{name}", methods=["GET", "HEAD"])
@@ -86,4 +94,4 @@ async def static(name: str, request: Request) -> Response:
     asset = _load(name) if _NAME.match(name) else None
     if asset is None:
         raise HTTPException(404, f"no static file '{name}'")
-    return _answer(request, asset, page=False)
+    return answer_asset(request, asset, page=False)
