@@ -105,7 +105,7 @@ def _normal_host(host: str) -> str:
 
 
 def resolve_target(
-    url: str, policy: OutboundPolicy, *, resolver: Resolver = socket.getaddrinfo
+    url: str, policy: OutboundPolicy, *, resolver: Resolver | None = None
 ) -> Target:
     """Check ``url`` and resolve it to one allowed address; :class:`UnsafeUrl` otherwise.
     Blocking (DNS): call it from a thread."""
@@ -120,7 +120,7 @@ def resolve_target(
     host = parts.hostname
     port = port or (443 if scheme == "https" else 80)
     try:
-        infos = resolver(host, port, type=socket.SOCK_STREAM)
+        infos = (resolver or socket.getaddrinfo)(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
         raise UnsafeUrl(f"webhook_url: the host '{host}' does not resolve",
                         param="webhook_url") from None

@@ -21,6 +21,7 @@ from voxserve.errors import (
     ProjectConflict,
     ProjectNotFound,
     ProjectNotReady,
+    UnsafeUrl,
 )
 from voxserve.jobs.outputs import chapter_file_prefix
 from voxserve.jobs.store.models import ProjectState, utcnow
@@ -162,7 +163,7 @@ class ProjectService:
         parse_options(engine, options)
         check_speed(spec.speed)
         if spec.webhook_url and not spec.webhook_url.startswith(("http://", "https://")):
-            raise InvalidRequest("webhook_url must be an http(s) URL", param="webhook_url")
+            raise UnsafeUrl("webhook_url must be an http(s) URL", param="webhook_url")
         name = spec.name or document.title or default_name or "Untitled"
         return NewProject(
             name=name, model=engine.name, voice=voice.id,
