@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request, Response
 
-from voxserve.api.routes.web import answer_asset, load_asset
+from voxserve.api.routes.web import CSP, answer_asset, load_asset
 
 router = APIRouter(tags=["docs"], include_in_schema=False)
 
@@ -26,12 +26,23 @@ VENDOR_FILES = frozenset({"swagger-ui-bundle.js", "swagger-ui.css", "redoc.stand
 #: This package's own files for the pages.
 OWN_FILES = frozenset({"docs.js"})
 
+#: ReDoc's styles (styled-components) go into ``<style>`` elements it creates empty and
+#: fills through the CSSOM, which the policy does not restrict; its one static stylesheet
+#: (perfect-scrollbar's) is inserted as text. Those two exact contents are allowed by
+#: hash, and its search index runs in a worker it starts from a blob; scripts and
+#: everything else stay as strict as on the web UI.
+_EMPTY_STYLE = "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='"
+_SCROLLBAR_STYLE = "'sha256-QMIg+bpjm3JdElJ388KYke01izlUW0UoNOeKjpMxdgc='"
+REDOC_CSP = CSP.replace(
+    "style-src 'self'", f"style-src 'self' {_EMPTY_STYLE} {_SCROLLBAR_STYLE}"
+) + "; worker-src 'self' blob:"
 
-def _page(request: Request, name: str) -> Response:
+
+def _page(request: Request, name: str, csp: str = CSP) -> Response:
     asset = load_asset(name, "voxserve.api", "docs")
     if asset is None:  # a broken install; say so rather than a blank page
         raise HTTPException(404, "the API docs are not installed")
-    return answer_asset(request, asset, page=True)
+    return answer_asset(request, asset, page=True, csp=csp)
 
 
 @router.api_route("/docs", methods=["GET", "HEAD"])
@@ -43,7 +54,7 @@ async def swagger_ui(request: Request) -> Response:
 @router.api_route("/redoc", methods=["GET", "HEAD"])
 async def redoc(request: Request) -> Response:
     """ReDoc: the same OpenAPI document as a reference page."""
-    return _page(request, "redoc.html")
+    return _page(request, "redoc.html", REDOC_CSP)
 
 
 @router.api_route("/docs/assets/{name}", methods=["GET", "HEAD"])

@@ -41,6 +41,25 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorResponse}, 413: {"model": ErrorResponse}, 422: {"model": ErrorResponse},
 }
 
+def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """A pydantic JSON schema with its ``$defs`` put in place of their ``$ref``s: inside an
+    OpenAPI operation, ``#/$defs/…`` points nowhere (ReDoc fails on it)."""
+    definitions = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return resolve(definitions[ref.removeprefix("#/$defs/")])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    resolved: dict[str, Any] = resolve(schema)
+    return resolved
+
+
 _UPLOAD_SCHEMA = {
     "requestBody": {
         "content": {
@@ -53,7 +72,7 @@ _UPLOAD_SCHEMA = {
                         "webhook_url")},
                 },
             }},
-            "application/json": {"schema": ProjectTextRequest.model_json_schema()},
+            "application/json": {"schema": _inline_refs(ProjectTextRequest.model_json_schema())},
         },
         "required": True,
     }

@@ -29,7 +29,7 @@ _CONTENT_TYPES = {
 #: Only plain names of the known kinds: no directories, no dot files, no traversal.
 _NAME = re.compile(r"^[A-Za-z0-9_-]+\.(?:js|css|svg)$")
 #: Scripts, styles and media from this origin only (blob: for audio built in the page).
-_CSP = (
+CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
     "frame-ancestors 'none'; form-action 'self'"
@@ -59,16 +59,18 @@ def _load(name: str) -> Asset | None:
     return load_asset(name)
 
 
-def answer_asset(request: Request, asset: Asset, *, page: bool) -> Response:
+def answer_asset(
+    request: Request, asset: Asset, *, page: bool, csp: str = CSP
+) -> Response:
     """``asset`` with its ETag (``304`` when the browser has it), as a page (with the
-    Content-Security-Policy) or as one of a page's files."""
+    Content-Security-Policy ``csp``) or as one of a page's files."""
     headers = {
         "ETag": asset.etag,
         "Cache-Control": "no-cache",
         "X-Content-Type-Options": "nosniff",
     }
     if page:
-        headers["Content-Security-Policy"] = _CSP
+        headers["Content-Security-Policy"] = csp
         headers["Referrer-Policy"] = "no-referrer"
     if asset.etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
