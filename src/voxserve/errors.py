@@ -224,6 +224,13 @@ class JsonTooDeep(InvalidRequest):
     code = "json_too_deep"
 
 
+class JsonTooManyValues(InvalidRequest):
+    """The JSON body holds more than ``max_json_values`` values (HTTP 400; by the
+    middleware): parsing millions of tiny values would take seconds."""
+
+    code = "json_too_many_values"
+
+
 class HeadersTooLarge(InvalidRequest):
     """Too many request headers, or too many header bytes (HTTP 431; by the middleware)."""
 

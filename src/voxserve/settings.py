@@ -244,6 +244,8 @@ class Settings(BaseSettings):
     rate_limit_storage_url: str = "memory"
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_json_depth: int = Field(default=16, ge=2, le=256)
+    #: Values (and keys) a JSON body may hold: parsing millions of tiny ones takes seconds.
+    max_json_values: int = Field(default=10_000, ge=100, le=10_000_000)
     #: ``none``, ``file`` (JSON lines at ``audit_log_file``) or ``database``.
     audit_log: Literal["none", "file", "database"] = "file"
     audit_log_file: Path | None = None

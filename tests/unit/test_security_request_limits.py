@@ -328,3 +328,20 @@ def test_incremental_depth_equals_the_parsed_depth(value: object, cuts: list[int
         scanner.feed(text[previous:cut])
         previous = cut
     assert scanner.max_depth == _reference_depth(value) == json_depth(text)
+
+
+def test_millions_of_tiny_values_are_refused_early() -> None:
+    """``["", "", …]`` costs pydantic seconds per 20 MB (with the GIL held): the value count
+    is bounded like the depth, and reading stops at the chunk that passes it."""
+    inner = Echo()
+    app = RequestLimitsMiddleware(inner, max_body_bytes=20 * 1024 * 1024, max_json_depth=8,
+                                  max_json_values=10_000)
+    chunk = b'"",' * 20_000
+    status, body, consumed = run(app, body_chunks=[b'{"text": ['] + [chunk] * 100,
+                                 headers={"content-type": "application/json"})
+    assert status == 400 and body["error"]["code"] == "json_too_many_values"
+    assert consumed == len(b'{"text": [') + len(chunk) and not inner.called
+    # a large text is one value, however long
+    big = json.dumps({"input": "a, b: [c] {d}" * 100_000}).encode()
+    status, body, _ = run(app, body_chunks=[big], headers={"content-type": "application/json"})
+    assert (status, body) == (200, {"size": len(big)})

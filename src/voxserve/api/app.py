@@ -117,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body_bytes=settings.max_body_bytes,
         max_json_depth=settings.max_json_depth,
         overrides={"/v1/projects": settings.max_upload_bytes},
+        max_json_values=settings.max_json_values,
     )
     app.add_middleware(RateLimitMiddleware)
     app.add_middleware(AuthenticationMiddleware, authenticator=authenticator,

@@ -1,4 +1,5 @@
-"""How deeply a JSON text nests, measured incrementally and in bounded work per byte.
+"""How deeply a JSON text nests and how many values it holds, measured incrementally and in
+bounded work per byte.
 
 A guard that runs on raw request bytes before any JSON parser sees them (deeply nested JSON
 makes recursive parsers slow or overflow their stack). :class:`JsonDepthScanner` takes the
@@ -6,6 +7,11 @@ text in pieces as it arrives, so a caller can stop reading as soon as the limit 
 and its work is a fixed number of vectorized (numpy) passes over each byte whatever the
 content: no regular expression whose cost depends on what an attacker sends, and never more
 than :data:`SLICE_BYTES` of temporary arrays however large a piece is.
+
+Besides the depth it counts the text's values (:attr:`JsonDepthScanner.values`: every
+``[``, ``{``, ``,`` and ``:`` outside strings, about one per value or key): parsing and
+validating millions of tiny values (``["", "", …]``) costs a parser seconds per 20 MB,
+while a few large strings cost next to nothing, so a caller bounds the values too.
 
 Strings are followed the way a JSON parser does: a ``"`` opens or closes one unless an odd
 run of backslashes precedes it, and brackets inside strings do not count. For valid JSON
@@ -23,16 +29,20 @@ SLICE_BYTES = 64 * 1024
 _STEP = np.zeros(256, dtype=np.int32)
 _STEP[[ord("["), ord("{")]] = 1
 _STEP[[ord("]"), ord("}")]] = -1
+#: Characters that start a value or a key outside strings.
+_VALUE = np.zeros(256, dtype=np.int32)
+_VALUE[[ord("["), ord("{"), ord(","), ord(":")]] = 1
 _QUOTE = ord('"')
 _BACKSLASH = ord("\\")
 
 
 class JsonDepthScanner:
     """Feed pieces of a JSON text with :meth:`feed`; :attr:`max_depth` is the deepest
-    ``[``/``{`` nesting seen so far."""
+    ``[``/``{`` nesting seen so far, :attr:`values` the ``[ { , :`` outside strings."""
 
     def __init__(self) -> None:
         self.max_depth = 0
+        self.values = 0
         self._depth = 0
         self._in_string = False
         #: Backslashes that ended the previous piece (an escape may span two pieces).
@@ -65,12 +75,15 @@ class JsonDepthScanner:
             quotes = chars == _QUOTE
             self._backslashes = 0
         steps = _STEP[chars]
+        values = _VALUE[chars]
         if quotes.any():
             inside = (np.cumsum(quotes, dtype=np.int32) + int(self._in_string)) & 1
             steps[inside == 1] = 0
+            values[inside == 1] = 0
             self._in_string = bool(inside[-1])
         elif self._in_string:
             return  # all of it inside one string
+        self.values += int(values.sum())
         if not steps.any():
             return
         depth = np.cumsum(steps, dtype=np.int32)

@@ -19,14 +19,16 @@ authentication on nobody without a valid credential gets a body read or scanned)
   ``Content-Type`` at all) are read here, each chunk's nesting depth scanned as it arrives
   (:class:`~voxserve.security.json_depth.JsonDepthScanner`: a fixed, small amount of work
   per byte, at most 64 KiB at a time, so the event loop is never held long) → 400
-  ``json_too_deep`` as soon as it is deeper than ``max_json_depth`` (the rest is left
-  unread), before pydantic parses it; the body is then replayed to the app unchanged.
+  ``json_too_deep`` as soon as it is deeper than ``max_json_depth``, or
+  ``json_too_many_values`` once it holds more than ``max_json_values`` values (millions
+  of tiny values take a parser seconds; a few big strings take it nothing), the rest left
+  unread, before pydantic parses it; the body is then replayed to the app unchanged.
 * Per-route limits: ``overrides`` maps a path prefix to its byte limit (the longest
   matching prefix wins), e.g. ``{"/v1/projects": settings.max_upload_bytes}``.
 
 The refusals are domain errors (:class:`RequestTooLarge`, :class:`JsonTooDeep`,
-:class:`HeadersTooLarge`, :class:`InvalidRequest` for a bad or repeated header) answered
-through ``voxserve.api.errors``, like every other error.
+:class:`JsonTooManyValues`, :class:`HeadersTooLarge`, :class:`InvalidRequest` for a bad
+or repeated header) answered through ``voxserve.api.errors``, like every other error.
 """
 
 from __future__ import annotations
@@ -36,7 +38,13 @@ from collections.abc import Mapping
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from voxserve.api.errors import send_error
-from voxserve.errors import HeadersTooLarge, InvalidRequest, JsonTooDeep, RequestTooLarge
+from voxserve.errors import (
+    HeadersTooLarge,
+    InvalidRequest,
+    JsonTooDeep,
+    JsonTooManyValues,
+    RequestTooLarge,
+)
 from voxserve.security.json_depth import JsonDepthScanner, json_depth
 
 __all__ = ["MAX_HEADERS", "MAX_HEADER_BYTES", "RequestLimitsMiddleware", "json_depth"]
@@ -60,10 +68,12 @@ class RequestLimitsMiddleware:
         max_body_bytes: int,
         max_json_depth: int,
         overrides: Mapping[str, int] | None = None,
+        max_json_values: int = 10_000,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.max_json_depth = max_json_depth
+        self.max_json_values = max_json_values
         # Longest prefix first, so "/v1/projects/x" beats "/v1".
         self.overrides = sorted((overrides or {}).items(), key=lambda kv: -len(kv[0]))
 
@@ -131,6 +141,11 @@ class RequestLimitsMiddleware:
                 more = bool(message.get("more_body", False))
                 await send_error(send, JsonTooDeep(
                     f"the JSON body nests deeper than {self.max_json_depth} levels"), close=more)
+                return
+            if scanner.values > self.max_json_values:
+                more = bool(message.get("more_body", False))
+                await send_error(send, JsonTooManyValues(
+                    f"the JSON body holds more than {self.max_json_values} values"), close=more)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
