@@ -538,3 +538,19 @@ def test_tls_refuses_old_versions_and_sends_hsts(tmp_path: Path) -> None:
     finally:
         process.kill()
         process.wait(10)
+
+
+def test_d7_metrics_on_a_port_of_their_own(tmp_path: Path) -> None:
+    """With VOXSERVE_METRICS_PORT, /metrics leaves the API port (which needs a key for
+    everything but probes) for a port Prometheus scrapes without one."""
+    from tests.conftest import free_port
+
+    metrics_port = free_port()
+    server = _start(tmp_path, VOXSERVE_AUTH="api_key", VOXSERVE_METRICS_PORT=str(metrics_port))
+    try:
+        admin = _key(server, "admin")
+        assert httpx.get(f"{server.url}/metrics", headers=_auth(admin)).status_code == 404
+        scraped = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics")
+        assert scraped.status_code == 200 and "voxserve_http_requests_total" in scraped.text
+    finally:
+        _stop(server)
