@@ -332,8 +332,11 @@ class RawTarget:
 
 
 def speech_body(text: str, response_format: str = "pcm") -> bytes:
+    # at the voice's rate: pcm defaults to OpenAI's 24 kHz, which would add a resampling
+    # step the raw engine does not have
     return json.dumps(
-        {"model": "piper", "voice": "joe", "input": text, "response_format": response_format}
+        {"model": "piper", "voice": "joe", "input": text, "response_format": response_format,
+         "sample_rate": 22050}
     ).encode()
 
 

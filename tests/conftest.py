@@ -88,7 +88,9 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real ``voxserve serve`` process with the bundled voice, on a free loopback port."""
     port = free_port()
     log_path = tmp_path_factory.mktemp("server") / "server.log"
-    env = {**os.environ, "VOXSERVE_DATA_DIR": str(tmp_path_factory.mktemp("server-data"))}
+    env = {**os.environ, "VOXSERVE_DATA_DIR": str(tmp_path_factory.mktemp("server-data")),
+           # the projects test's webhook receiver listens on loopback (refused otherwise)
+           "VOXSERVE_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1"}
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "voxserve", "serve", "--port", str(port)],

@@ -1,4 +1,8 @@
-"""``voxserve`` command line: serve, worker, say, convert, voices."""
+"""``voxserve`` command line: serve, worker, say, convert, voices, keys.
+
+Help is plain text (``-h`` or ``--help``) in click's usual shape: ``TEXT`` for a required
+argument, ``--port PORT`` for an option with a value, bare flags, and every default.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +12,65 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
+from voxserve import __version__
 from voxserve.errors import VoxserveError
 from voxserve.logs import configure_logging
 from voxserve.settings import Settings
 from voxserve.types import MAX_SPEED, MIN_SPEED, AudioFormat
 
-app = typer.Typer(
-    name="voxserve", help="Text-to-speech server and tools.", no_args_is_help=True,
-    add_completion=False,
-)
+_CONTEXT = {"help_option_names": ["-h", "--help"], "show_default": True}
+
+
+class _Command(TyperCommand):
+    """A command whose usage line names arguments as click does (``TEXT``, ``[TEXT]``) and
+    whose argument rows show no type label (the metavar says it)."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if isinstance(param, TyperArgument):
+                name = param.metavar or (param.name or "ARG").upper()
+                pieces.append(name if param.required else f"[{name}]")
+        return pieces
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        for param in self.get_params(ctx):
+            if isinstance(param, TyperArgument):
+                param.display_type_rich = lambda ctx: None  # type: ignore[method-assign]
+            elif isinstance(param, TyperOption) and isinstance(param.show_default, str):
+                # a described default ("127.0.0.1"), shown as it is, not as "(127.0.0.1)"
+                param._get_default_string = (  # type: ignore[method-assign]
+                    lambda *, text=param.show_default, **_: text)
+        super().format_help(ctx, formatter)
+
+
+class _Group(TyperGroup):
+    command_class = _Command
+
+
+def _typer(**kwargs: Any) -> typer.Typer:
+    return typer.Typer(cls=_Group, rich_markup_mode=None, context_settings=_CONTEXT,
+                       no_args_is_help=True, add_completion=False, **kwargs)
+
+
+app = _typer(name="voxserve", help="Text-to-speech server and tools.")
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"voxserve {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option(
+        "--version", "-V", help="Print the version and exit.", is_eager=True,
+        callback=_show_version)] = False,
+) -> None:
+    """Text-to-speech server and tools."""
 
 _SUFFIX_FORMATS = {
     ".wav": AudioFormat.WAV, ".mp3": AudioFormat.MP3, ".ogg": AudioFormat.OPUS,
@@ -34,18 +87,30 @@ def _settings(**overrides: Any) -> Settings:
         raise typer.Exit(2) from None
 
 
-@app.command()
+_DEFAULTS = Settings.model_fields
+
+
+@app.command(cls=_Command)
 def serve(
-    host: Annotated[str | None, typer.Option(help="Bind address [VOXSERVE_HOST]")] = None,
-    port: Annotated[int | None, typer.Option(help="Port [VOXSERVE_PORT]")] = None,
-    models_dir: Annotated[
-        Path | None, typer.Option(help="Extra Piper voices [VOXSERVE_MODELS_DIR]")
-    ] = None,
-    log_level: Annotated[str | None, typer.Option(help="Log level [VOXSERVE_LOG_LEVEL]")] = None,
-    ssl_certfile: Annotated[
-        Path | None, typer.Option(help="TLS certificate (PEM); serve HTTPS with --ssl-keyfile")
-    ] = None,
-    ssl_keyfile: Annotated[Path | None, typer.Option(help="TLS private key (PEM)")] = None,
+    host: Annotated[str | None, typer.Option(
+        help="Bind address [VOXSERVE_HOST]", metavar="HOST",
+        show_default=str(_DEFAULTS["host"].default))] = None,
+    port: Annotated[int | None, typer.Option(
+        help="Port [VOXSERVE_PORT]", metavar="PORT",
+        show_default=str(_DEFAULTS["port"].default))] = None,
+    models_dir: Annotated[Path | None, typer.Option(
+        help="Extra Piper voices [VOXSERVE_MODELS_DIR]", metavar="DIR",
+        show_default="<data dir>/models")] = None,
+    log_level: Annotated[str | None, typer.Option(
+        help="debug, info, warning, error [VOXSERVE_LOG_LEVEL]", metavar="LEVEL",
+        show_default=str(_DEFAULTS["log_level"].default))] = None,
+    log_format: Annotated[str | None, typer.Option(
+        help="json, text, or auto: text on a terminal [VOXSERVE_LOG_FORMAT]",
+        metavar="FORMAT", show_default=str(_DEFAULTS["log_format"].default))] = None,
+    ssl_certfile: Annotated[Path | None, typer.Option(
+        help="TLS certificate (PEM); serve HTTPS with --ssl-keyfile", metavar="FILE")] = None,
+    ssl_keyfile: Annotated[Path | None, typer.Option(
+        help="TLS private key (PEM)", metavar="FILE")] = None,
 ) -> None:
     """Start the HTTP server."""
     from voxserve.api.app import create_app
@@ -54,8 +119,9 @@ def serve(
     if (ssl_certfile is None) != (ssl_keyfile is None):
         typer.echo("voxserve: --ssl-certfile and --ssl-keyfile go together", err=True)
         raise typer.Exit(2)
-    settings = _settings(host=host, port=port, models_dir=models_dir, log_level=log_level)
-    configure_logging(settings.log_level)
+    settings = _settings(host=host, port=port, models_dir=models_dir, log_level=log_level,
+                         log_format=log_format)
+    configure_logging(settings.log_level, log_format=settings.log_format)
     try:
         application = create_app(settings)
     except VoxserveError as exc:
@@ -64,9 +130,11 @@ def serve(
     run_server(application, settings, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
 
 
-@app.command()
+@app.command(cls=_Command)
 def worker(
-    log_level: Annotated[str | None, typer.Option(help="Log level [VOXSERVE_LOG_LEVEL]")] = None,
+    log_level: Annotated[str | None, typer.Option(
+        help="debug, info, warning, error [VOXSERVE_LOG_LEVEL]", metavar="LEVEL",
+        show_default=str(_DEFAULTS["log_level"].default))] = None,
 ) -> None:
     """Convert document projects: consume segment tasks from RabbitMQ [VOXSERVE_QUEUE_URL]."""
     import asyncio
@@ -74,7 +142,7 @@ def worker(
     from voxserve.processes import run_worker
 
     settings = _settings(log_level=log_level)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, log_format=settings.log_format)
     try:
         asyncio.run(run_worker(settings))
     except VoxserveError as exc:
@@ -82,17 +150,23 @@ def worker(
         raise typer.Exit(2) from None
 
 
-@app.command()
+@app.command(cls=_Command)
 def convert(
     document: Annotated[Path, typer.Argument(help="Text, Markdown, HTML, EPUB or PDF file",
-                                             exists=True, dir_okay=False)],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Output directory")],
-    voice: Annotated[str | None, typer.Option(help="Voice id or alias")] = None,
-    model: Annotated[str | None, typer.Option(help="Model (engine) name or alias")] = None,
-    audio_format: Annotated[
-        AudioFormat, typer.Option("--format", "-f", help="Audio format of chapters and book")
-    ] = AudioFormat.MP3,
-    speed: Annotated[float, typer.Option(help=f"{MIN_SPEED} to {MAX_SPEED}")] = 1.0,
+                                             exists=True, dir_okay=False, metavar="FILE")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output directory",
+                                         metavar="DIR")],
+    voice: Annotated[str | None, typer.Option(
+        help="Voice id or alias", metavar="VOICE",
+        show_default=str(_DEFAULTS["default_voice"].default))] = None,
+    model: Annotated[str | None, typer.Option(
+        help="Model (engine) name or alias", metavar="MODEL",
+        show_default=str(_DEFAULTS["default_model"].default))] = None,
+    audio_format: Annotated[AudioFormat, typer.Option(
+        "--format", "-f", help="Audio format of chapters and book: "
+        + ", ".join(f.value for f in AudioFormat), metavar="FORMAT")] = AudioFormat.MP3,
+    speed: Annotated[float, typer.Option(
+        help=f"Speaking rate, {MIN_SPEED} to {MAX_SPEED}", metavar="SPEED")] = 1.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
 ) -> None:
     """Convert a document to an audiobook in OUTPUT, in-process (no server needed):
@@ -103,7 +177,7 @@ def convert(
     from voxserve.service.projects import ProjectSpec
 
     settings = _settings(piper_preload_voices=False)
-    configure_logging("warning", json_format=False)
+    configure_logging("warning", log_format="text")
     spec = ProjectSpec(model=model, voice=voice, audio_format=audio_format, speed=speed)
     with typer.progressbar(length=1, label="converting", file=sys.stderr,
                            hidden=quiet) as bar:
@@ -126,26 +200,37 @@ def convert(
         typer.echo(f"{project.name}: {len(files)} files in {output}", err=True)
 
 
-@app.command()
+@app.command(cls=_Command)
 def say(
-    text: Annotated[str, typer.Argument(help="Text to speak, or - to read standard input")],
-    output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="Output file (default: standard output)")
-    ] = None,
-    voice: Annotated[str | None, typer.Option(help="Voice id or alias")] = None,
-    model: Annotated[str | None, typer.Option(help="Model (engine) name or alias")] = None,
-    audio_format: Annotated[
-        AudioFormat | None,
-        typer.Option("--format", "-f", help="Audio format (default: by file suffix, else wav)"),
-    ] = None,
-    speed: Annotated[float, typer.Option(help=f"{MIN_SPEED} to {MAX_SPEED}")] = 1.0,
-    sample_rate: Annotated[int | None, typer.Option(help="Output sample rate in Hz")] = None,
+    text: Annotated[str, typer.Argument(help="Text to speak, or - to read standard input",
+                                        metavar="TEXT")],
+    output: Annotated[Path | None, typer.Option(
+        "-o", "--output", help="Output file; without it, standard output (not a terminal)",
+        metavar="FILE")] = None,
+    voice: Annotated[str | None, typer.Option(
+        help="Voice id or alias", metavar="VOICE",
+        show_default=str(_DEFAULTS["default_voice"].default))] = None,
+    model: Annotated[str | None, typer.Option(
+        help="Model (engine) name or alias", metavar="MODEL",
+        show_default=str(_DEFAULTS["default_model"].default))] = None,
+    audio_format: Annotated[AudioFormat | None, typer.Option(
+        "--format", "-f", help="Audio format: " + ", ".join(f.value for f in AudioFormat),
+        metavar="FORMAT", show_default="by the file's suffix, else wav")] = None,
+    speed: Annotated[float, typer.Option(
+        help=f"Speaking rate, {MIN_SPEED} to {MAX_SPEED}", metavar="SPEED")] = 1.0,
+    sample_rate: Annotated[int | None, typer.Option(
+        help="Output sample rate in Hz", metavar="HZ",
+        show_default="the voice's (pcm: 24000)")] = None,
 ) -> None:
     """Synthesize text to an audio file, in-process (no server needed)."""
     import asyncio
 
     from voxserve.service.speech_job import SpeechInput
 
+    if output is None and sys.stdout.isatty():
+        typer.echo("voxserve: not writing audio to a terminal; give a file with -o FILE "
+                   "(e.g. -o hello.wav) or redirect standard output (> hello.wav)", err=True)
+        raise typer.Exit(2)
     if text == "-":
         text = sys.stdin.read()
     if audio_format is None:
@@ -153,7 +238,7 @@ def say(
         audio_format = _SUFFIX_FORMATS.get(suffix, AudioFormat.WAV)
     # One request: one engine replica with every core (no concurrency to serve).
     settings = _settings(piper_preload_voices=False, engine_replicas=1)
-    configure_logging("warning", json_format=False)
+    configure_logging("warning", log_format="text")
     request = SpeechInput(text=text, model=model, voice=voice, audio_format=audio_format,
                           speed=speed, sample_rate_hz=sample_rate)
     try:
@@ -190,7 +275,7 @@ async def _speak(settings: Settings, request: Any, sink: Any) -> None:
         catalog.close()
 
 
-@app.command()
+@app.command(cls=_Command)
 def voices(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
@@ -198,7 +283,7 @@ def voices(
     from voxserve.engines.catalog import EngineCatalog
 
     settings = _settings(piper_preload_voices=False)
-    configure_logging("warning", json_format=False)
+    configure_logging("warning", log_format="text")
     catalog = EngineCatalog(settings)
     try:
         catalog.load()
@@ -217,9 +302,7 @@ def voices(
     for v in found:
         aliases = f" (aliases: {', '.join(v.aliases)})" if v.aliases else ""
         typer.echo(f"{v.id}\t{v.engine}\t{v.language}\t{v.sample_rate_hz} Hz{aliases}")
-keys_app = typer.Typer(
-    help="Manage API keys (used when VOXSERVE_AUTH=api_key).", no_args_is_help=True
-)
+keys_app = _typer(help="Manage API keys (used when VOXSERVE_AUTH=api_key).")
 app.add_typer(keys_app, name="keys")
 
 
@@ -230,14 +313,13 @@ def _key_store() -> Any:
     return ApiKeyStore(default_api_keys_path(settings.api_keys_file, settings.data_dir))
 
 
-@keys_app.command("create")
+@keys_app.command("create", cls=_Command)
 def keys_create(
-    name: Annotated[str, typer.Argument(help="A unique name for the key (who or what uses it)")],
-    scope: Annotated[
-        list[str] | None,
-        typer.Option("--scope", "-s", help="speech, projects or admin; repeatable "
-                                           "(default: speech)"),
-    ] = None,
+    name: Annotated[str, typer.Argument(
+        help="A unique name for the key (who or what uses it)", metavar="NAME")],
+    scope: Annotated[list[str] | None, typer.Option(
+        "--scope", "-s", help="speech, projects or admin; repeatable", metavar="SCOPE",
+        show_default="speech")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the record as JSON")] = False,
 ) -> None:
     """Create a key and print it. It is shown only this once: store it now."""
@@ -256,7 +338,7 @@ def keys_create(
                err=True)
 
 
-@keys_app.command("list")
+@keys_app.command("list", cls=_Command)
 def keys_list(
     show_revoked: Annotated[bool, typer.Option("--all", help="Include revoked keys")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines")] = False,
@@ -276,9 +358,10 @@ def keys_list(
                        f"created {record.created_at}  {state}")
 
 
-@keys_app.command("revoke")
+@keys_app.command("revoke", cls=_Command)
 def keys_revoke(
-    id_or_name: Annotated[str, typer.Argument(help="The key's id, or the name of an active key")],
+    id_or_name: Annotated[str, typer.Argument(
+        help="The key's id, or the name of an active key", metavar="ID_OR_NAME")],
 ) -> None:
     """Revoke a key; running servers refuse it from their next request on."""
     try:

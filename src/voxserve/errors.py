@@ -224,7 +224,21 @@ class JsonTooDeep(InvalidRequest):
     code = "json_too_deep"
 
 
+class JsonTooManyValues(InvalidRequest):
+    """The JSON body holds more than ``max_json_values`` values (HTTP 400; by the
+    middleware): parsing millions of tiny values would take seconds."""
+
+    code = "json_too_many_values"
+
+
 class HeadersTooLarge(InvalidRequest):
     """Too many request headers, or too many header bytes (HTTP 431; by the middleware)."""
 
     code = "headers_too_large"
+
+
+class UnsafeUrl(InvalidRequest):
+    """A URL the server would call (a webhook) is not an http(s) URL of a public address,
+    or its host does not resolve (HTTP 400; at submission, and again before each call)."""
+
+    code = "unsafe_url"

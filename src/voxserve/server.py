@@ -3,18 +3,25 @@
 On SIGTERM or SIGINT the server first drains: readiness turns 503 and new speech requests
 are refused with 503, while requests in flight get up to ``shutdown_drain_s`` to finish;
 only then does uvicorn stop listening and exit. A second signal exits at once.
+
+The HTTP protocol is uvicorn's httptools one with a bound on the request head's size and
+the time to send it (``voxserve.api.http_protocol``); ``X-Forwarded-*`` headers are believed
+only from ``forwarded_allow_ips`` (none by default: uvicorn's own default trusts
+127.0.0.1, so any local process could pose as any client); no ``server`` header.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from pathlib import Path
 from types import FrameType
 
 import uvicorn
 from fastapi import FastAPI
 
+from voxserve.api.http_protocol import MAX_HEAD_BYTES, bounded_protocol
 from voxserve.service.lifecycle import ServiceState
 from voxserve.settings import Settings
 
@@ -27,6 +34,14 @@ class DrainingServer(uvicorn.Server):
         self._state = state
         self._drain_s = drain_s
         self._draining: asyncio.Task[None] | None = None
+        #: Logged once the server listens (the web UI and the API are there).
+        self.address: str | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.address and self.started:
+            logger.info("web UI at %s, API docs at %sdocs", self.address, self.address,
+                        extra={"url": self.address})
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         if self._draining is not None or self._drain_s <= 0:
@@ -56,9 +71,31 @@ def run_server(
         access_log=False, log_config=None, timeout_graceful_shutdown=5,
         ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
         ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
-        # Header count and size are bounded by RequestLimitsMiddleware (431); put a proxy
-        # with header buffer limits in front for parser-level protection.
-        http="httptools",
+        http=bounded_protocol(max_head_bytes=MAX_HEAD_BYTES,
+                              head_timeout_s=settings.header_timeout_s),
+        server_header=False,
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips or None,
     )
+    if settings.metrics_port:
+        _serve_metrics(settings.host, settings.metrics_port)
     state: ServiceState = app.state.service_state
-    DrainingServer(config, state, settings.shutdown_drain_s).run()
+    server = DrainingServer(config, state, settings.shutdown_drain_s)
+    server.address = web_address(settings.host, settings.port, tls=ssl_certfile is not None)
+    server.run()
+
+
+def web_address(host: str, port: int, *, tls: bool) -> str:
+    """The URL people open: a wildcard bind address is shown as this machine's loopback."""
+    shown = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"{'https' if tls else 'http'}://{shown}:{port}/"
+
+
+def _serve_metrics(host: str, port: int) -> None:
+    """``/metrics`` on a port of its own (a thread of prometheus_client's server)."""
+    from prometheus_client import start_http_server
+
+    start_http_server(port, addr=host)
+    logger.info("metrics at http://%s:%s/metrics", host, port)

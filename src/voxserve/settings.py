@@ -93,6 +93,21 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: LogLevel = "info"
+    #: ``json`` (one object per line, for containers and log collectors), ``text`` (for
+    #: people), or ``auto``: text when standard error is a terminal, else JSON.
+    log_format: Literal["auto", "json", "text"] = "auto"
+    #: Longest a client may take to send a request's line and headers (a slow client holds
+    #: a connection otherwise); then the connection is closed with 408.
+    header_timeout_s: float = Field(default=10.0, gt=0.0, le=600.0)
+    #: Proxies whose ``X-Forwarded-For``/``-Proto`` are believed: addresses or networks
+    #: (``10.0.0.0/8``), or ``*``. Empty (the default): none; the peer address is the client.
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    #: ``/metrics``, ``/docs``, ``/redoc`` and ``/openapi.json``: ``public``, ``admin``
+    #: (an ``admin``-scope credential), or ``auto``: admin when authentication is on.
+    operations_access: Literal["auto", "public", "admin"] = "auto"
+    #: Serve ``/metrics`` on this port of its own (same bind address, no authentication;
+    #: keep it inside the cluster) instead of the API port; 0: on the API port.
+    metrics_port: int = Field(default=0, ge=0, le=65535)
 
     # --- local state -------------------------------------------------------------
     data_dir: Path = Field(default_factory=_default_data_dir)
@@ -196,6 +211,14 @@ class Settings(BaseSettings):
     max_chapter_segments: int = Field(default=600, ge=0)
     webhook_timeout_s: float = Field(default=10.0, gt=0.0)
     webhook_max_attempts: int = Field(default=5, ge=1, le=20)
+    #: Signs every webhook (Standard Webhooks: ``webhook-id``, ``webhook-timestamp``,
+    #: ``webhook-signature: v1,<base64 HMAC-SHA256>``); ``whsec_<base64 of 24-64 random
+    #: bytes>``. Unset: webhooks are sent unsigned (a warning at start-up).
+    webhook_secret: SecretStr | None = None
+    #: Webhook targets allowed although they are not public addresses: host names, or
+    #: addresses and networks (``10.1.2.0/24``). Everything else that resolves to a
+    #: loopback, private, link-local, unique-local, multicast or reserved address is refused.
+    webhook_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     # --- security (voxserve.security) --------------------------------------------------------
     #: ``none`` (default; then bind to 127.0.0.1 unless told otherwise), ``api_key`` or ``jwt``.
@@ -221,6 +244,8 @@ class Settings(BaseSettings):
     rate_limit_storage_url: str = "memory"
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_json_depth: int = Field(default=16, ge=2, le=256)
+    #: Values (and keys) a JSON body may hold: parsing millions of tiny ones takes seconds.
+    max_json_values: int = Field(default=10_000, ge=100, le=10_000_000)
     #: ``none``, ``file`` (JSON lines at ``audit_log_file``) or ``database``.
     audit_log: Literal["none", "file", "database"] = "file"
     audit_log_file: Path | None = None
@@ -311,9 +336,9 @@ class Settings(BaseSettings):
             return self.piper_intra_op_threads
         return max(1, usable_cpus() // self.replicas_for("piper"))
 
-    @field_validator("engines", mode="before")
+    @field_validator("engines", "forwarded_allow_ips", "webhook_allowed_hosts", mode="before")
     @classmethod
-    def _split_engine_list(cls, value: object) -> object:
+    def _split_comma_lists(cls, value: object) -> object:
         if isinstance(value, str):
             if value.lstrip().startswith("["):
                 return json.loads(value)

@@ -58,6 +58,24 @@ def test_pcm_is_raw_s16le(server_url: str) -> None:
     assert 1.2 < len(samples) / 24000 < 5.0
 
 
+def test_openai_pcm_is_24_khz_unless_asked(server_url: str) -> None:
+    """Issue 23: OpenAI's pcm is 24 kHz; at the voice's 22050 Hz a client that only switched
+    its base URL played it 9 % fast. Other formats keep the voice's rate."""
+    client = openai.OpenAI(base_url=f"{server_url}/v1", api_key="unused")
+    with client.audio.speech.with_streaming_response.create(
+        model="tts-1", voice="alloy", input=TEXT, response_format="pcm",
+    ) as streamed:
+        assert streamed.headers["x-voxserve-sample-rate"] == "24000"
+        pcm = b"".join(streamed.iter_bytes(4096))
+    wav = _speech(server_url, response_format="wav")
+    samples, rate = decode_audio(wav.content)
+    assert rate == 22050
+    # the same speech: as long at 24 kHz as the WAV is at the voice's rate
+    assert len(pcm) / 2 / 24000 == pytest.approx(len(samples) / rate, abs=0.02)
+    asked = _speech(server_url, response_format="pcm", sample_rate=22050)
+    assert asked.headers["x-voxserve-sample-rate"] == "22050"
+
+
 def test_unmodified_openai_client(server_url: str, tmp_path: object) -> None:
     client = openai.OpenAI(base_url=f"{server_url}/v1", api_key="unused")
     audio = client.audio.speech.create(model="tts-1", voice="alloy", input=TEXT)

@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -253,3 +253,170 @@ def test_api_key_dialog_then_bearer_requests(browser: Browser, tmp_path: Path) -
     finally:
         context.close()
         _stop(server)
+
+
+# --- issue 23: offline docs, and the rough edges of the UI ---------------------------------
+
+
+def test_docs_and_redoc_render_offline_under_the_pages_policy(
+    browser: Browser, server: Server
+) -> None:
+    """Swagger UI and ReDoc come from this server (the fastapi-offline wheel), run under
+    the web UI's Content-Security-Policy, and render the operations; nothing is fetched
+    from anywhere else."""
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    outside: list[str] = []
+    violations: list[str] = []
+
+    def only_this_server(route: Any) -> None:
+        if route.request.url.startswith(server.url):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_this_server)
+    try:
+        page = context.new_page()
+        page.on("console", lambda m: violations.append(m.text)
+                if "Content Security Policy" in m.text else None)
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(f"{server.url}/docs")
+        operations = page.locator(".opblock")
+        operations.first.wait_for(timeout=20_000)
+        assert operations.count() >= 10
+        assert page.locator(".opblock-summary-path", has_text="/v1/audio/speech").count() == 1
+        assert "script-src 'self'" in httpx.get(
+            f"{server.url}/docs").headers["content-security-policy"]
+        _screenshot(page, "docs")
+        page.goto(f"{server.url}/redoc")
+        page.get_by_text("/v1/audio/speech").first.wait_for(timeout=30_000)
+        assert page.locator("[data-section-id^='operation/']").count() >= 10
+        _screenshot(page, "redoc")
+        assert not errors, errors
+    finally:
+        context.close()
+    assert outside == [], f"requests outside the server: {outside}"
+    # ReDoc's footer links its maker's logo from a CDN: the policy blocks it (no request
+    # leaves); anything else the policy had to block would be a page that does not work.
+    assert [v for v in violations if "cdn.redoc.ly/redoc/logo-mini.svg" not in v] == []
+
+
+def test_an_error_after_playback_blanks_the_waveform(page: Page, server: Server) -> None:
+    page.goto(f"{server.url}/")
+    page.wait_for_selector("#voice option", state="attached")
+    page.fill("#text", "A first sentence to draw.")
+    page.get_by_role("button", name="Speak").click()
+    _wait_until(page, "#player", "data-state", lambda v: v == "done", timeout_s=30)
+    assert int(page.locator("#waveform").get_attribute("data-samples") or 0) > 10_000
+    page.fill("#text", "")
+    page.get_by_role("button", name="Speak").click()
+    _wait_until(page, "#player", "data-state", lambda v: v == "error")
+    assert page.locator("#waveform").get_attribute("data-samples") == "0"
+    assert page.get_by_role("button", name="Download").is_disabled()
+    assert page.get_by_role("button", name="Stop").is_disabled()
+
+
+def test_pasted_text_with_a_speed_converts_and_the_status_follows(
+    page: Page, server: Server
+) -> None:
+    page.goto(f"{server.url}/#projects")
+    page.wait_for_selector("#project-voice option", state="attached")
+    name = f"Pasted {time.monotonic_ns()}"
+    page.fill("#project-text", "# One\n\nHello there.\n\n# Two\n\nGoodbye now.\n")
+    page.fill("#project-name", name)
+    page.locator("#project-speed").fill("1.5")
+    assert page.locator("#project-speed-value").inner_text() == "1.50×"
+    page.get_by_role("button", name="Convert").click()
+    status = page.locator("#upload-status")
+    _wait_text(status, f"Converting “{name}”")
+    assert page.locator("#project-text").input_value() == ""  # not sent twice
+    _wait_text(status, f"Converted “{name}”.", timeout_s=60)
+    item = page.locator("li.project").filter(has=page.locator(".project-name", has_text=name))
+    assert item.locator("tbody tr").count() == 2
+    listed = httpx.get(f"{server.url}/v1/projects").json()["data"]
+    project = next(p for p in listed if p["name"] == name)
+    assert project["speed"] == 1.5 and project["chapters"] == 2
+    assert project["progress"]["percent"] == 100.0
+
+
+def test_a_file_upload_clears_the_form_and_says_when_it_is_done(
+    page: Page, server: Server, tmp_path: Path
+) -> None:
+    path = tmp_path / "tiny-note.txt"
+    path.write_text("Eighty bytes or so. " * 4)
+    page.goto(f"{server.url}/#projects")
+    page.wait_for_selector("#project-voice option", state="attached")
+    page.set_input_files("#file", str(path))
+    assert page.locator("#dropzone").inner_text().startswith(
+        f"Chosen: tiny-note.txt ({path.stat().st_size} bytes)")
+    page.get_by_role("button", name="Convert").click()
+    _wait_text(page.locator("#upload-status"), "Converted “tiny-note”.", timeout_s=60)
+    assert page.locator("#file").input_value() == ""
+    assert "Drop a document here" in page.locator("#dropzone").inner_text()
+
+
+def test_finished_projects_are_folded_and_the_list_pages(
+    browser: Browser, server: Server
+) -> None:
+    """Finished projects from earlier visits come folded (the page does not grow without
+    end); unfolding one folds the others; older projects come a page at a time."""
+    for n in range(22):  # more than a page
+        created = httpx.post(f"{server.url}/v1/projects",
+                             json={"text": f"Filler number {n}.", "name": f"filler-{n}"})
+        assert created.status_code == 201
+    deadline = time.monotonic() + 120
+    while any(p["state"] != "completed" for p in httpx.get(
+            f"{server.url}/v1/projects", params={"limit": 30}).json()["data"]):
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(f"{server.url}/#projects")
+        items = page.locator("li.project")
+        items.first.wait_for()
+        assert items.count() == 20
+        assert all(items.nth(n).get_attribute("data-folded") == "1" for n in range(20))
+        assert not page.locator(".project-body:visible").count()
+        first, second = items.nth(0), items.nth(1)
+        first.get_by_role("button", name="Show chapters").click()
+        assert first.locator(".project-body").is_visible()
+        assert first.get_by_role("button", name="Hide chapters").get_attribute(
+            "aria-expanded") == "true"
+        second.get_by_role("button", name="Show chapters").click()
+        assert second.locator(".project-body").is_visible()
+        assert not first.locator(".project-body").is_visible()  # one open at a time
+        page.get_by_role("button", name="Show older projects").click()
+        deadline = time.monotonic() + 20
+        while items.count() <= 20:
+            assert time.monotonic() < deadline
+            page.wait_for_timeout(100)
+        assert items.count() > 20
+    finally:
+        context.close()
+
+
+def test_phone_layout_keeps_chapter_rows_on_the_screen(
+    browser: Browser, server: Server, tmp_path: Path
+) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844},
+                                  device_scale_factor=2, is_mobile=True)
+    try:
+        page = context.new_page()
+        long_titles = "".join(
+            f"# Chapter with a rather long title number {n}\n\nSentence {n}.\n\n"
+            for n in range(3))
+        item = _convert(page, server, tmp_path / "phone-book.md", long_titles)
+        _wait_until(page, item, "data-state", lambda v: v == "completed", timeout_s=60)
+        rows = item.locator("tbody tr")
+        assert rows.count() == 3
+        for n in range(3):
+            box = rows.nth(n).bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+            bar = rows.nth(n).locator("progress").bounding_box()
+            assert bar is not None and bar["width"] > 100  # not squeezed to nothing
+        _screenshot(page, "projects-phone")
+    finally:
+        context.close()

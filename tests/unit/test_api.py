@@ -91,7 +91,9 @@ def test_speech_sse(client: TestClient) -> None:
     assert [e["type"] for e in events[:-1]] == ["speech.audio.delta"] * (len(events) - 1)
     assert events[-1]["type"] == "speech.audio.done"
     pcm = b"".join(base64.b64decode(e["audio"]) for e in events[:-1])
-    assert len(pcm) / 2 / 22050 == pytest.approx(events[-1]["usage"]["output_audio_seconds"],
+    # pcm comes at OpenAI's 24 kHz unless sample_rate says otherwise (issue 23)
+    assert response.headers["x-voxserve-sample-rate"] == "24000"
+    assert len(pcm) / 2 / 24000 == pytest.approx(events[-1]["usage"]["output_audio_seconds"],
                                                  abs=0.01)
     assert events[-1]["usage"]["input_characters"] == len("Hello there. Bye.")
 

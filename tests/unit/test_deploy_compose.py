@@ -112,7 +112,9 @@ def test_prometheus_config() -> None:
     api = jobs["voxserve-api"]
     assert api["metrics_path"] == "/metrics"
     assert set(api["dns_sd_configs"][0]["names"]) == {"api", "api-gpu"}
-    assert api["dns_sd_configs"][0]["port"] == 8000
+    # issue 23: the API servers' /metrics is on VOXSERVE_METRICS_PORT, not the API port
+    assert api["dns_sd_configs"][0]["port"] == 9464
+    assert _compose()["services"]["api"]["environment"]["VOXSERVE_METRICS_PORT"] == "9464"
     assert "voxserve-workers-rabbitmq" in jobs and "rabbitmq" in jobs
     mounts = _compose()["services"]["prometheus"]["volumes"]
     assert "./prometheus/alerts.yml:/etc/prometheus/alerts.yml:ro" in mounts

@@ -229,13 +229,17 @@ def test_hpa_keda_pdb_networkpolicy_ingress() -> None:
         selector = pdb["spec"]["selector"]["matchLabels"]
         assert any(selector.items() <= d["spec"]["template"]["metadata"]["labels"].items()
                    for d in objects if d["kind"] == "Deployment")
-    # only ingress controller + prometheus reach the API, on its port
+    # only the ingress controller reaches the API port, only prometheus the metrics port
+    # (issue 23: /metrics is on VOXSERVE_METRICS_PORT, apart from the authenticated API)
     policy = _find(objects, "NetworkPolicy", "voxserve-api-ingress")
-    [rule] = policy["spec"]["ingress"]
-    sources = [peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
-               for peer in rule["from"]]
-    assert sources == ["ingress-nginx", "prometheus"]
-    assert rule["ports"] == [{"port": 8000, "protocol": "TCP"}]
+    rules = {rule["from"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"]:
+             rule["ports"] for rule in policy["spec"]["ingress"]}
+    assert rules == {"ingress-nginx": [{"port": 8000, "protocol": "TCP"}],
+                     "prometheus": [{"port": 9464, "protocol": "TCP"}]}
+    api = _find(objects, "Deployment", "voxserve-api")["spec"]["template"]
+    env = {e["name"]: e.get("value") for e in api["spec"]["containers"][0]["env"]}
+    assert env["VOXSERVE_METRICS_PORT"] == api["metadata"]["annotations"][
+        "prometheus.io/port"] == "9464"
     assert _find(objects, "NetworkPolicy", "voxserve-worker-ingress")["spec"]["ingress"] == []
     egress_ports = {p["port"] for r in _find(objects, "NetworkPolicy", "voxserve-egress")[
         "spec"]["egress"] for p in r["ports"]}

@@ -226,6 +226,20 @@ def test_pagination_newest_first(client: TestClient) -> None:
     _assert_error(client.get("/v1/projects", params={"limit": 0}), 400)
 
 
+def test_the_list_shows_chapters_and_progress_like_the_detail_view(
+    client: TestClient,
+) -> None:
+    """Issue 23: the list said ``chapters: 0`` and ``progress: null`` for every project."""
+    project_id = _upload(client, BOOK_MD.encode()).json()["id"]
+    _wait_state(client, project_id)
+    listed = next(p for p in client.get("/v1/projects", params={"limit": 100}).json()["data"]
+                  if p["id"] == project_id)
+    detail = client.get(f"/v1/projects/{project_id}").json()
+    assert listed["chapters"] == detail["chapters"] == 2
+    assert listed["progress"] == {**detail["progress"], "eta_seconds": None}
+    assert [c["segments_done"] for c in listed["progress"]["chapters"]] == [3, 2]
+
+
 def test_failing_segment_fails_the_project(client: TestClient) -> None:
     created = _upload(client, b"This one works. This one will explode.",
                       options=json.dumps({"fail_on": "explode"}))

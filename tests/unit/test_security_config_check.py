@@ -91,3 +91,41 @@ def test_other_fatal_settings(tmp_path: Path) -> None:
         check_security_settings(Settings(data_dir=tmp_path, audit_log="database"))
     warnings = check_security_settings(Settings(data_dir=tmp_path, audit_log_text=True))
     assert any("audit_log_text" in w for w in warnings)
+
+
+@pytest.mark.parametrize("secret", [
+    "0123456789abcdef0123456789abcdef",  # a sequence, twice
+    "01234567890123456789012345678901234567890",
+    "your-256-bit-secret-your-256-bit-secret",  # jwt.io's example
+    "abcabcabcabcabcabcabcabcabcabcabcabc", "Tr0ub4dor&3Tr0ub4dor&3Tr0ub4dor&3",
+    "qwertyuiopasdfghjklzxcvbnm1234567890", "aB3$" * 8,
+])
+def test_predictable_secrets_are_refused_however_long(tmp_path: Path, secret: str) -> None:
+    """Issue 23 (D9): sequences, repeats and keyboard walks have length but no entropy."""
+    settings = Settings(data_dir=tmp_path, auth="jwt", jwt_secret=secret,
+                        jwt_audience="voxserve", jwt_issuer="me")
+    with pytest.raises(ConfigurationError, match="JWT_SECRET is refused"):
+        check_security_settings(settings)
+
+
+def test_random_secrets_pass() -> None:
+    import secrets
+
+    from voxserve.security.config_check import secret_problem
+
+    for _ in range(20):
+        assert secret_problem(secrets.token_hex(16)) is None  # 128 bits
+        assert secret_problem(secrets.token_urlsafe(32)) is None
+        assert secret_problem(secrets.token_urlsafe(96)) is None  # long: estimated on a prefix
+
+
+def test_webhook_secret_must_be_a_real_key(tmp_path: Path) -> None:
+    import base64
+
+    short = "whsec_" + base64.b64encode(b"short").decode()
+    weak = Settings(data_dir=tmp_path, webhook_secret=short)
+    with pytest.raises(ConfigurationError, match="WEBHOOK_SECRET"):
+        check_security_settings(weak)
+    good = Settings(data_dir=tmp_path,
+                    webhook_secret="whsec_" + base64.b64encode(bytes(range(32))).decode())
+    assert check_security_settings(good) == []

@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
 from starlette.types import Message, Receive, Scope, Send
 
 from voxserve.api.middleware.request_limits import RequestLimitsMiddleware, json_depth
@@ -230,3 +232,116 @@ def test_refusals_are_the_openai_error_body(headers: dict[str, str], status: int
     # Only a 413 leaves body bytes unread: then the connection must not be reused.
     assert sent_headers.get(b"connection") == (b"close" if status == 413 else None)
     assert json.loads(body["body"]) == {"error": error}
+
+
+# --- issue 23: bounded, incremental JSON scanning; one value per header -----------------
+
+
+def test_deep_json_stops_reading_at_the_chunk_that_passes_the_limit() -> None:
+    """The depth is scanned as chunks arrive: a hostile body is refused after its first
+    chunk, the rest left unread (before, the whole body was read, then scanned)."""
+    inner = Echo()
+    app = RequestLimitsMiddleware(inner, max_body_bytes=20 * 1024 * 1024, max_json_depth=8)
+    chunk = b"[" * 64 * 1024
+    status, body, consumed = run(app, body_chunks=[chunk] * 300,
+                                 headers={"content-type": "application/json"})
+    assert status == 400 and body["error"]["code"] == "json_too_deep"
+    assert consumed == len(chunk) and not inner.called
+
+
+def test_a_body_without_content_type_is_scanned_like_json() -> None:
+    """FastAPI parses a body without Content-Type as JSON, so the depth limit applies."""
+    inner = Echo()
+    app = RequestLimitsMiddleware(inner, max_body_bytes=4096, max_json_depth=8)
+    status, body, _ = run(app, body_chunks=[b"[" * 20 + b"]" * 20])
+    assert status == 400 and body["error"]["code"] == "json_too_deep" and not inner.called
+    status, body, _ = run(app, body_chunks=[b"[" * 20 + b"]" * 20],
+                          headers={"content-type": "multipart/form-data; boundary=x"})
+    assert status == 200  # not JSON: the app (and its form parser) decides
+
+
+@pytest.mark.parametrize("name", ["content-type", "content-length", "authorization",
+                                  "transfer-encoding"])
+def test_a_header_given_twice_is_refused(name: str) -> None:
+    inner = Echo()
+    app = RequestLimitsMiddleware(inner, max_body_bytes=4096, max_json_depth=8)
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    value = {"content-type": b"application/json", "content-length": b"2"}.get(name, b"x")
+    scope = {"type": "http", "method": "POST", "path": "/v1/audio/speech",
+             "headers": [(name.encode(), value), (name.encode(), b"text/plain")]}
+    asyncio.run(app(scope, receive, send))
+    assert sent[0]["status"] == 400 and not inner.called
+    error = json.loads(sent[1]["body"])["error"]
+    assert error["message"] == f"the {name} header is given more than once"
+    assert dict(sent[0]["headers"])[b"connection"] == b"close"
+
+
+def test_the_scanner_works_in_bounded_slices(monkeypatch: pytest.MonkeyPatch) -> None:
+    """However large a chunk, at most SLICE_BYTES are scanned (and allocated for) at once."""
+    from voxserve.security import json_depth as module
+
+    sizes: list[int] = []
+    original = module.JsonDepthScanner._scan
+
+    def spy(self: module.JsonDepthScanner, chars: Any) -> None:
+        sizes.append(len(chars))
+        original(self, chars)
+
+    monkeypatch.setattr(module.JsonDepthScanner, "_scan", spy)
+    body = b'{"text": "' + b"a\\\"[" * 500_000 + b'"}'
+    assert module.json_depth(body) == 1
+    assert max(sizes) == module.SLICE_BYTES and sum(sizes) == len(body)
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(alphabet='ab"\\[]{}\u00e9 '),
+    lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(st.text(alphabet='k"\\[{', max_size=4), children, max_size=3),
+    max_leaves=30)
+
+
+def _reference_depth(value: object) -> int:
+    if isinstance(value, list):
+        return 1 + max((_reference_depth(v) for v in value), default=0)
+    if isinstance(value, dict):
+        return 1 + max((_reference_depth(v) for v in value.values()), default=0)
+    return 0
+
+
+@given(value=_JSON, cuts=st.lists(st.integers(min_value=0, max_value=10_000), max_size=6))
+def test_incremental_depth_equals_the_parsed_depth(value: object, cuts: list[int]) -> None:
+    """Fed in arbitrary pieces (escapes and strings cut anywhere), the scanner agrees with
+    the depth of the parsed value."""
+    from voxserve.security.json_depth import JsonDepthScanner
+
+    text = json.dumps(value, ensure_ascii=False).encode()
+    scanner = JsonDepthScanner()
+    previous = 0
+    for cut in [*sorted(c % (len(text) + 1) for c in cuts), len(text)]:
+        scanner.feed(text[previous:cut])
+        previous = cut
+    assert scanner.max_depth == _reference_depth(value) == json_depth(text)
+
+
+def test_millions_of_tiny_values_are_refused_early() -> None:
+    """``["", "", …]`` costs pydantic seconds per 20 MB (with the GIL held): the value count
+    is bounded like the depth, and reading stops at the chunk that passes it."""
+    inner = Echo()
+    app = RequestLimitsMiddleware(inner, max_body_bytes=20 * 1024 * 1024, max_json_depth=8,
+                                  max_json_values=10_000)
+    chunk = b'"",' * 20_000
+    status, body, consumed = run(app, body_chunks=[b'{"text": ['] + [chunk] * 100,
+                                 headers={"content-type": "application/json"})
+    assert status == 400 and body["error"]["code"] == "json_too_many_values"
+    assert consumed == len(b'{"text": [') + len(chunk) and not inner.called
+    # a large text is one value, however long
+    big = json.dumps({"input": "a, b: [c] {d}" * 100_000}).encode()
+    status, body, _ = run(app, body_chunks=[big], headers={"content-type": "application/json"})
+    assert (status, body) == (200, {"size": len(big)})

@@ -13,7 +13,7 @@ from tests.audio_tools import decode_audio, max_step
 from tests.conftest import running_service
 from voxserve.cache.memory import MemoryCache
 from voxserve.engines.catalog import EngineCatalog
-from voxserve.engines.fake import FakeEngine, tone_for
+from voxserve.engines.fake import FAKE_SAMPLE_RATE_HZ, FakeEngine, tone_for
 from voxserve.errors import (
     EmptyText,
     InvalidOption,
@@ -244,7 +244,8 @@ def test_renderer_joins_pieces_of_a_sentence_but_pauses_between_sentences(
     from voxserve.service.renderer import AudioRenderer
     from voxserve.types import AudioChunk
 
-    job = plan(text="Two pieces.", model="fake", audio_format=AudioFormat.PCM)
+    job = plan(text="Two pieces.", model="fake", audio_format=AudioFormat.PCM,
+               sample_rate_hz=FAKE_SAMPLE_RATE_HZ)  # the voice's rate: nothing resampled
     engine = FakeEngine(settings)
     engine.capabilities = replace(FakeEngine.capabilities,
                                   streams_within_segment=streams_within_segment)

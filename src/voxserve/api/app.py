@@ -14,12 +14,14 @@ from voxserve import __version__
 from voxserve.api.auth import require_scope
 from voxserve.api.errors import install_error_handlers
 from voxserve.api.middleware.audit import AuditMiddleware
+from voxserve.api.middleware.authentication import AuthenticationMiddleware, operations_protected
 from voxserve.api.middleware.context import RequestContextMiddleware
 from voxserve.api.middleware.rate_limit import RateLimitMiddleware, count_request
 from voxserve.api.middleware.request_limits import RequestLimitsMiddleware
+from voxserve.api.middleware.security_headers import SecurityHeadersMiddleware
 from voxserve.api.routes import artifacts as artifact_routes
 from voxserve.api.routes import catalog as catalog_routes
-from voxserve.api.routes import health, projects, speech, web
+from voxserve.api.routes import docs, health, projects, speech, web
 from voxserve.api.routes import metrics as metrics_routes
 from voxserve.cache import create_segment_cache
 from voxserve.engines.catalog import EngineCatalog
@@ -89,6 +91,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         summary="Text-to-speech server with an OpenAI-compatible streaming API.",
         lifespan=lifespan,
+        docs_url=None,  # served offline by routes/docs.py
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.service_state = state
@@ -102,17 +106,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for warning in check_security_settings(settings):  # raises ConfigurationError when fatal
         logger.warning(warning)
-    app.state.authenticator = Authenticator(settings)
+    authenticator = Authenticator(settings)
+    app.state.authenticator = authenticator
     app.state.rate_limiter = rate_limiter
-    # The last middleware added is the outermost: request context, audit, limits, body limits.
+    # The last middleware added is the outermost: request context, security headers, audit,
+    # authentication (from the headers, before any body is read), rate-limit headers, body
+    # limits.
     app.add_middleware(
         RequestLimitsMiddleware,
         max_body_bytes=settings.max_body_bytes,
         max_json_depth=settings.max_json_depth,
         overrides={"/v1/projects": settings.max_upload_bytes},
+        max_json_values=settings.max_json_values,
     )
     app.add_middleware(RateLimitMiddleware)
+    app.add_middleware(AuthenticationMiddleware, authenticator=authenticator,
+                       protect_operations=operations_protected(settings))
     app.add_middleware(AuditMiddleware, audit_log=audit_log, include_text=settings.audit_log_text)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestContextMiddleware, state=state)
     app.include_router(speech.router, dependencies=_guarded(SCOPE_SPEECH))
     app.include_router(projects.router, dependencies=_guarded(SCOPE_PROJECTS))
@@ -120,7 +131,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(catalog_routes.router, dependencies=_guarded(SCOPE_SPEECH))
     app.include_router(health.router)
     app.include_router(web.router)  # the browser UI: no auth, it holds no data
-    app.include_router(metrics_routes.router)
+    app.include_router(docs.router)
+    if not settings.metrics_port:  # else on a port of its own (voxserve.server)
+        app.include_router(metrics_routes.router)
     return app
 
 

@@ -26,7 +26,9 @@ def require_scope(scope: str) -> Callable[[Request], Awaitable[Principal]]:
 
     async def dependency(request: Request) -> Principal:
         authenticator: Authenticator = request.app.state.authenticator
-        principal = authenticator.authenticate(request.headers.get("authorization"))
+        # AuthenticationMiddleware already did it, from the headers, before the body.
+        principal = current_principal(request) or authenticator.authenticate(
+            request.headers.get("authorization"))
         # Published before the scope check, so a 403 is audited under its principal.
         setattr(request.state, STATE_PRINCIPAL, principal)
         principal_var.set(principal)

@@ -46,12 +46,13 @@ def get_project_service(request: Request) -> ProjectService:
 
 
 def get_project_owner(request: Request) -> str | None:
-    """Whose projects the caller may see: its own subject, or None (everyone's) for admins
-    and when authentication is off."""
+    """Whose projects the caller may see: its own (:attr:`Principal.owner_id`: the API key's
+    id or the token's subject), or None (everyone's) for admins and when authentication is
+    off."""
     principal = current_principal(request)
     if principal is None or principal.auth_method == "none" or principal.has_scope("admin"):
         return None
-    return principal.subject
+    return principal.owner_id
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

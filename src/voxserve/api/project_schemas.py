@@ -56,6 +56,7 @@ class ProjectBody(BaseModel):
     model: str
     voice: str
     response_format: str
+    speed: float
     error: str | None
     segments: int
     chapters: int
@@ -92,7 +93,7 @@ def project_body(project: ProjectRecord, status: ProjectStatus | None = None) ->
     return ProjectBody(
         id=project.id, name=project.name, title=project.title, state=project.state.value,
         model=project.model, voice=project.voice, response_format=project.audio_format,
-        error=project.error, segments=project.segment_count,
+        speed=project.speed, error=project.error, segments=project.segment_count,
         chapters=len(project.chapters) if project.chapters else (
             len(status.progress.chapters) if status else 0),
         created_at=project.created_at, updated_at=project.updated_at,

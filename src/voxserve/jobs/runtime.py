@@ -20,6 +20,7 @@ from voxserve.jobs.tasks.queue import SegmentTaskMessage, TaskQueue, segment_tas
 from voxserve.jobs.work.webhook import WebhookNotifier
 from voxserve.jobs.work.worker import SegmentWorker
 from voxserve.scheduler import Scheduler
+from voxserve.security.outbound import OutboundPolicy
 from voxserve.settings import Settings
 from voxserve.storage import ArtifactStore
 
@@ -41,7 +42,10 @@ class JobRuntime:
         self.repository = JobRepository(self.database_url)
         self.queue: TaskQueue = create_queue(settings, concurrency=settings.task_concurrency)
         self.webhooks = WebhookNotifier(
-            timeout_s=settings.webhook_timeout_s, max_attempts=settings.webhook_max_attempts
+            timeout_s=settings.webhook_timeout_s, max_attempts=settings.webhook_max_attempts,
+            secret=(settings.webhook_secret.get_secret_value()
+                    if settings.webhook_secret else None),
+            policy=OutboundPolicy.from_entries(settings.webhook_allowed_hosts),
         )
         self.worker = SegmentWorker(
             self.repository, catalog, scheduler, artifacts, self.webhooks,

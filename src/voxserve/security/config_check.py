@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import re
 import stat
+
+from zxcvbn import zxcvbn
 
 from voxserve.errors import ConfigurationError
 from voxserve.security.api_keys import ApiKeyStore, default_api_keys_path
@@ -27,9 +31,14 @@ _PLACEHOLDERS = frozenset({
     "placeholder", "xxx", "todo", "admin", "letmein", "qwerty", "123456",
 })
 _PLACEHOLDER_FRAGMENTS = ("changeme", "replaceme", "yoursecret", "placeholder", "changethis",
-                          "secretkey", "supersecret", "example")
-#: A real random secret of 32+ characters has far more distinct characters than this.
-_MIN_DISTINCT_CHARS = 10
+                          "secretkey", "supersecret", "example", "bitsecret")
+#: Guesses an attacker needs, as zxcvbn estimates them (it finds sequences such as
+#: ``0123…`` or ``abcd…``, repeats, keyboard walks, dictionary words and dates): at least
+#: 10**24 (about 80 bits). 32 random hex digits (128 bits) score about 10**30, 32 random
+#: base64 characters about 10**32; ``0123456789abcdef`` twice scores 10**4.5.
+MIN_GUESSES_LOG10 = 24.0
+#: zxcvbn's cost grows with the length; a longer secret is at least as strong as its start.
+_ESTIMATED_CHARS = 72
 
 
 def secret_problem(secret: str) -> str | None:
@@ -39,8 +48,28 @@ def secret_problem(secret: str) -> str | None:
     normalized = re.sub(r"[^a-z0-9]", "", secret.lower())
     if normalized in _PLACEHOLDERS or any(f in normalized for f in _PLACEHOLDER_FRAGMENTS):
         return "it is a placeholder value"
-    if len(set(secret)) < _MIN_DISTINCT_CHARS:
-        return "it is too repetitive to be random"
+    guesses_log10 = float(zxcvbn(secret[:_ESTIMATED_CHARS])["guesses_log10"])
+    if guesses_log10 < MIN_GUESSES_LOG10:
+        return (f"it is too predictable (sequences, repeats or words: about 10^"
+                f"{guesses_log10:.0f} guesses; at least 10^{MIN_GUESSES_LOG10:.0f} are "
+                "required); use a random value, e.g. `openssl rand -base64 48`")
+    return None
+
+
+#: Standard Webhooks secrets: ``whsec_`` and the base64 of 24 to 64 random bytes.
+_MIN_WEBHOOK_KEY_BYTES = 24
+
+
+def webhook_secret_problem(secret: str) -> str | None:
+    """Why ``secret`` is unfit to sign webhooks, or ``None``."""
+    encoded = secret.removeprefix("whsec_")
+    try:
+        key = base64.b64decode(encoded + "==", validate=False)
+    except (binascii.Error, ValueError):
+        return "it is not base64 (whsec_<base64>)"
+    if len(key) < _MIN_WEBHOOK_KEY_BYTES:
+        return (f"it decodes to {len(key)} bytes; at least {_MIN_WEBHOOK_KEY_BYTES} random "
+                "bytes are required")
     return None
 
 
@@ -65,6 +94,10 @@ def check_security_settings(settings: Settings) -> list[str]:
         )
     if settings.audit_log_text:
         warnings.append("audit_log_text is on: request texts are written to the audit log")
+    if settings.webhook_secret is not None:
+        problem = webhook_secret_problem(settings.webhook_secret.get_secret_value())
+        if problem:
+            raise ConfigurationError(f"VOXSERVE_WEBHOOK_SECRET is refused: {problem}")
 
     if settings.auth == "none":
         if not _is_loopback(settings.host):

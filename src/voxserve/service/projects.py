@@ -4,8 +4,9 @@ delete, download. Raises domain errors; knows nothing about HTTP."""
 from __future__ import annotations
 
 import asyncio
+import builtins
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,9 +17,11 @@ from voxserve.engines.catalog import EngineCatalog
 from voxserve.errors import (
     DocumentTooLarge,
     InvalidRequest,
+    JsonTooDeep,
     ProjectConflict,
     ProjectNotFound,
     ProjectNotReady,
+    UnsafeUrl,
 )
 from voxserve.jobs.outputs import chapter_file_prefix
 from voxserve.jobs.store.models import ProjectState, utcnow
@@ -27,6 +30,8 @@ from voxserve.jobs.store.repository import JobRepository
 from voxserve.jobs.tasks.outbox import publish_project
 from voxserve.jobs.tasks.queue import TaskQueue
 from voxserve.jobs.work.chapters import chapter_audio_name, chapter_keys, file_key
+from voxserve.security.json_depth import json_depth
+from voxserve.security.outbound import OutboundPolicy, resolve_target
 from voxserve.service.speech_job import check_speed
 from voxserve.settings import Settings
 from voxserve.storage import ArtifactStore
@@ -101,6 +106,7 @@ class ProjectService:
         self._artifacts = artifacts
         #: Stops this process's in-flight synthesis of a project (its in-process workers).
         self._stop_work = stop_work
+        self._outbound = OutboundPolicy.from_entries(settings.webhook_allowed_hosts)
 
     @property
     def artifacts(self) -> ArtifactStore:
@@ -138,6 +144,8 @@ class ProjectService:
     ) -> ProjectRecord:
         self._check_chars(document.char_count)
         new = self.validate(document, spec, default_name=default_name)
+        if new.webhook_url:  # resolved now, and again before each call (DNS rebinding)
+            await asyncio.to_thread(resolve_target, new.webhook_url, self._outbound)
         project = await asyncio.to_thread(self._repository.create_project, new)
         # its rows are stored: the project is accepted even if the broker is down now (the
         # outbox sweeper publishes its tasks later)
@@ -155,7 +163,7 @@ class ProjectService:
         parse_options(engine, options)
         check_speed(spec.speed)
         if spec.webhook_url and not spec.webhook_url.startswith(("http://", "https://")):
-            raise InvalidRequest("webhook_url must be an http(s) URL", param="webhook_url")
+            raise UnsafeUrl("webhook_url must be an http(s) URL", param="webhook_url")
         name = spec.name or document.title or default_name or "Untitled"
         return NewProject(
             name=name, model=engine.name, voice=voice.id,
@@ -187,6 +195,12 @@ class ProjectService:
         return await asyncio.to_thread(
             self._repository.list_projects, limit=limit, after=after, owner=owner
         )
+
+    async def statuses(self, projects: Sequence[ProjectRecord]) -> builtins.list[ProjectStatus]:
+        """The status of each of ``projects`` (a page of the list), in two queries."""
+        progress = await asyncio.to_thread(
+            self._repository.progress_many, [p.id for p in projects])
+        return [ProjectStatus(p, progress[p.id], eta_s(p, progress[p.id])) for p in projects]
 
     # --- changes ----------------------------------------------------------------------
 
@@ -282,13 +296,17 @@ def _safe_stem(name: str) -> str:
     return stem[:60] or "project"
 
 
-def parse_options_field(raw: str | None) -> Mapping[str, Any]:
-    """The ``options`` form field: a JSON object."""
+def parse_options_field(raw: str | None, max_depth: int) -> Mapping[str, Any]:
+    """The ``options`` form field: a JSON object nesting at most ``max_depth`` levels (a
+    multipart field is not seen by the JSON body check, and deep nesting would overflow the
+    parser's stack)."""
     if not raw:
         return {}
+    if json_depth(raw.encode("utf-8", "surrogatepass")) > max_depth:
+        raise JsonTooDeep(f"options nests deeper than {max_depth} levels", param="options")
     try:
         value = json.loads(raw)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         raise InvalidRequest("options must be a JSON object", param="options") from None
     if not isinstance(value, dict):
         raise InvalidRequest("options must be a JSON object", param="options")

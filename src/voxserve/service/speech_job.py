@@ -47,6 +47,11 @@ class SpeechJob:
     input_chars: int
 
 
+#: Raw PCM comes at OpenAI's rate unless the request names one: a client that only switched
+#: its base URL plays it at 24 kHz (at the voice's 22050 Hz it would play 9 % fast).
+PCM_DEFAULT_SAMPLE_RATE_HZ = 24_000
+
+
 @dataclass(slots=True)
 class SpeechStats:
     """Filled in while a job streams; read by the caller when it is done."""
@@ -102,12 +107,16 @@ def plan_job(
     segments = tuple(prepare_segments(text, settings.max_segment_chars))
     if not segments:
         raise EmptyText("input has nothing to speak", param="input")
+    audio_format = audio_format or settings.default_response_format
+    if sample_rate_hz is None:
+        sample_rate_hz = (PCM_DEFAULT_SAMPLE_RATE_HZ if audio_format is AudioFormat.PCM
+                          else voice_info.sample_rate_hz)
     return SpeechJob(
         engine=engine,
         voice=voice_info,
         segments=segments,
         params=params,
-        audio_format=audio_format or settings.default_response_format,
-        sample_rate_hz=sample_rate_hz or voice_info.sample_rate_hz,
+        audio_format=audio_format,
+        sample_rate_hz=sample_rate_hz,
         input_chars=len(text),
     )

@@ -41,6 +41,25 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorResponse}, 413: {"model": ErrorResponse}, 422: {"model": ErrorResponse},
 }
 
+def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """A pydantic JSON schema with its ``$defs`` put in place of their ``$ref``s: inside an
+    OpenAPI operation, ``#/$defs/…`` points nowhere (ReDoc fails on it)."""
+    definitions = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return resolve(definitions[ref.removeprefix("#/$defs/")])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    resolved: dict[str, Any] = resolve(schema)
+    return resolved
+
+
 _UPLOAD_SCHEMA = {
     "requestBody": {
         "content": {
@@ -53,7 +72,7 @@ _UPLOAD_SCHEMA = {
                         "webhook_url")},
                 },
             }},
-            "application/json": {"schema": ProjectTextRequest.model_json_schema()},
+            "application/json": {"schema": _inline_refs(ProjectTextRequest.model_json_schema())},
         },
         "required": True,
     }
@@ -61,11 +80,9 @@ _UPLOAD_SCHEMA = {
 
 
 def _creator(request: Request) -> str | None:
-    """The owner recorded on a new project: the caller's subject (None with auth off)."""
+    """The owner recorded on a new project: the caller's stable id (None with auth off)."""
     principal = current_principal(request)
-    if principal is None or principal.auth_method == "none":
-        return None
-    return principal.subject
+    return principal.owner_id if principal is not None else None
 
 
 def _too_large(length: int, limit: int) -> DocumentTooLarge:
@@ -108,8 +125,8 @@ async def _create_from_json(
     raw = await request.body()
     if len(raw) > settings.max_upload_bytes:
         raise _too_large(len(raw), settings.max_upload_bytes)
-    try:
-        body = ProjectTextRequest.model_validate_json(raw)
+    try:  # up to 20 MB: parsed off the event loop
+        body = await asyncio.to_thread(ProjectTextRequest.model_validate_json, raw)
     except ValidationError as exc:
         raise RequestValidationError(exc.errors()) from None
     spec = ProjectSpec(
@@ -145,7 +162,8 @@ async def _create_from_upload(
         spec = ProjectSpec(
             name=field("name"), model=field("model"), voice=field("voice"),
             audio_format=_format(field("response_format")), speed=_speed(field("speed")),
-            options=parse_options_field(field("options")), webhook_url=field("webhook_url"),
+            options=parse_options_field(field("options"), settings.max_json_depth),
+            webhook_url=field("webhook_url"),
             owner=_creator(request),
         )
         project = await service.create_from_upload(
@@ -181,9 +199,11 @@ async def list_projects(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     after: Annotated[str | None, Query(max_length=64)] = None,
 ) -> ProjectList:
-    """Projects, newest first; pass ``next_cursor`` as ``after`` for the next page."""
+    """Projects, newest first, each with its chapters and progress as in the detail view;
+    pass ``next_cursor`` as ``after`` for the next page."""
     page = await service.list(limit=limit, after=after, owner=owner)
-    return ProjectList(data=[project_body(p) for p in page.items],
+    statuses = await service.statuses(page.items)
+    return ProjectList(data=[project_body(s.project, s) for s in statuses],
                        has_more=page.next_cursor is not None, next_cursor=page.next_cursor)
 
 

@@ -24,11 +24,12 @@ _CONTENT_TYPES = {
     ".js": "text/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",
     ".svg": "image/svg+xml",
+    ".png": "image/png",
 }
 #: Only plain names of the known kinds: no directories, no dot files, no traversal.
 _NAME = re.compile(r"^[A-Za-z0-9_-]+\.(?:js|css|svg)$")
 #: Scripts, styles and media from this origin only (blob: for audio built in the page).
-_CSP = (
+CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
     "frame-ancestors 'none'; form-action 'self'"
@@ -36,31 +37,40 @@ _CSP = (
 
 
 @dataclass(frozen=True)
-class _Asset:
+class Asset:
     body: bytes
     content_type: str
     etag: str
 
 
 @lru_cache(maxsize=32)
-def _load(name: str) -> _Asset | None:
-    resource = resources.files("voxserve.api").joinpath("web", name)
+def load_asset(name: str, package: str = "voxserve.api", folder: str = "web") -> Asset | None:
+    """A file shipped in ``package``'s ``folder`` (read once), or None."""
+    resource = resources.files(package).joinpath(folder, name)
     if not resource.is_file():
         return None
     body = resource.read_bytes()
     suffix = name[name.rfind("."):]
     digest = hashlib.sha256(body).hexdigest()[:32]
-    return _Asset(body, _CONTENT_TYPES[suffix], f'"{digest}"')
+    return Asset(body, _CONTENT_TYPES[suffix], f'"{digest}"')
 
 
-def _answer(request: Request, asset: _Asset, *, page: bool) -> Response:
+def _load(name: str) -> Asset | None:
+    return load_asset(name)
+
+
+def answer_asset(
+    request: Request, asset: Asset, *, page: bool, csp: str = CSP
+) -> Response:
+    """``asset`` with its ETag (``304`` when the browser has it), as a page (with the
+    Content-Security-Policy ``csp``) or as one of a page's files."""
     headers = {
         "ETag": asset.etag,
         "Cache-Control": "no-cache",
         "X-Content-Type-Options": "nosniff",
     }
     if page:
-        headers["Content-Security-Policy"] = _CSP
+        headers["Content-Security-Policy"] = csp
         headers["Referrer-Policy"] = "no-referrer"
     if asset.etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
@@ -77,7 +87,7 @@ async def index(request: Request) -> Response:
     asset = _load("index.html")
     if asset is None:  # a broken install; say so rather than a blank page
         raise HTTPException(404, "the web UI is not installed")
-    return _answer(request, asset, page=True)
+    return answer_asset(request, asset, page=True)
 
 
 @router.api_route("/static/{name}", methods=["GET", "HEAD"])
@@ -86,4 +96,4 @@ async def static(name: str, request: Request) -> Response:
     asset = _load(name) if _NAME.match(name) else None
     if asset is None:
         raise HTTPException(404, f"no static file '{name}'")
-    return _answer(request, asset, page=False)
+    return answer_asset(request, asset, page=False)

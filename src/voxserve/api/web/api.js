@@ -49,6 +49,7 @@ function askForKey(reason) {
       if (ok) {
         sessionStorage.setItem(KEY_STORAGE, input.value.trim());
         $("#forget-key").hidden = false;
+        window.dispatchEvent(new Event("voxserve:key"));
       }
       resolve(ok);
     }, { once: true });
@@ -83,18 +84,31 @@ export async function apiJson(path, options) {
   return (await api(path, options)).json();
 }
 
-/** A URL the page can hand to <audio>/<track>: plain without auth, a blob URL with a key. */
+/**
+ * A URL the page can hand to <audio>/<track>: plain without auth, a blob URL with a key
+ * (fetched with the header). Hand blob URLs back with releaseMediaUrl when done with them.
+ */
 export async function mediaUrl(path) {
   if (!apiKey()) return path;
   const response = await api(path);
   return URL.createObjectURL(await response.blob());
 }
 
-/** The header's "Forget API key" button: shown while this tab keeps a key. */
+/** Free a URL from mediaUrl (a no-op for plain paths). */
+export function releaseMediaUrl(url) {
+  if (url && url.startsWith("blob:")) URL.revokeObjectURL(url);
+}
+
+/**
+ * The header's "Forget API key" button: shown while this tab keeps a key. Forgetting
+ * announces "voxserve:forget" so the pages stop what runs with the key (polling, players)
+ * and drop what they fetched with it.
+ */
 export function initForgetKey() {
   $("#forget-key").hidden = !apiKey();
   $("#forget-key").addEventListener("click", () => {
     sessionStorage.removeItem(KEY_STORAGE);
     $("#forget-key").hidden = true;
+    window.dispatchEvent(new Event("voxserve:forget"));
   });
 }

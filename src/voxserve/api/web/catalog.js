@@ -4,29 +4,57 @@ import { apiJson } from "./api.js";
 import { $, setStatus } from "./ui.js";
 
 const catalog = { models: [], voices: [] };
+let wired = false;
 
 function fillVoices(select, engine) {
   const previous = select.value;
   select.replaceChildren();
   for (const voice of catalog.voices) {
     if (engine && voice.engine !== engine) continue;
-    const option = new Option(
-      voice.description ? `${voice.id} – ${voice.description}` : voice.id, voice.id);
+    const label = voice.description ? `${voice.id} – ${voice.description}` : voice.id;
+    // Without an engine filter (the projects page) each voice names its engine.
+    const option = new Option(engine ? label : `${label} (${voice.engine})`, voice.id);
     option.dataset.sampleRate = voice.sample_rate;
+    option.dataset.engine = voice.engine;
     select.append(option);
   }
   if ([...select.options].some((o) => o.value === previous)) select.value = previous;
 }
 
-/** Fill the model and voice lists of both pages; the playground's voices follow its model. */
+function showFailure(message) {
+  setStatus($("#speak-status"), message, true);
+  setStatus($("#upload-status"), message, true);
+  $("#catalog-retry").hidden = false;
+}
+
+/**
+ * Fill the model and voice lists of both pages: the playground's voices follow its model;
+ * the projects page offers every voice (a project is sent with its voice's engine). A
+ * failure (e.g. the key dialog was cancelled) is shown on both pages with a retry button,
+ * and the lists are loaded again when a key is entered.
+ */
 export async function loadCatalog() {
+  if (!wired) {
+    wired = true;
+    $("#catalog-retry").addEventListener("click", () => loadCatalog());
+    window.addEventListener("voxserve:key", () => {
+      if (!catalog.voices.length) loadCatalog();
+    });
+    $("#model").addEventListener("change", () => {
+      fillVoices($("#voice"), $("#model").selectedOptions[0]?.dataset.engine);
+    });
+  }
   try {
     const [models, voices] = await Promise.all([apiJson("/v1/models"), apiJson("/v1/voices")]);
     catalog.models = models.data;
     catalog.voices = voices.data;
   } catch (error) {
-    setStatus($("#speak-status"), `Could not load models and voices: ${error.message}`, true);
+    showFailure(`Could not load models and voices: ${error.message}`);
     return;
+  }
+  $("#catalog-retry").hidden = true;
+  for (const id of ["#speak-status", "#upload-status"]) {
+    if ($(id).classList.contains("error")) setStatus($(id), id === "#speak-status" ? "Ready." : "");
   }
   const modelSelect = $("#model");
   modelSelect.replaceChildren(
@@ -39,8 +67,13 @@ export async function loadCatalog() {
   // Prefer a model named after its engine (e.g. "piper") over aliases such as "tts-1".
   const own = catalog.models.find((m) => m.id === m.engine);
   if (own) modelSelect.value = own.id;
-  const engine = () => modelSelect.selectedOptions[0]?.dataset.engine;
-  fillVoices($("#voice"), engine());
-  modelSelect.addEventListener("change", () => fillVoices($("#voice"), engine()));
-  fillVoices($("#project-voice"), engine());
+  const engine = modelSelect.selectedOptions[0]?.dataset.engine;
+  fillVoices($("#voice"), engine);
+  const projectVoice = $("#project-voice");
+  const chosen = projectVoice.value;
+  fillVoices(projectVoice, null);
+  if (!chosen) {  // start with the playground's default voice
+    const first = [...projectVoice.options].find((o) => o.dataset.engine === engine);
+    if (first) projectVoice.value = first.value;
+  }
 }

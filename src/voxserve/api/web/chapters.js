@@ -1,7 +1,7 @@
 // A project's chapters to hear and download: a player for each converted chapter with its
 // subtitles as a cue list, and download links (chapters when ready, the book once done).
 
-import { api, apiKey, mediaUrl } from "./api.js";
+import { api, apiKey, mediaUrl, releaseMediaUrl } from "./api.js";
 import { $, formatSeconds, saveBlob } from "./ui.js";
 
 /**
@@ -13,7 +13,7 @@ export function offerBook(item, project, onError) {
   item.dataset.complete = "1";
   const chapters = project.progress ? project.progress.chapters : [];
   offerChapters(item, project.id, chapters, onError);
-  const box = $(".listen", item);
+  const box = listenBox(item, project.id);  // there even when no chapter could be offered
   const base = `/v1/projects/${project.id}`;
   addLink($(".book-links", box), "Book", `${base}/audio`, onError);
   const files = $(".file-links", box);
@@ -29,27 +29,7 @@ export function offerBook(item, project, onError) {
 export function offerChapters(item, id, chapters, onError) {
   if (!chapters.length) return;
   const base = `/v1/projects/${id}`;
-  const box = $(".listen", item);
-  if (!item.dataset.listening) {
-    item.dataset.listening = "1";
-    box.hidden = false;
-    const selectId = `chapter-${id}`;
-    box.innerHTML = `
-      <div class="row">
-        <div class="field">
-          <label for="${selectId}">Listen to chapter</label>
-          <select id="${selectId}" class="chapter-select"></select>
-        </div>
-      </div>
-      <audio class="chapter-player" controls preload="metadata"></audio>
-      <ol class="cues" aria-label="Subtitles"></ol>
-      <p class="downloads">Download: <span class="book-links"></span><span class="chapter-links"></span><span class="file-links"></span></p>`;
-    const select = $(".chapter-select", box);
-    select.addEventListener("change", () => {
-      box.dataset.chosen = "1";
-      loadChapter(box, base, Number(select.value));
-    });
-  }
+  const box = listenBox(item, id);
   // Chapters become ready in any order; options and links stay in chapter order.
   const select = $(".chapter-select", box);
   const links = $(".chapter-links", box);
@@ -73,6 +53,33 @@ export function offerChapters(item, id, chapters, onError) {
   }
 }
 
+/** The item's listening area (chapter select, player, cues, downloads), made once. */
+function listenBox(item, id) {
+  const base = `/v1/projects/${id}`;
+  const box = $(".listen", item);
+  if (!item.dataset.listening) {
+    item.dataset.listening = "1";
+    box.hidden = false;
+    const selectId = `chapter-${id}`;
+    box.innerHTML = `
+      <div class="row">
+        <div class="field">
+          <label for="${selectId}">Listen to chapter</label>
+          <select id="${selectId}" class="chapter-select"></select>
+        </div>
+      </div>
+      <audio class="chapter-player" controls preload="metadata"></audio>
+      <ol class="cues" aria-label="Subtitles"></ol>
+      <p class="downloads">Download: <span class="book-links"></span><span class="chapter-links"></span><span class="file-links"></span></p>`;
+    const select = $(".chapter-select", box);
+    select.addEventListener("change", () => {
+      box.dataset.chosen = "1";
+      loadChapter(box, base, Number(select.value));
+    });
+  }
+  return box;
+}
+
 /** A download link; with a key the click fetches with the header instead. */
 function addLink(container, text, path, onError) {
   const link = document.createElement("a");
@@ -94,9 +101,20 @@ function addLink(container, text, path, onError) {
   return link;
 }
 
+/** The blob URLs (with a key) each listening box holds, freed when replaced or forgotten. */
+const held = new WeakMap();
+
+/** Free the media URLs an item's player holds (the key was forgotten, or it is removed). */
+export function releaseMedia(item) {
+  const box = $(".listen", item);
+  for (const url of (box && held.get(box)) || []) releaseMediaUrl(url);
+  if (box) held.delete(box);
+}
+
 /** Point the player at one chapter with its WebVTT track, and list its cues. */
 async function loadChapter(box, base, index) {
-  box.dataset.loaded = String(index);
+  const wanted = String(index);
+  box.dataset.loaded = wanted;
   const old = $(".chapter-player", box);
   // A fresh <audio> each time: a <track> element's source cannot be swapped reliably.
   const audio = document.createElement("audio");
@@ -109,23 +127,35 @@ async function loadChapter(box, base, index) {
   });
   const list = $(".cues", box);
   list.replaceChildren();
+  const urls = [];
   try {
-    audio.src = await mediaUrl(`${base}/chapters/${index}/audio`);
-    const track = document.createElement("track");
-    track.kind = "subtitles";
-    track.label = "Subtitles";
-    track.srclang = "en";
-    track.default = true;
-    track.src = await mediaUrl(`${base}/subtitles.vtt?chapter=${index}`);
-    audio.append(track);
-    old.replaceWith(audio);
-    // An <audio> shows no captions: keep the track "hidden" (loaded, cues fire) and
-    // render the cues as a list, highlighting the current one.
-    track.track.mode = "hidden";
-    track.addEventListener("load", () => listCues(audio, track.track, list));
+    urls.push(await mediaUrl(`${base}/chapters/${index}/audio`));
+    urls.push(await mediaUrl(`${base}/subtitles.vtt?chapter=${index}`));
   } catch (error) {
-    list.textContent = error.message;
+    urls.forEach(releaseMediaUrl);
+    if (box.dataset.loaded === wanted) list.textContent = error.message;
+    return;
   }
+  // Another chapter was chosen while these loaded: that one wins.
+  if (box.dataset.loaded !== wanted) {
+    urls.forEach(releaseMediaUrl);
+    return;
+  }
+  for (const url of held.get(box) || []) releaseMediaUrl(url);
+  held.set(box, urls);
+  audio.src = urls[0];
+  const track = document.createElement("track");
+  track.kind = "subtitles";
+  track.label = "Subtitles";
+  track.srclang = "en";
+  track.default = true;
+  track.src = urls[1];
+  audio.append(track);
+  old.replaceWith(audio);
+  // An <audio> shows no captions: keep the track "hidden" (loaded, cues fire) and
+  // render the cues as a list, highlighting the current one.
+  track.track.mode = "hidden";
+  track.addEventListener("load", () => listCues(audio, track.track, list));
 }
 
 /** The track's cues as buttons that play from there; the cue being spoken is marked. */

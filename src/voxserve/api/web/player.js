@@ -14,8 +14,27 @@ export class PcmStreamPlayer {
     this.scheduled = [];         // [{start, duration}] in context time
     this.sources = new Set();
     this.leftover = null;        // an odd trailing byte from the previous network chunk
-    this.chunks = [];            // Int16Array pieces, for the WAV download and the waveform
+    this.chunks = [];            // Int16Array pieces, for the WAV download
     this.samples = 0;
+    // The waveform's summary, kept as audio arrives so drawing never walks the samples:
+    // the lowest and highest sample of each block of PEAK_BLOCK samples.
+    this.peakLow = [];
+    this.peakHigh = [];
+    this.blockFill = 0;
+  }
+
+  /** Fold new samples into the per-block minimum and maximum. */
+  addPeaks(pcm) {
+    for (let i = 0; i < pcm.length; i++) {
+      const value = pcm[i];
+      const last = this.peakLow.length - 1;
+      if (this.blockFill === 0) {
+        this.peakLow.push(value);
+        this.peakHigh.push(value);
+      } else if (value < this.peakLow[last]) this.peakLow[last] = value;
+      else if (value > this.peakHigh[last]) this.peakHigh[last] = value;
+      this.blockFill = (this.blockFill + 1) % PEAK_BLOCK;
+    }
   }
 
   /** Queue one network chunk (a Uint8Array of any length). */
@@ -37,6 +56,7 @@ export class PcmStreamPlayer {
     const pcm = new Int16Array(bytes.slice().buffer);
     this.chunks.push(pcm);
     this.samples += pcm.length;
+    this.addPeaks(pcm);
     const floats = new Float32Array(pcm.length);
     for (let i = 0; i < pcm.length; i++) floats[i] = pcm[i] / 32768;
     const buffer = this.context.createBuffer(1, floats.length, this.sampleRate);
@@ -110,41 +130,52 @@ export class PcmStreamPlayer {
   }
 }
 
-/** Draws the received waveform (min/max per pixel column) and the play head. */
+/** Samples per waveform block (about 10 ms at 24 kHz). */
+const PEAK_BLOCK = 256;
+
+/**
+ * Draws the received waveform (min/max per pixel column, from the blocks the player keeps,
+ * so a frame costs the canvas's width, not the audio's length) and the play head. The
+ * canvas is sized to its box in device pixels (sharp on high-DPI screens).
+ * ``canvas.dataset.samples`` says how many samples the drawing shows (0: blank).
+ */
 export function drawWaveform(canvas, player) {
+  const ratio = window.devicePixelRatio || 1;
+  const width = Math.max(1, Math.round(canvas.clientWidth * ratio));
+  const height = Math.max(1, Math.round(canvas.clientHeight * ratio));
+  if (canvas.width !== width || canvas.height !== height) {
+    canvas.width = width;
+    canvas.height = height;
+  }
   const g = canvas.getContext("2d");
-  const { width, height } = canvas;
-  const style = getComputedStyle(canvas);
   g.clearRect(0, 0, width, height);
+  canvas.dataset.samples = player ? String(player.samples) : "0";
   if (!player || !player.samples) return;
+  const style = getComputedStyle(canvas);
+  const colours = [style.getPropertyValue("--wave-played"), style.getPropertyValue("--wave")];
   // Scale: at least 5 s across, or everything received so far.
-  const total = Math.max(player.samples, player.sampleRate * 5);
-  const perColumn = total / width;
-  const playedColumns = (player.playedSeconds() * player.sampleRate) / perColumn;
+  const blocks = player.peakLow.length;
+  const span = Math.max(blocks, (player.sampleRate * 5) / PEAK_BLOCK);
+  const playedBlocks = (player.playedSeconds() * player.sampleRate) / PEAK_BLOCK;
   const mid = height / 2;
-  let column = 0;
-  let count = 0;
-  let low = 0;
-  let high = 0;
-  const flush = () => {
-    g.fillStyle = column < playedColumns
-      ? style.getPropertyValue("--wave-played") : style.getPropertyValue("--wave");
+  for (let column = 0; column < width; column++) {
+    const first = Math.floor((column * span) / width);
+    if (first >= blocks) break;
+    const last = Math.min(blocks, Math.max(first + 1, Math.floor(((column + 1) * span) / width)));
+    let low = player.peakLow[first];
+    let high = player.peakHigh[first];
+    for (let b = first + 1; b < last; b++) {
+      if (player.peakLow[b] < low) low = player.peakLow[b];
+      if (player.peakHigh[b] > high) high = player.peakHigh[b];
+    }
+    g.fillStyle = colours[first < playedBlocks ? 0 : 1];
     const top = mid - (high / 32768) * mid;
     const bottom = mid - (low / 32768) * mid;
     g.fillRect(column, top, 1, Math.max(1, bottom - top));
-  };
-  for (const chunk of player.chunks) {
-    for (let i = 0; i < chunk.length; i++) {
-      const value = chunk[i];
-      if (count === 0) { low = value; high = value; }
-      else if (value < low) low = value;
-      else if (value > high) high = value;
-      if (++count >= perColumn) {
-        flush();
-        column++;
-        count = 0;
-      }
-    }
   }
-  if (count) flush();
+}
+
+/** Blank the waveform (after an error, or before new audio). */
+export function clearWaveform(canvas) {
+  drawWaveform(canvas, null);
 }

@@ -1,7 +1,7 @@
 // Playground: speak the text, play it while it streams, show the metrics, download it.
 
 import { ApiError, api } from "./api.js";
-import { PcmStreamPlayer, drawWaveform } from "./player.js";
+import { PcmStreamPlayer, clearWaveform, drawWaveform } from "./player.js";
 import { $, formatSeconds, saveBlob, setStatus } from "./ui.js";
 
 export const playground = {
@@ -9,6 +9,7 @@ export const playground = {
   player: null,
   abort: null,
   frame: 0,
+  spoken: null,   // the request whose audio the player holds (what Download saves)
 
   init() {
     const speed = $("#speed");
@@ -21,6 +22,7 @@ export const playground = {
     });
     $("#stop").addEventListener("click", () => this.stop("Stopped."));
     $("#download").addEventListener("click", () => this.download());
+    window.addEventListener("voxserve:forget", () => this.stop("Stopped."));
   },
 
   request(format) {
@@ -46,23 +48,28 @@ export const playground = {
     $("#download").disabled = true;
     $("#speak").disabled = true;
     for (const id of ["m-ttfa", "m-audio", "m-wall", "m-rtf"]) $(`#${id}`).textContent = "–";
+    this.player = null;
+    this.spoken = null;
+    clearWaveform($("#waveform"));
+    $("#play-progress").value = 0;
     view.dataset.state = "requesting";
     view.dataset.playedSeconds = "0";
     view.dataset.receivedSeconds = "0";
     setStatus(status, "Synthesizing…");
+    const request = this.request("pcm");
     const t0 = performance.now();
     let player = null;
     try {
       const response = await api("/v1/audio/speech", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify(this.request("pcm")),
+        body: JSON.stringify(request),
         signal: abort.signal,
       });
-      const sampleRate = Number(response.headers.get("X-Voxserve-Sample-Rate"))
-        || Number($("#voice").selectedOptions[0]?.dataset.sampleRate) || 22050;
+      const sampleRate = Number(response.headers.get("X-Voxserve-Sample-Rate")) || 24000;
       player = new PcmStreamPlayer(this.context, sampleRate);
       this.player = player;
+      this.spoken = request;
       this.animate();
       const reader = response.body.getReader();
       let first = true;
@@ -80,7 +87,11 @@ export const playground = {
       const wall = (performance.now() - t0) / 1000;
       const audio = player.receivedSeconds();
       $("#m-wall").textContent = formatSeconds(wall);
-      $("#m-rtf").textContent = `${(audio / wall).toFixed(1)}× real time`;
+      // Real-time factor: processing time per second of audio (below 1 is faster).
+      if (audio > 0) {
+        $("#m-rtf").textContent =
+          `${(wall / audio).toFixed(2)} (${(audio / wall).toFixed(1)}× faster than real time)`;
+      }
       view.dataset.receivedSeconds = audio.toFixed(3);
       if (!player.samples) throw new ApiError("The server sent no audio.", 0);
       $("#download").disabled = false;
@@ -88,9 +99,15 @@ export const playground = {
       setStatus(status, `Received ${formatSeconds(audio)} of audio; playing.`);
     } catch (error) {
       if (abort.signal.aborted) return;
+      // The stream failed: stop what is still queued and show no half-waveform.
+      this.abort = null;
+      this.halt();
+      this.player = null;
+      this.spoken = null;
+      clearWaveform($("#waveform"));
+      $("#play-progress").value = 0;
       view.dataset.state = "error";
       setStatus(status, error.message, true);
-      $("#stop").disabled = true;
     } finally {
       $("#speak").disabled = false;
     }
@@ -102,7 +119,7 @@ export const playground = {
     const view = $("#player");
     const tick = () => {
       const player = this.player;
-      if (!player) return;
+      if (!player || !["requesting", "playing", "streamed"].includes(view.dataset.state)) return;
       const played = player.playedSeconds();
       const received = player.receivedSeconds();
       view.dataset.playedSeconds = played.toFixed(3);
@@ -121,12 +138,17 @@ export const playground = {
     this.frame = requestAnimationFrame(tick);
   },
 
-  stop(message) {
+  /** Abort the request and silence the player; the drawing stays as it is. */
+  halt() {
     if (this.abort) this.abort.abort();
     this.abort = null;
     if (this.player) this.player.stop();
     cancelAnimationFrame(this.frame);
     $("#stop").disabled = true;
+  },
+
+  stop(message) {
+    this.halt();
     if (message) {
       $("#player").dataset.state = "stopped";
       setStatus($("#speak-status"), message);
@@ -134,12 +156,14 @@ export const playground = {
     }
   },
 
-  // WAV and PCM come from what was already received; other formats are a second request.
+  // WAV and PCM come from what was received; other formats are the same request (the text,
+  // voice and speed that were heard, whatever the form says now) in that format.
   async download() {
     const format = $("#format").value;
     const status = $("#speak-status");
+    if (!this.player || !this.spoken) return;
     try {
-      if (this.player && (format === "wav" || format === "pcm")) {
+      if (format === "wav" || format === "pcm") {
         saveBlob(format === "wav" ? this.player.toWav() : this.player.toPcm(), `speech.${format}`);
         return;
       }
@@ -147,7 +171,7 @@ export const playground = {
       const response = await api("/v1/audio/speech", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify(this.request(format)),
+        body: JSON.stringify({ ...this.spoken, response_format: format }),
       });
       const extension = { opus: "ogg", aac: "aac" }[format] || format;
       saveBlob(await response.blob(), `speech.${extension}`);

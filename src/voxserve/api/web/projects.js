@@ -1,16 +1,22 @@
-// Projects: upload a document, follow its conversion live (SSE, or polling when a key is
-// needed), list its chapters with their progress; cancel and delete.
+// Projects: convert a document or pasted text, follow its conversion live (SSE, or polling
+// when a key is needed), list its chapters with their progress; cancel and delete.
 
 import { api, apiJson, apiKey } from "./api.js";
-import { offerBook, offerChapters } from "./chapters.js";
-import { $, formatSeconds, setStatus } from "./ui.js";
+import { offerBook, offerChapters, releaseMedia } from "./chapters.js";
+import { $, formatBytes, formatSeconds, setStatus } from "./ui.js";
 
 const FINISHED = new Set(["completed", "failed", "canceled"]);
+const PAGE_SIZE = 20;
+const POLL_S = 1;
+const MAX_POLL_S = 30;
+const DROP_HINT = "Drop a document here, or choose a file";
 
 export const projects = {
   started: false,
   watchers: new Map(),   // project id -> function that stops watching
   items: new Map(),      // project id -> <li>
+  cursor: null,          // the list's next page (older projects), or null
+  submitted: null,       // {id, name} of the project this tab's form created last
 
   init() {
     const form = $("#upload-form");
@@ -21,68 +27,133 @@ export const projects = {
       this.upload();
     });
     input.addEventListener("change", () => this.showChosen());
+    const speed = $("#project-speed");
+    speed.addEventListener("input", () => {
+      $("#project-speed-value").textContent = `${Number(speed.value).toFixed(2)}×`;
+    });
     // Drag and drop onto the zone fills the file input (keyboard users use the input).
+    // Moving over the zone's own text fires dragleave on the zone: only leaving it counts.
     for (const type of ["dragenter", "dragover"]) {
       zone.addEventListener(type, (event) => {
         event.preventDefault();
         zone.classList.add("over");
       });
     }
-    for (const type of ["dragleave", "drop"]) {
-      zone.addEventListener(type, () => zone.classList.remove("over"));
-    }
+    zone.addEventListener("dragleave", (event) => {
+      if (!zone.contains(event.relatedTarget)) zone.classList.remove("over");
+    });
     zone.addEventListener("drop", (event) => {
       event.preventDefault();
+      zone.classList.remove("over");
       if (event.dataTransfer.files.length) {
         input.files = event.dataTransfer.files;
         this.showChosen();
       }
     });
+    $("#more-projects").addEventListener("click", () => this.refresh(this.cursor));
+    window.addEventListener("voxserve:forget", () => this.forget());
   },
 
   showChosen() {
     const file = $("#file").files[0];
-    $("#dropzone span").textContent = file
-      ? `Chosen: ${file.name} (${Math.ceil(file.size / 1024)} KiB)`
-      : "Drop a document here, or choose a file";
+    $("#dropzone .dropzone-label").textContent = file
+      ? `Chosen: ${file.name} (${formatBytes(file.size)})` : DROP_HINT;
   },
 
   async start() {
     if (this.started) return;
     this.started = true;
-    await this.refresh();
+    await this.refresh(null);
   },
 
-  async refresh() {
+  /** Stop everything that ran with the forgotten key and drop what it fetched. */
+  forget() {
+    for (const id of [...this.watchers.keys()]) this.unwatch(id);
+    for (const id of [...this.items.keys()]) this.remove(id);
+    this.started = false;
+    this.cursor = null;
+    $("#more-projects").hidden = true;
+    if (location.hash === "#projects") this.start();
+  },
+
+  /** One page of the list (``after``: the cursor of the page before; null: the newest). */
+  async refresh(after) {
+    const more = $("#more-projects");
+    more.disabled = true;
     try {
-      const list = await apiJson("/v1/projects?limit=50");
-      for (const project of list.data) this.render(project);
-      $("#projects-empty").hidden = list.data.length > 0;
-      // The list has no progress: fetch it (and follow the unfinished ones).
-      for (const project of list.data) this.follow(project);
+      const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
+      if (after) query.set("after", after);
+      const list = await apiJson(`/v1/projects?${query}`);
+      for (const project of list.data) {
+        const known = this.items.has(project.id);
+        this.render(project);
+        // Finished ones from earlier visits start folded: the page stays short.
+        if (!known && FINISHED.has(project.state)) this.fold(project.id, true);
+        this.follow(project);
+      }
+      this.cursor = list.has_more ? list.next_cursor : null;
+      more.hidden = !this.cursor;
+      $("#projects-empty").hidden = this.items.size > 0;
     } catch (error) {
       this.started = false;
       setStatus($("#upload-status"), `Could not list projects: ${error.message}`, true);
+    } finally {
+      more.disabled = false;
     }
+  },
+
+  /** What the form asks for: a file (multipart) or the pasted text (JSON). */
+  requestBody() {
+    const file = $("#file").files[0];
+    const text = $("#project-text").value;
+    const voice = $("#project-voice").selectedOptions[0];
+    const fields = {
+      voice: voice ? voice.value : undefined,
+      model: voice ? voice.dataset.engine : undefined,
+      response_format: $("#project-format").value,
+      speed: Number($("#project-speed").value),
+      name: $("#project-name").value.trim() || undefined,
+    };
+    if (file) {
+      const form = new FormData();
+      form.append("file", file);
+      for (const [key, value] of Object.entries(fields)) {
+        if (value !== undefined) form.append(key, String(value));
+      }
+      return { label: file.name, init: { method: "POST", body: form } };
+    }
+    if (text.trim()) {
+      return {
+        label: fields.name || "the pasted text",
+        init: {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ text, markdown: true, ...fields }),
+        },
+      };
+    }
+    return null;
   },
 
   async upload() {
     const status = $("#upload-status");
-    const file = $("#file").files[0];
-    if (!file) {
-      setStatus(status, "Choose a document first.", true);
+    const body = this.requestBody();
+    if (!body) {
+      setStatus(status, "Choose a document or paste some text first.", true);
       $("#file").focus();
       return;
     }
-    const form = new FormData();
-    form.append("file", file);
-    if ($("#project-voice").value) form.append("voice", $("#project-voice").value);
-    form.append("response_format", $("#project-format").value);
     $("#upload").disabled = true;
-    setStatus(status, `Uploading ${file.name}…`);
+    setStatus(status, `Uploading ${body.label}…`);
     try {
-      const project = await apiJson("/v1/projects", { method: "POST", body: form });
-      setStatus(status, `Converting “${project.name}”.`);
+      const project = await apiJson("/v1/projects", body.init);
+      this.submitted = { id: project.id, name: project.name };
+      setStatus(status, `Converting “${project.name}”…`);
+      // Sent: clear the form so "Convert" does not send the same thing again.
+      $("#file").value = "";
+      $("#project-text").value = "";
+      $("#project-name").value = "";
+      this.showChosen();
       $("#projects-empty").hidden = true;
       this.render(project, true);
       this.follow(project);
@@ -103,13 +174,25 @@ export const projects = {
     }
     this.render(project);
     if (FINISHED.has(project.state)) {
-      if (project.state === "completed") this.showListen(project);
+      this.finished(project);
       return;
     }
     if (this.watchers.has(project.id)) return;
     // EventSource cannot send an Authorization header: with a key, poll instead.
     if (apiKey() || !("EventSource" in window)) this.poll(project.id);
     else this.listen(project.id);
+  },
+
+  /** A project reached its end: offer its files, and tell the form's status line. */
+  finished(project) {
+    if (project.state === "completed") this.showListen(project);
+    if (this.submitted && this.submitted.id === project.id) {
+      const name = this.submitted.name;
+      this.submitted = null;
+      const words = { completed: "Converted", failed: "Could not convert", canceled: "Canceled" };
+      setStatus($("#upload-status"), `${words[project.state]} “${name}”.`,
+        project.state === "failed");
+    }
   },
 
   listen(id) {
@@ -132,33 +215,57 @@ export const projects = {
     });
   },
 
+  /** Poll every second; after an error, wait twice as long each time (up to 30 s). */
   poll(id) {
     let timer = 0;
     let stopped = false;
+    let delay = POLL_S;
     this.watchers.set(id, () => { stopped = true; clearTimeout(timer); });
     const once = async () => {
       try {
         const project = await apiJson(`/v1/projects/${id}`);
         if (stopped) return;
+        delay = POLL_S;
         this.render(project);
         if (FINISHED.has(project.state)) {
           this.unwatch(id);
-          if (project.state === "completed") this.showListen(project);
+          this.finished(project);
           return;
         }
       } catch (error) {
+        if (stopped) return;
         if (error.status === 404) { this.unwatch(id); this.remove(id); return; }
-        this.showError(id, error.message);
+        this.showError(id, `${error.message} (trying again in ${Math.round(delay * 2)} s)`);
+        delay = Math.min(delay * 2, MAX_POLL_S);
       }
-      if (!stopped) timer = setTimeout(once, 1000);
+      if (!stopped) timer = setTimeout(once, delay * 1000);
     };
-    timer = setTimeout(once, 1000);
+    timer = setTimeout(once, delay * 1000);
   },
 
   unwatch(id) {
     const stop = this.watchers.get(id);
     this.watchers.delete(id);
     if (stop) stop();
+  },
+
+  /** Fold or unfold a card's chapters and player; unfolding a finished one folds the
+   * other finished ones, so the list stays short. */
+  fold(id, folded) {
+    const item = this.items.get(id);
+    if (!item) return;
+    $(".project-body", item).hidden = folded;
+    const toggle = $(".toggle", item);
+    toggle.setAttribute("aria-expanded", String(!folded));
+    toggle.textContent = folded ? "Show chapters" : "Hide chapters";
+    item.dataset.folded = folded ? "1" : "";
+    if (!folded && FINISHED.has(item.dataset.state)) {
+      for (const [other, element] of this.items) {
+        if (other !== id && FINISHED.has(element.dataset.state) && !element.dataset.folded) {
+          this.fold(other, true);
+        }
+      }
+    }
   },
 
   /** Create or update the list item of a project. */
@@ -173,6 +280,12 @@ export const projects = {
       const label = $(".project-progress-label", item);
       label.htmlFor = `${heading}-progress`;
       $(".overall", item).id = `${heading}-progress`;
+      const body = $(".project-body", item);
+      body.id = `${heading}-body`;
+      $(".toggle", item).setAttribute("aria-controls", body.id);
+      $(".toggle", item).addEventListener("click", () => {
+        this.fold(project.id, !item.dataset.folded);
+      });
       $(".cancel", item).addEventListener("click", () => this.cancel(project.id));
       $(".delete", item).addEventListener("click", () => this.delete(project.id));
       this.items.set(project.id, item);
@@ -212,7 +325,7 @@ export const projects = {
       if (!row) {
         row = document.createElement("tr");
         row.dataset.chapter = chapter.index;
-        row.innerHTML = `<th scope="row"></th><td><progress max="100"></progress> <span class="pct"></span></td><td class="chapter-audio"></td>`;
+        row.innerHTML = `<th scope="row"></th><td class="chapter-progress"><progress max="100"></progress> <span class="pct"></span></td><td class="chapter-audio"></td>`;
         body.append(row);
       }
       const percent = chapter.segments_total
@@ -251,6 +364,7 @@ export const projects = {
       const project = await apiJson(`/v1/projects/${id}/cancel`, { method: "POST" });
       this.unwatch(id);
       this.render(project);
+      this.finished(project);
     } catch (error) {
       this.showError(id, error.message);
     }
@@ -272,7 +386,10 @@ export const projects = {
 
   remove(id) {
     const item = this.items.get(id);
-    if (item) item.remove();
+    if (item) {
+      releaseMedia(item);
+      item.remove();
+    }
     this.items.delete(id);
     $("#projects-empty").hidden = this.items.size > 0;
   },

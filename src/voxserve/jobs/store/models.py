@@ -57,7 +57,8 @@ class Project(Base):
     __tablename__ = "projects"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    #: Who created it (filled in by authentication; ``None`` without it).
+    #: Who created it: the principal's stable id (``key:<API key id>``, ``jwt:<sub>``;
+    #: ``legacy:<name>`` for projects made before ids were stored), ``None`` without auth.
     owner: Mapped[str | None] = mapped_column(String(255), index=True)
     name: Mapped[str] = mapped_column(String(500))
     title: Mapped[str | None] = mapped_column(String(500))

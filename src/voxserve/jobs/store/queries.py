@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import and_, delete, func, insert, or_, select
 
 from voxserve.jobs.store.base import (
@@ -101,31 +103,40 @@ class ProjectQueries(RepositoryBase):
             return ProjectPage(items, next_cursor)
 
     def progress(self, project_id: str) -> Progress:
+        return self.progress_many([project_id])[project_id]
+
+    def progress_many(self, project_ids: Sequence[str]) -> dict[str, Progress]:
+        """Each project's progress per chapter, in two queries whatever their number (a
+        page of the project list); an unknown id gets an empty progress."""
+        if not project_ids:
+            return {}
         with self._session() as session:
             chapters = session.scalars(
-                select(Chapter).where(Chapter.project_id == project_id).order_by(Chapter.index)
+                select(Chapter).where(Chapter.project_id.in_(project_ids))
+                .order_by(Chapter.project_id, Chapter.index)
             ).all()
             done = {
-                row.chapter_index: (int(row.done), float(row.audio_s or 0.0))
+                (row.project_id, row.chapter_index): (int(row.done), float(row.audio_s or 0.0))
                 for row in session.execute(
                     select(
+                        Segment.project_id,
                         Segment.chapter_index,
                         func.count().label("done"),
                         func.sum(Segment.duration_s).label("audio_s"),
                     )
-                    .where(Segment.project_id == project_id,
+                    .where(Segment.project_id.in_(project_ids),
                            Segment.state == SegmentState.DONE.value)
-                    .group_by(Segment.chapter_index)
+                    .group_by(Segment.project_id, Segment.chapter_index)
                 )
             }
-            return Progress(tuple(
-                ChapterProgress(
-                    chapter.index, chapter.title, done.get(chapter.index, (0, 0.0))[0],
-                    chapter.segment_count, done.get(chapter.index, (0, 0.0))[1],
+            per_project: dict[str, list[ChapterProgress]] = {pid: [] for pid in project_ids}
+            for chapter in chapters:
+                count, audio_s = done.get((chapter.project_id, chapter.index), (0, 0.0))
+                per_project[chapter.project_id].append(ChapterProgress(
+                    chapter.index, chapter.title, count, chapter.segment_count, audio_s,
                     chapter.assembled_at is not None,
-                )
-                for chapter in chapters
-            ))
+                ))
+            return {pid: Progress(tuple(items)) for pid, items in per_project.items()}
 
     def segment(self, project_id: str, index: int) -> SegmentRecord | None:
         with self._session() as session:
