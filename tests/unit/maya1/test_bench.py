@@ -95,11 +95,16 @@ def test_smoke_run_through_the_server(bench: ModuleType, model_dir: Path, snac_d
     assert report["through_server"]
     bursts = report["bursts"]
     assert [level["streams"] for level in bursts] == [1, 2]
-    # counted by the server's own /metrics: 2 segments cut at the token limit, 8 frames each
-    assert bursts[1]["max_token_segments"] == 2 and bursts[1]["eos_segments"] == 0
-    assert bursts[1]["frames_p50"] == 8 and bursts[1]["mean_concurrency"] > 1.2
-    assert all(r["audio_s"] == pytest.approx(7 * 2048 / 24000, abs=0.01)
-               for r in bursts[1]["results"])
+    # Counted by the server's own /metrics: both segments ended, at the token limit (8 frames)
+    # or earlier where the random weights sampled EOS (the server does not seed sampling).
+    level = bursts[1]
+    assert level["max_token_segments"] + level["eos_segments"] == 2
+    assert 0 < level["frames_p50"] <= 8
+    assert all(0 < r["audio_s"] <= 7 * 2048 / 24000 + 0.01 for r in level["results"])
+    if level["eos_segments"] == 0:
+        assert level["frames_p50"] == 8 and level["mean_concurrency"] > 1.2
+        assert all(r["audio_s"] == pytest.approx(7 * 2048 / 24000, abs=0.01)
+                   for r in level["results"])
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU refusal")

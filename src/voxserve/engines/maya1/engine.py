@@ -39,7 +39,7 @@ from voxserve.engines.maya1.sampling import SamplingConfig
 from voxserve.engines.maya1.tokens import FRAME_TOKENS, Maya1Tokens
 from voxserve.errors import EngineFailed, NotReady, VoiceNotFound, VoxserveError
 from voxserve.settings import Settings
-from voxserve.types import AudioChunk, EngineCapabilities, FloatSamples, VoiceInfo
+from voxserve.types import AudioChunk, EngineCapabilities, VoiceInfo
 
 logger = logging.getLogger(__name__)
 
@@ -184,6 +184,7 @@ class Maya1Engine:
     def _stream(self, request: GenerationRequest, *, record: bool = True
                 ) -> Iterator[AudioChunk]:
         runtime = self._loaded()
+        rate_hz = runtime.codec.sample_rate_hz  # kept: close() may drop the runtime mid-stream
         assembler = FrameAssembler(self._tokens, policy=self._settings.maya1_stray_tokens)
         decoder: StreamingDecoder | None = None
         end = "failed"
@@ -196,7 +197,7 @@ class Maya1Engine:
                         raise EngineFailed("maya1: the engine was closed while generating")
                     frame = assembler.push(token)
                     if frame is not None and (samples := decoder.push(frame)) is not None:
-                        yield self._chunk(samples)
+                        yield AudioChunk(samples=samples, sample_rate_hz=rate_hz)
                     if assembler.finished:
                         break
                 end = "eos" if assembler.finished else "max_tokens"
@@ -204,7 +205,7 @@ class Maya1Engine:
                     raise EngineFailed("maya1 generated no audio (no whole frame before EOS)")
                 tail = decoder.flush()
                 if tail is not None and len(tail):
-                    yield self._chunk(tail)
+                    yield AudioChunk(samples=tail, sample_rate_hz=rate_hz)
         except GeneratorExit:
             end = "closed"
             raise
@@ -217,19 +218,20 @@ class Maya1Engine:
         """``chunks`` played ``speed`` times as fast, at the same pitch."""
         from voxserve.audio.tempo import TimeStretcher  # PyAV: only when a speed asks for it
 
-        stretcher = TimeStretcher(self._loaded().codec.sample_rate_hz, speed)
+        rate_hz = self._loaded().codec.sample_rate_hz
+        stretcher = TimeStretcher(rate_hz, speed)
         try:
             for chunk in chunks:
                 samples = stretcher.process(chunk.samples)
                 if samples.size:
-                    yield self._chunk(samples)
+                    yield AudioChunk(samples=samples, sample_rate_hz=rate_hz)
         finally:
             close = getattr(chunks, "close", None)
             if close is not None:  # a client gone: stop generating now
                 close()
         tail = stretcher.flush()
         if tail.size:
-            yield self._chunk(tail)
+            yield AudioChunk(samples=tail, sample_rate_hz=rate_hz)
 
     def _whole(self, token_ids: Sequence[int], *, item: int) -> AudioChunk:
         """Non-streaming: all frames of one generated sequence, decoded at once."""
@@ -243,7 +245,8 @@ class Maya1Engine:
                 f"maya1 generated no audio for batch item {item} (no whole frame before EOS)"
             )
         with _engine_errors(f"batch item {item}: "):
-            return self._chunk(decode_whole(codec.decode, frames, codec.samples_per_frame))
+            return AudioChunk(samples=decode_whole(codec.decode, frames, codec.samples_per_frame),
+                              sample_rate_hz=codec.sample_rate_hz)
 
     def _warm_up(self, prompts: PromptBuilder) -> None:
         """One short generation and decode, so the first request pays no lazy set-up."""
@@ -260,9 +263,6 @@ class Maya1Engine:
         if self._runtime is None:
             raise NotReady("the maya1 engine is not loaded")
         return self._runtime
-
-    def _chunk(self, samples: FloatSamples) -> AudioChunk:
-        return AudioChunk(samples=samples, sample_rate_hz=self._loaded().codec.sample_rate_hz)
 
 
 @contextlib.contextmanager
