@@ -117,6 +117,8 @@ def main() -> int:
     parser.add_argument("--cached-requests", type=int, default=96,
                         help="cached requests per transport and concurrency")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 8])
+    parser.add_argument("--workloads", nargs="+", default=["synth", "cached"],
+                        choices=["synth", "cached"])
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
 
@@ -142,6 +144,8 @@ def main() -> int:
                 grpc_client(stub, bypass=False)(text)
             for workload, count, bypass in (("synth", args.requests, True),
                                             ("cached", args.cached_requests, False)):
+                if workload not in args.workloads:
+                    continue
                 results[workload] = {}
                 for concurrency in args.concurrency:
                     rounds: dict[str, list[dict[str, float]]] = {"http": [], "grpc": []}

@@ -255,8 +255,8 @@ class Settings(BaseSettings):
     # --- gRPC API (voxserve.rpc; issue 20) ------------------------------------------------
     #: Serve the gRPC API (``voxserve.v1.Speech``, health, reflection) on this port, in the
     #: same process and event loop as HTTP (same bind address, TLS certificate, auth and
-    #: limits). Unset (the default): no gRPC.
-    grpc_port: int | None = Field(default=None, ge=1, le=65535)
+    #: limits). Unset (the default) or 0: no gRPC.
+    grpc_port: int | None = Field(default=None, ge=0, le=65535)
     #: Largest request message the server accepts (RESOURCE_EXHAUSTED beyond).
     grpc_max_receive_message_bytes: int = Field(default=1024 * 1024, ge=4096, le=64 * 2**20)
     #: Largest reply message: bounds SynthesizeUnary's whole audio (streamed chunks are

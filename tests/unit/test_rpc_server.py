@@ -88,7 +88,9 @@ def test_grpc_is_off_by_default_and_set_by_the_environment(
     assert Settings().grpc_port is None
     monkeypatch.setenv("VOXSERVE_GRPC_PORT", "50051")
     assert Settings().grpc_port == 50051
-    monkeypatch.setenv("VOXSERVE_GRPC_PORT", "0")
+    monkeypatch.setenv("VOXSERVE_GRPC_PORT", "0")  # off, as VOXSERVE_METRICS_PORT=0
+    assert not Settings().grpc_port
+    monkeypatch.setenv("VOXSERVE_GRPC_PORT", "70000")
     with pytest.raises(ValueError, match="grpc_port"):
         Settings()
 
