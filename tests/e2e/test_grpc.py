@@ -432,3 +432,29 @@ def test_tls_with_the_http_certificate(tmp_path: Path) -> None:
     finally:
         process.kill()
         process.wait(10)
+
+
+# --- message sizes --------------------------------------------------------------------------
+
+
+def test_message_size_limits(tmp_path: Path) -> None:
+    server = start_server(tmp_path, VOXSERVE_GRPC_MAX_RECEIVE_MESSAGE_BYTES="65536",
+                          VOXSERVE_GRPC_MAX_SEND_MESSAGE_BYTES="1048576",
+                          VOXSERVE_MAX_INPUT_CHARS="100000")
+    try:
+        stub = server.stub()
+        with pytest.raises(grpc.RpcError) as caught:  # a request over the receive limit
+            stub.SynthesizeUnary(request("word " * 20_000), timeout=30)
+        assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED  # type: ignore[attr-defined]
+        # fake engine: 0.02 s of 16 kHz audio per character, 640 bytes of wav: ~2 MiB here
+        long_text = " ".join(f"Sentence number {n} goes on for a while." for n in range(80))
+        with pytest.raises(grpc.RpcError) as too_big:
+            stub.SynthesizeUnary(request(long_text, format=pb.AUDIO_FORMAT_WAV), timeout=60)
+        assert too_big.value.code() == grpc.StatusCode.INVALID_ARGUMENT  # type: ignore[attr-defined]
+        assert "use Synthesize" in too_big.value.details()  # type: ignore[attr-defined]
+        chunks = list(stub.Synthesize(request(long_text, format=pb.AUDIO_FORMAT_WAV),
+                                      timeout=60))  # streamed: no limit on the whole
+        assert sum(len(c.audio_data) for c in chunks) > 1048576
+        assert max(len(c.audio_data) for c in chunks) <= 256 * 1024
+    finally:
+        server.stop()
