@@ -20,11 +20,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import sys
 from pathlib import Path
 from types import FrameType
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.server import STARTUP_FAILURE
 
 from voxserve.api.http_protocol import MAX_HEAD_BYTES, bounded_protocol
 from voxserve.rpc.call import RpcEnvironment
@@ -52,7 +54,14 @@ class DrainingServer(uvicorn.Server):
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         if self.started and self.grpc is not None:
-            await self.grpc.start()
+            try:
+                await self.grpc.start()
+            except OSError as exc:  # as uvicorn does when it cannot bind the HTTP port
+                logger.error("%s", exc)
+                for server in self.servers:
+                    server.close()
+                await self.lifespan.shutdown()
+                sys.exit(STARTUP_FAILURE)
         if self.address and self.started:
             logger.info("web UI at %s, API docs at %sdocs", self.address, self.address,
                         extra={"url": self.address})

@@ -458,3 +458,21 @@ def test_message_size_limits(tmp_path: Path) -> None:
         assert max(len(c.audio_data) for c in chunks) <= 256 * 1024
     finally:
         server.stop()
+
+
+def test_a_grpc_port_in_use_stops_the_start_with_a_clear_error(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        grpc_port = taken.getsockname()[1]
+        env = {**os.environ, "VOXSERVE_DATA_DIR": str(tmp_path / "data"),
+               "VOXSERVE_ENGINES": "fake", "VOXSERVE_DEFAULT_MODEL": "fake",
+               "VOXSERVE_LOG_FORMAT": "text"}
+        done = subprocess.run(
+            [sys.executable, "-m", "voxserve", "serve", "--port", str(free_port()),
+             "--grpc-port", str(grpc_port)], env=env, capture_output=True, text=True,
+            timeout=60)
+    assert done.returncode == 3  # uvicorn's start-up failure, as for a taken HTTP port
+    assert f"cannot listen for gRPC on 127.0.0.1:{grpc_port}" in done.stderr

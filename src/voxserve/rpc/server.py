@@ -80,12 +80,15 @@ class GrpcServer:
                  reflection.SERVICE_NAME)
         reflection.enable_server_reflection(names, server)
         address = bind_address(settings.host, self._port)
-        if self._tls is None:
-            self.port = server.add_insecure_port(address)
-        else:
-            cert, key = (path.read_bytes() for path in self._tls)
-            credentials = grpc.ssl_server_credentials([(key, cert)])
-            self.port = server.add_secure_port(address, credentials)
+        try:
+            if self._tls is None:
+                self.port = server.add_insecure_port(address)
+            else:
+                cert, key = (path.read_bytes() for path in self._tls)
+                credentials = grpc.ssl_server_credentials([(key, cert)])
+                self.port = server.add_secure_port(address, credentials)
+        except RuntimeError as exc:  # grpc's "Failed to bind to address"
+            raise OSError(f"cannot listen for gRPC on {address}: {exc}") from exc
         await server.start()
         await self.health.start()
         self._server = server
