@@ -26,7 +26,7 @@ from types import FrameType
 
 import uvicorn
 from fastapi import FastAPI
-from uvicorn.server import STARTUP_FAILURE
+from uvicorn.config import STARTUP_FAILURE
 
 from voxserve.api.http_protocol import MAX_HEAD_BYTES, bounded_protocol
 from voxserve.rpc.call import RpcEnvironment
