@@ -111,8 +111,11 @@ def serve(
         help="TLS certificate (PEM); serve HTTPS with --ssl-keyfile", metavar="FILE")] = None,
     ssl_keyfile: Annotated[Path | None, typer.Option(
         help="TLS private key (PEM)", metavar="FILE")] = None,
+    grpc_port: Annotated[int | None, typer.Option(
+        help="Also serve the gRPC API on this port (same TLS, auth, limits) "
+             "[VOXSERVE_GRPC_PORT]", metavar="PORT", show_default="off")] = None,
 ) -> None:
-    """Start the HTTP server."""
+    """Start the HTTP server (and the gRPC API with --grpc-port)."""
     from voxserve.api.app import create_app
     from voxserve.server import run_server
 
@@ -120,7 +123,7 @@ def serve(
         typer.echo("voxserve: --ssl-certfile and --ssl-keyfile go together", err=True)
         raise typer.Exit(2)
     settings = _settings(host=host, port=port, models_dir=models_dir, log_level=log_level,
-                         log_format=log_format)
+                         log_format=log_format, grpc_port=grpc_port)
     configure_logging(settings.log_level, log_format=settings.log_format)
     try:
         application = create_app(settings)
@@ -225,7 +228,7 @@ def say(
     """Synthesize text to an audio file, in-process (no server needed)."""
     import asyncio
 
-    from voxserve.service.speech_job import SpeechInput
+    from voxserve.service.speech_job import SpeechInput, openai_sample_rate
 
     if output is None and sys.stdout.isatty():
         typer.echo("voxserve: not writing audio to a terminal; give a file with -o FILE "
@@ -240,7 +243,8 @@ def say(
     settings = _settings(piper_preload_voices=False, engine_replicas=1)
     configure_logging("warning", log_format="text")
     request = SpeechInput(text=text, model=model, voice=voice, audio_format=audio_format,
-                          speed=speed, sample_rate_hz=sample_rate)
+                          speed=speed, sample_rate_hz=openai_sample_rate(audio_format,
+                                                                         sample_rate))
     try:
         sink = output.open("wb") if output else sys.stdout.buffer
         try:
@@ -267,7 +271,7 @@ async def _speak(settings: Settings, request: Any, sink: Any) -> None:
         await asyncio.to_thread(catalog.load)
         scheduler.start(catalog.replicas())
         service = SpeechService(settings, catalog, scheduler)
-        stream = await service.open(service.plan(request))
+        stream = await service.open(service.plan(request), transport="cli")
         async for data in stream:
             sink.write(data)
     finally:

@@ -21,7 +21,17 @@ HTTP_REQUEST_DURATION = Histogram(
 )
 TIME_TO_FIRST_AUDIO = Histogram(
     "voxserve_time_to_first_audio_seconds", "From request arrival to the first audio bytes.",
-    ["engine"], buckets=_LATENCY_BUCKETS_S,
+    ["engine", "transport"], buckets=_LATENCY_BUCKETS_S,
+)
+
+# --- gRPC (voxserve.rpc) --------------------------------------------------------------------
+GRPC_REQUESTS = Counter(
+    "voxserve_grpc_requests_total", "gRPC calls of the Speech service by method and status.",
+    ["method", "code"],
+)
+GRPC_REQUEST_DURATION = Histogram(
+    "voxserve_grpc_request_duration_seconds", "gRPC call duration, to the last message.",
+    ["method"], buckets=_LATENCY_BUCKETS_S,
 )
 
 # --- scheduler ----------------------------------------------------------------------------

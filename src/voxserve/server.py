@@ -4,6 +4,11 @@ On SIGTERM or SIGINT the server first drains: readiness turns 503 and new speech
 are refused with 503, while requests in flight get up to ``shutdown_drain_s`` to finish;
 only then does uvicorn stop listening and exit. A second signal exits at once.
 
+With ``grpc_port`` set, the gRPC API (``voxserve.rpc``) runs in the same process, on the
+same event loop: started once uvicorn has started (the app's lifespan has run), counted in
+the same drain (its health turns NOT_SERVING and new calls are refused with UNAVAILABLE as
+the drain starts), and stopped with ``grpc_stop_grace_s`` before the app shuts down.
+
 The HTTP protocol is uvicorn's httptools one with a bound on the request head's size and
 the time to send it (``voxserve.api.http_protocol``); ``X-Forwarded-*`` headers are believed
 only from ``forwarded_allow_ips`` (none by default: uvicorn's own default trusts
@@ -15,13 +20,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import sys
 from pathlib import Path
 from types import FrameType
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.config import STARTUP_FAILURE
 
 from voxserve.api.http_protocol import MAX_HEAD_BYTES, bounded_protocol
+from voxserve.rpc.call import RpcEnvironment
+from voxserve.rpc.server import GrpcServer
 from voxserve.service.lifecycle import ServiceState
 from voxserve.settings import Settings
 
@@ -29,19 +38,38 @@ logger = logging.getLogger(__name__)
 
 
 class DrainingServer(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, state: ServiceState, drain_s: float) -> None:
+    def __init__(
+        self, config: uvicorn.Config, state: ServiceState, drain_s: float,
+        *, grpc: GrpcServer | None = None, grpc_grace_s: float = 5.0,
+    ) -> None:
         super().__init__(config)
         self._state = state
         self._drain_s = drain_s
         self._draining: asyncio.Task[None] | None = None
+        self.grpc = grpc
+        self._grpc_grace_s = grpc_grace_s
         #: Logged once the server listens (the web UI and the API are there).
         self.address: str | None = None
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
+        if self.started and self.grpc is not None:
+            try:
+                await self.grpc.start()
+            except OSError as exc:  # as uvicorn does when it cannot bind the HTTP port
+                logger.error("%s", exc)
+                for server in self.servers:
+                    server.close()
+                await self.lifespan.shutdown()
+                sys.exit(STARTUP_FAILURE)
         if self.address and self.started:
             logger.info("web UI at %s, API docs at %sdocs", self.address, self.address,
                         extra={"url": self.address})
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self.grpc is not None:
+            await self.grpc.stop(self._grpc_grace_s)
+        await super().shutdown(sockets)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         if self._draining is not None or self._drain_s <= 0:
@@ -80,9 +108,23 @@ def run_server(
     if settings.metrics_port:
         _serve_metrics(settings.host, settings.metrics_port)
     state: ServiceState = app.state.service_state
-    server = DrainingServer(config, state, settings.shutdown_drain_s)
+    grpc = None
+    if settings.grpc_port:
+        grpc = GrpcServer(rpc_environment(app), port=settings.grpc_port,
+                          ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
+    server = DrainingServer(config, state, settings.shutdown_drain_s, grpc=grpc,
+                            grpc_grace_s=settings.grpc_stop_grace_s)
     server.address = web_address(settings.host, settings.port, tls=ssl_certfile is not None)
     server.run()
+
+
+def rpc_environment(app: FastAPI) -> RpcEnvironment:
+    """The objects ``create_app`` wired, for the gRPC transport (the same ones HTTP uses)."""
+    return RpcEnvironment(
+        settings=app.state.settings, speech=app.state.speech, catalog=app.state.catalog,
+        state=app.state.service_state, authenticator=app.state.authenticator,
+        rate_limiter=app.state.rate_limiter, audit_log=app.state.audit_log,
+    )
 
 
 def web_address(host: str, port: int, *, tls: bool) -> str:

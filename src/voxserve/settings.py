@@ -252,6 +252,27 @@ class Settings(BaseSettings):
     #: Put request text in audit records (off: only its length and SHA-256).
     audit_log_text: bool = False
 
+    # --- gRPC API (voxserve.rpc; issue 20) ------------------------------------------------
+    #: Serve the gRPC API (``voxserve.v1.Speech``, health, reflection) on this port, in the
+    #: same process and event loop as HTTP (same bind address, TLS certificate, auth and
+    #: limits). Unset (the default) or 0: no gRPC.
+    grpc_port: int | None = Field(default=None, ge=0, le=65535)
+    #: Largest request message the server accepts (RESOURCE_EXHAUSTED beyond).
+    grpc_max_receive_message_bytes: int = Field(default=1024 * 1024, ge=4096, le=64 * 2**20)
+    #: Largest reply message: bounds SynthesizeUnary's whole audio (streamed chunks are
+    #: at most 256 KiB each).
+    grpc_max_send_message_bytes: int = Field(default=16 * 2**20, ge=1024 * 1024,
+                                             le=256 * 2**20)
+    #: The server pings a connection after this long without activity, and closes it when
+    #: the ping is not answered within ``grpc_keepalive_timeout_s``.
+    grpc_keepalive_time_s: float = Field(default=60.0, ge=1.0, le=7200.0)
+    grpc_keepalive_timeout_s: float = Field(default=20.0, ge=1.0, le=600.0)
+    #: Clients may ping at most this often; more often and the server closes the connection
+    #: (GOAWAY ``too_many_pings``). Clients' keepalive_time_ms must not be below it.
+    grpc_keepalive_min_ping_interval_s: float = Field(default=10.0, ge=1.0, le=3600.0)
+    #: On shutdown, after the drain: time running calls still get before they are cancelled.
+    grpc_stop_grace_s: float = Field(default=5.0, ge=0.0, le=600.0)
+
     # --- maya1 engine (voxserve.engines.maya1; needs the ``maya1`` extra) ------------------
     #: Directory with the Maya1 LLM in transformers layout; default ``<models_dir>/maya1``.
     maya1_model_dir: Path | None = None

@@ -87,8 +87,9 @@ def test_dockerfile_structure(dockerfile: Path) -> None:
     assert users and users[-1].split(":")[0] not in ("root", "0")
     assert "HEALTHCHECK" in runtime_ops and "/healthz" in runtime_ops["HEALTHCHECK"]
     assert "python" in runtime_ops["HEALTHCHECK"]
-    assert runtime_ops["EXPOSE"] == "8000"
+    assert runtime_ops["EXPOSE"] == "8000 50051"  # HTTP and gRPC (issue 20)
     assert "VOXSERVE_HOST=0.0.0.0" in runtime_ops["ENV"]
+    assert "VOXSERVE_GRPC_PORT=50051" in runtime_ops["ENV"]
     assert runtime_ops["VOLUME"] == '["/data"]'
     assert runtime_ops["ENTRYPOINT"] == '["voxserve"]'
     assert runtime_ops["CMD"] == '["serve"]'

@@ -133,8 +133,13 @@ def test_api_probes_drain_and_resources() -> None:
     config = _find(objects, "ConfigMap", "voxserve-config")["data"]
     api = _find(objects, "Deployment", "voxserve-api")["spec"]["template"]["spec"]
     container = _container(objects, "voxserve-api")
-    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
-    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    # native gRPC probes on the gRPC port (issue 20): liveness as /healthz, readiness as
+    # /readyz (voxserve.rpc.health)
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    grpc_port = int(env["VOXSERVE_GRPC_PORT"])
+    assert {"name": "grpc", "containerPort": grpc_port, "protocol": "TCP"} in container["ports"]
+    assert container["livenessProbe"]["grpc"] == {"port": grpc_port, "service": "liveness"}
+    assert container["readinessProbe"]["grpc"] == {"port": grpc_port}
     pre_stop = int(container["lifecycle"]["preStop"]["exec"]["command"][-1])
     drain = float(config["VOXSERVE_SHUTDOWN_DRAIN_S"])
     assert api["terminationGracePeriodSeconds"] > drain + pre_stop
@@ -142,10 +147,15 @@ def test_api_probes_drain_and_resources() -> None:
     for name in ("voxserve-api", "voxserve-worker"):
         resources = _container(objects, name)["resources"]
         assert resources["requests"]["cpu"] and resources["limits"]["memory"]
-    service = _find(objects, "Service", "voxserve-api")
-    assert service["spec"]["selector"].items() <= (
-        _find(objects, "Deployment", "voxserve-api")["spec"]["template"]["metadata"]["labels"]
-    ).items()
+    pod_labels = _find(objects, "Deployment", "voxserve-api")["spec"]["template"]["metadata"][
+        "labels"]
+    for name in ("voxserve-api", "voxserve-api-grpc"):
+        service = _find(objects, "Service", name)
+        assert service["spec"]["selector"].items() <= pod_labels.items()
+        ports = {port["name"]: port for port in service["spec"]["ports"]}
+        assert ports["grpc"]["targetPort"] == "grpc"
+        assert ports["grpc"]["appProtocol"] == "kubernetes.io/h2c"
+    assert _find(objects, "Service", "voxserve-api-grpc")["spec"]["clusterIP"] == "None"
 
 
 def test_settings_in_configmaps_and_secrets_are_real(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -234,7 +244,8 @@ def test_hpa_keda_pdb_networkpolicy_ingress() -> None:
     policy = _find(objects, "NetworkPolicy", "voxserve-api-ingress")
     rules = {rule["from"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"]:
              rule["ports"] for rule in policy["spec"]["ingress"]}
-    assert rules == {"ingress-nginx": [{"port": 8000, "protocol": "TCP"}],
+    assert rules == {"ingress-nginx": [{"port": 8000, "protocol": "TCP"},
+                                       {"port": 50051, "protocol": "TCP"}],
                      "prometheus": [{"port": 9464, "protocol": "TCP"}]}
     api = _find(objects, "Deployment", "voxserve-api")["spec"]["template"]
     env = {e["name"]: e.get("value") for e in api["spec"]["containers"][0]["env"]}
@@ -248,3 +259,10 @@ def test_hpa_keda_pdb_networkpolicy_ingress() -> None:
     assert "cert-manager.io/cluster-issuer" in ingress["metadata"]["annotations"]
     assert ingress["spec"]["tls"][0]["secretName"]
     assert [p["path"] for p in ingress["spec"]["rules"][0]["http"]["paths"]] == ["/v1"]
+    grpc_ingress = _find(objects, "Ingress", "voxserve-grpc")
+    assert grpc_ingress["metadata"]["annotations"][
+        "nginx.ingress.kubernetes.io/backend-protocol"] == "GRPC"
+    assert grpc_ingress["spec"]["tls"][0]["secretName"]  # HTTP/2 through nginx needs TLS
+    [grpc_path] = grpc_ingress["spec"]["rules"][0]["http"]["paths"]
+    assert grpc_path["path"] == "/voxserve.v1.Speech"  # not health, not reflection
+    assert grpc_path["backend"]["service"]["port"]["name"] == "grpc"

@@ -109,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     authenticator = Authenticator(settings)
     app.state.authenticator = authenticator
     app.state.rate_limiter = rate_limiter
+    app.state.audit_log = audit_log  # the gRPC transport writes to it too
     # The last middleware added is the outermost: request context, security headers, audit,
     # authentication (from the headers, before any body is read), rate-limit headers, body
     # limits.

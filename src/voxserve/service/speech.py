@@ -194,6 +194,7 @@ class SpeechService:
         use_cache: bool = True,
         first_audio_timeout_s: float | None = None,
         received_at_s: float | None = None,
+        transport: str = "http",
     ) -> SpeechStream:
         """Admit ``job`` and wait for its first audio; the rest streams from the result.
 
@@ -202,7 +203,8 @@ class SpeechService:
         when no audio came within ``first_audio_timeout_s`` (the synthesis is stopped).
         Engine failures before the first audio raise here; later ones end the stream.
         ``received_at_s`` (``time.perf_counter()`` when the request arrived) is where the
-        time-to-first-audio metric starts; default: now.
+        time-to-first-audio metric starts; default: now. ``transport`` labels that metric
+        (``http``, ``grpc``, ``cli``).
         """
         started = time.perf_counter() if received_at_s is None else received_at_s
         stats = SpeechStats()
@@ -223,7 +225,7 @@ class SpeechService:
             await audio.aclose()
             raise
         waited_s = time.perf_counter() - started
-        metrics.TIME_TO_FIRST_AUDIO.labels(job.engine.name).observe(waited_s)
+        metrics.TIME_TO_FIRST_AUDIO.labels(job.engine.name, transport).observe(waited_s)
         return SpeechStream(job, stats, first, audio, waited_s)
 
     async def store(self, stream: SpeechStream) -> StoredAudio:

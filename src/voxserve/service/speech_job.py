@@ -47,9 +47,19 @@ class SpeechJob:
     input_chars: int
 
 
-#: Raw PCM comes at OpenAI's rate unless the request names one: a client that only switched
-#: its base URL plays it at 24 kHz (at the voice's 22050 Hz it would play 9 % fast).
+#: Raw PCM of the OpenAI-compatible HTTP route (and ``voxserve say``) comes at OpenAI's rate
+#: unless the request names one: a client that only switched its base URL plays it at 24 kHz
+#: (at the voice's 22050 Hz it would play 9 % fast). Other transports (gRPC) get the voice's
+#: own rate: they ask for what they want.
 PCM_DEFAULT_SAMPLE_RATE_HZ = 24_000
+
+
+def openai_sample_rate(audio_format: AudioFormat, sample_rate_hz: int | None) -> int | None:
+    """The rate an OpenAI-compatible request gets: as asked, 24 kHz for pcm, else None (the
+    voice's rate, decided by :func:`plan_job`)."""
+    if sample_rate_hz is None and audio_format is AudioFormat.PCM:
+        return PCM_DEFAULT_SAMPLE_RATE_HZ
+    return sample_rate_hz
 
 
 @dataclass(slots=True)
@@ -109,8 +119,7 @@ def plan_job(
         raise EmptyText("input has nothing to speak", param="input")
     audio_format = audio_format or settings.default_response_format
     if sample_rate_hz is None:
-        sample_rate_hz = (PCM_DEFAULT_SAMPLE_RATE_HZ if audio_format is AudioFormat.PCM
-                          else voice_info.sample_rate_hz)
+        sample_rate_hz = voice_info.sample_rate_hz
     return SpeechJob(
         engine=engine,
         voice=voice_info,

@@ -23,7 +23,7 @@ from voxserve.api.sse import speech_events, sse_response
 from voxserve.errors import InvalidRequest
 from voxserve.scheduler import Priority
 from voxserve.service.speech import SpeechService, SpeechStream
-from voxserve.service.speech_job import SpeechInput
+from voxserve.service.speech_job import SpeechInput, openai_sample_rate
 
 router = APIRouter(tags=["speech"])
 
@@ -95,7 +95,8 @@ async def create_speech(
         voice=body.voice,
         audio_format=body.response_format,
         speed=body.speed,
-        sample_rate_hz=body.sample_rate,
+        sample_rate_hz=openai_sample_rate(
+            body.response_format or settings.default_response_format, body.sample_rate),
         options=body.options,
         instructions=body.instructions,
     ))
