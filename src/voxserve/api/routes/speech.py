@@ -98,6 +98,7 @@ async def create_speech(
         sample_rate_hz=body.sample_rate,
         options=body.options,
         instructions=body.instructions,
+        input_type=body.input_type,
     ))
     limiter = request.app.state.rate_limiter
     identity = client_identity(request)

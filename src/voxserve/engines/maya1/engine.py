@@ -59,6 +59,7 @@ class Maya1Engine:
         deterministic=False,
         streams_within_segment=True,
         languages=("en",),
+        engine_tags=EMOTION_TAGS,
     )
     options_model = Maya1Options
 
