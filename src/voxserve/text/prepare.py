@@ -187,7 +187,8 @@ def _block_segments(
     length = 0
     for outer in block.runs:
         for run in _runs(outer, options):
-            said = _say(run, language)
+            before = pieces[-1].text.rsplit(" ", 1)[-1].lower() if pieces else ""
+            said = _say(run, language, before)
             if not said.text:
                 continue
             if pieces:
@@ -247,7 +248,7 @@ _DIGITS = re.compile(r"\d+")
 _DATE_PARTS = re.compile(r"\d+")
 
 
-def _say(run: Run, language: str) -> TrackedText:
+def _say(run: Run, language: str, before: str = "") -> TrackedText:
     """The spoken form of one run."""
     if run.kind == "verbatim":
         return run.text
@@ -263,7 +264,7 @@ def _say(run: Run, language: str) -> TrackedText:
             return TrackedText.join(joined)
         return paragraphs[0] if paragraphs else TrackedText.of("")
     span = run.text.source_span()
-    said = _interpret(run, language) if run.interpret_as else run.text.text
+    said = _interpret(run, language, before) if run.interpret_as else run.text.text
     said = " ".join(said.split())
     if span is None:
         return TrackedText.of("")
@@ -273,7 +274,7 @@ def _say(run: Run, language: str) -> TrackedText:
     return TrackedText.spanning(said, *span)
 
 
-def _interpret(run: Run, language: str) -> str:
+def _interpret(run: Run, language: str, before: str) -> str:
     """<say-as interpret-as=...>: the words to say."""
     text = " ".join(run.text.text.split())
     lang = resolve_language(language) or "en"
@@ -291,11 +292,11 @@ def _interpret(run: Run, language: str) -> str:
         groups = [spell_digits(g, lang) or g for g in _DIGITS.findall(text)]
         return ", ".join(groups)
     if kind == "date":
-        return _date(text, run.format, language)
+        return _date(text, run.format, language, before)
     return text
 
 
-def _date(text: str, fmt: str | None, language: str) -> str:
+def _date(text: str, fmt: str | None, language: str, before: str) -> str:
     parts = [int(part) for part in _DATE_PARTS.findall(text)]
     spec = spec_for(language)
     order = (fmt or ("mdy" if base_language(language) == "en" else
@@ -305,7 +306,7 @@ def _date(text: str, fmt: str | None, language: str) -> str:
     if month is None or not 1 <= month <= 12 or (day is not None and not 1 <= day <= 31):
         return text
     if spec is not None and day is not None:
-        return spec.date(day, month, year, "")
+        return spec.date(day, month, year, before)
     if base_language(language) == "en":
         iso = f"{year or 2000:04d}-{month:02d}-{day or 1:02d}"
         said = normalize_tracked(TrackedText.of(iso), "en")

@@ -123,7 +123,7 @@ def build_rules(spec: LanguageSpec) -> tuple[Rule, ...]:
 
     def numeric_date(match: re.Match[str]) -> str:
         numbers = [int(ascii_digits(part)) for part in (match["a"], match["b"], match["c"])]
-        year, month, day = numbers if spec.date_order == "ymd" else numbers[::-1]
+        year, month, day = numbers
         if not (1 <= month <= 12 and 1 <= day <= 31):
             return match.group(0)
         return spec.date(day, month, year, _previous_word(match))

@@ -84,7 +84,8 @@ SPEC = LanguageSpec(
         "EE.UU.": "Estados Unidos", "pág.": "página", "Prof.": "profesor",
     },
     sentence_final=frozenset({"etc.", "EE.UU."}),
-    ordinal_suffixes={r"\.?º": "m", r"\.?ª": "f", r"\.?er": "short"},
+    # primero/tercero lose their -o before a noun: "1.º piso" -> "primer piso"
+    ordinal_suffixes={r"\.?º(?=\s+\w)": "short", r"\.?º": "m", r"\.?ª": "f", r"\.?er": "short"},
     before_noun=before_noun,
     feminine=_feminine,
     symbols={"&": "y"},
