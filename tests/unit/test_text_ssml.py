@@ -29,7 +29,8 @@ def test_speak_root_is_detected_and_not_read_aloud() -> None:
     ("text", "expected"),
     [("<speak>Hi</speak>", True), ('<?xml version="1.0"?>\n<speak>Hi</speak>', True),
      ("  <speak xml:lang='en'>x</speak>", True), ("<speaker>x</speaker>", False),
-     ("Say <speak> aloud", False), ("Hello", False)],
+     ("Say <speak> aloud", False), ("Hello", False), ("<!-- c --><speak>x</speak>", True),
+     ('<!DOCTYPE speak [<!ENTITY a "b">]><speak>&a;</speak>', True)],
 )
 def test_looks_like_ssml(text: str, expected: bool) -> None:
     assert looks_like_ssml(text) is expected

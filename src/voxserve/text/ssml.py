@@ -74,11 +74,16 @@ class ParsedSsml:
 
 
 def looks_like_ssml(text: str) -> bool:
-    """True when the input's root element is ``<speak>`` (after an XML declaration)."""
-    start = text.lstrip()
-    if start.startswith("<?xml"):
-        start = start[start.find("?>") + 2 :].lstrip()
-    return start.startswith("<speak") and start[6:7] in (">", " ", "\n", "\t", "\r", "/")
+    """True when the input's root element is ``<speak>`` (after an XML declaration, comments
+    or a doctype, which the parser then refuses)."""
+    return _SSML_START.match(text) is not None
+
+
+_SSML_START = re.compile(
+    r"\s*(?:<\?xml[^>]*\?>\s*)?(?:<!--.*?-->\s*)*"
+    r"(?:<!DOCTYPE\s+speak\b[^\[>]*(?:\[.*?\])?\s*>\s*)?<speak[\s>/]",
+    re.S,
+)
 
 
 @dataclass(slots=True)
