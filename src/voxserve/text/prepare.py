@@ -52,6 +52,8 @@ class TextOptions:
     lexicon: Lexicon | None = None
     #: the engine takes ``[[ phonemes ]]`` (Piper)
     phonemes: bool = False
+    #: ``[[ ... ]]`` in plain text is phoneme input (documents: False, it is text)
+    inline_phonemes: bool = True
     #: tags the engine reads itself (Maya1's "<laugh>"), passed through untouched
     engine_tags: tuple[str, ...] = ()
     #: other languages the voice can speak (SSML <lang>)
@@ -111,7 +113,7 @@ def prepare(text: str, options: TextOptions | None = None) -> TextPlan:
         blocks, visible, leading = parsed.blocks, parsed.visible, parsed.leading_pause_ms
     else:
         blocks = list(_plain_blocks(text, options.language))
-        visible = _blank(text, _markup(options.engine_tags))
+        visible = _blank(text, _markup(options.engine_tags, options.inline_phonemes))
     segments: list[Segment] = []
     for block in blocks:
         segments += _block_segments(block, options, visible, ssml)
@@ -124,10 +126,12 @@ def _plain_blocks(text: str, language: str) -> Iterator[Block]:
             yield Block([Run("text", paragraph)], language=language)
 
 
-def _markup(engine_tags: tuple[str, ...]) -> re.Pattern[str]:
+def _markup(engine_tags: tuple[str, ...], phonemes: bool) -> re.Pattern[str]:
     """Phoneme brackets and the engine's tags: passed through, not shown in subtitles."""
-    tags = "|".join(re.escape(f"<{tag.strip('<>/')}>") for tag in engine_tags)
-    return re.compile(r"\[\[|\]\]" + (f"|{tags}" if tags else ""))
+    alternatives = [re.escape(f"<{tag.strip('<>/')}>") for tag in engine_tags]
+    if phonemes:
+        alternatives += [r"\[\[", r"\]\]"]
+    return re.compile("|".join(alternatives) or r"(?!)")
 
 
 def _blank(text: str, pattern: re.Pattern[str]) -> str:
@@ -139,8 +143,13 @@ def _runs(run: Run, options: TextOptions) -> Iterator[Run]:
     if run.kind != "text" or run.interpret_as is not None:
         yield run
         return
-    tags = "|".join(re.escape(f"<{tag.strip('<>/')}>") for tag in options.engine_tags)
-    pattern = re.compile(_PHONEMES.pattern + (f"|{tags}" if tags else ""), re.S)
+    alternatives = [re.escape(f"<{tag.strip('<>/')}>") for tag in options.engine_tags]
+    if options.inline_phonemes:
+        alternatives.insert(0, _PHONEMES.pattern)
+    if not alternatives:
+        yield from _lexicon_runs(run.text, options)
+        return
+    pattern = re.compile("|".join(alternatives), re.S)
     text = run.text
     last = 0
     for match in pattern.finditer(text.text):
