@@ -36,7 +36,7 @@ class LexiconStore:
         lexicon = self._load(GLOBAL)
         return lexicon.merged(self._load(voice_id)) if _NAME.fullmatch(voice_id) else lexicon
 
-    def names(self) -> list[dict[str, str | int]]:
+    def names(self) -> list[dict[str, object]]:
         """Every lexicon file: name, format, entries, version."""
         found = []
         if self.directory.is_dir():

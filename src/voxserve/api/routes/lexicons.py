@@ -38,7 +38,7 @@ async def get_lexicon(name: str, service: SpeechServiceDep) -> Response:
 @router.put("/v1/admin/lexicons/{name}")
 async def put_lexicon(
     name: str, request: Request, service: SpeechServiceDep,
-    format: Literal["tsv", "pls"] | None = None,  # noqa: A002 - the query parameter's name
+    format: Literal["tsv", "pls"] | None = None,
 ) -> dict[str, object]:
     """Store lexicon ``name``; the format comes from ``?format=`` or the content type."""
     content_type = request.headers.get("content-type", "")

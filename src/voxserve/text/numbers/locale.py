@@ -42,6 +42,10 @@ class Currency:
     cent_plural: str = ""
 
 
+def _same(words: str) -> str:
+    return words
+
+
 @dataclass(frozen=True)
 class LanguageSpec:
     """Everything a language's rules need. Functions get spelled words, never digits."""
@@ -69,9 +73,9 @@ class LanguageSpec:
     #: regex suffix of a written ordinal -> "m" or "f" (the grammatical gender said)
     ordinal_suffixes: Mapping[str, str] = field(default_factory=dict)
     #: words a number is said with before a noun ("eins" -> "ein", "uno" -> "un")
-    before_noun: Callable[[str], str] = staticmethod(lambda words: words)  # type: ignore[assignment]
+    before_noun: Callable[[str], str] = _same
     #: masculine ordinal words -> feminine
-    feminine: Callable[[str], str] = staticmethod(lambda words: words)  # type: ignore[assignment]
+    feminine: Callable[[str], str] = _same
     #: extra rules run first (e.g. German "3." after an article)
     extra: tuple[Rule, ...] = ()
     #: date order of numeric dates: "dmy" or "ymd"
@@ -205,7 +209,9 @@ def build_rules(spec: LanguageSpec) -> tuple[Rule, ...]:
             whole = ascii_digits(match["int"])
             is_one = match["frac"] is None and whole == "1"
             words = spec.number(match["int"], match["frac"])
-            return f"{spec.before_noun(words) if is_one else words} {singular if is_one else plural}"
+            if is_one:
+                return f"{spec.before_noun(words)} {singular}"
+            return f"{words} {plural}"
 
         rules.append(Rule(
             re.compile(rf"(?<![\w.,]){amount}\s?(?P<unit>{units})(?![\w/])"), unit
@@ -213,12 +219,11 @@ def build_rules(spec: LanguageSpec) -> tuple[Rule, ...]:
 
     for suffix, gender in spec.ordinal_suffixes.items():
         rules.append(Rule(
-            re.compile(rf"(?<![\w.,])(?P<n>{d}+){suffix}(?!\w)"),
-            lambda m, g=gender: spec.ordinal(m["n"], g),
+            re.compile(rf"(?<![\w.,])(?P<n>{d}+){suffix}(?!\w)"), _ordinal_reader(spec, gender)
         ))
 
     for symbol, word in spec.symbols.items():
-        rules.append(Rule(re.compile(rf"\s?{re.escape(symbol)}\s?"), lambda _m, w=word: f" {w} ",
+        rules.append(Rule(re.compile(rf"\s?{re.escape(symbol)}\s?"), _constant(f" {word} "),
                           (symbol,)))
 
     def number(match: re.Match[str]) -> str:
@@ -229,6 +234,20 @@ def build_rules(spec: LanguageSpec) -> tuple[Rule, ...]:
         re.compile(rf"(?P<sign>(?<![\w-])-)?(?<![\w.,]){amount}(?!{d})"), number
     ))
     return tuple(rules)
+
+
+def _ordinal_reader(spec: LanguageSpec, gender: str) -> Callable[[re.Match[str]], str]:
+    def read(match: re.Match[str]) -> str:
+        return spec.ordinal(match["n"], gender)
+
+    return read
+
+
+def _constant(said: str) -> Callable[[re.Match[str]], str]:
+    def read(_match: re.Match[str]) -> str:
+        return said
+
+    return read
 
 
 def _with_minutes(match: re.Match[str]) -> re.Match[str]:

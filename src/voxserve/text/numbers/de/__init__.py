@@ -9,7 +9,7 @@ from voxserve.text.numbers.locale import Currency, LanguageSpec, ascii_digits, b
 from voxserve.text.numbers.spelling import spell_cardinal, spell_ordinal
 
 _DATIVE = frozenset({"am", "vom", "zum", "im", "beim", "dem", "den", "seit", "bis", "ab", "vor",
-                     "nach", "zum", "einem"})
+                     "nach", "einem"})
 _NOMINATIVE = frozenset({"der", "die", "das", "jeder", "jede"})
 
 
@@ -92,7 +92,7 @@ SPEC = LanguageSpec(
     decimal_word="Komma",
     minus_word="minus",
     percent_word="Prozent",
-    months=_MONTHS + ("Jänner",),
+    months=(*_MONTHS, "Jänner"),
     clock=_clock,
     money=_money,
     date=_date,
