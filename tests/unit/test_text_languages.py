@@ -134,3 +134,17 @@ def test_german_voice_subtitles_show_the_users_words() -> None:
         "Am 3. Mai um 14:30 Uhr kostete es 25,50 € bei Dr. Müller.", "Danke!"]
     assert plan.segments[0].text.startswith("Am dritten Mai um vierzehn Uhr dreißig")
     assert plan.segments[0].language == "de"
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "sentences"),
+    [
+        ("de", "Er kam am 3. Mai. Dann ging er.", ["Er kam am dritten Mai.", "Dann ging er."]),
+        ("es", "¿Vienes? Sí, a las 14:30.", ["¿Vienes?", "Sí, a las catorce y treinta."]),
+        ("pt", "O Sr. Silva chegou. Ele saiu.", ["O senhor Silva chegou.", "Ele saiu."]),
+        ("fa", "او آمد. ما رفتیم؟ بله.", ["او آمد.", "ما رفتیم؟", "بله."]),
+    ],
+)
+def test_sentences_split_in_the_language(language: str, text: str, sentences: list[str]) -> None:
+    plan = prepare(text, TextOptions(language=language))
+    assert [s.text for s in plan.segments] == sentences
