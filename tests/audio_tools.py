@@ -37,3 +37,12 @@ def pcm_to_float(data: bytes) -> Samples:
 def max_step(samples: Samples) -> float:
     """Largest jump between neighbouring samples (a click shows up as a big one)."""
     return float(np.max(np.abs(np.diff(samples)))) if len(samples) > 1 else 0.0
+
+
+def longest_quiet_s(samples: Samples, rate_hz: int, threshold: float = 0.002) -> float:
+    """Length in seconds of the longest run of samples with |x| <= ``threshold``, not
+    counting a run at either end."""
+    loud = np.flatnonzero(np.abs(samples) > threshold)
+    if loud.size < 2:
+        return 0.0
+    return float(np.max(np.diff(loud)) - 1) / rate_hz

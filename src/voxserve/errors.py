@@ -242,3 +242,34 @@ class UnsafeUrl(InvalidRequest):
     or its host does not resolve (HTTP 400; at submission, and again before each call)."""
 
     code = "unsafe_url"
+
+
+# --- text: SSML, phonemes, lexicons (issue 18) ---------------------------------------------
+
+
+class InvalidSsml(InvalidRequest):
+    """SSML input that is malformed, declares a DTD or entities, nests too deeply, or uses
+    an element or attribute value voxserve does not support (HTTP 400)."""
+
+    code = "invalid_ssml"
+
+    def __init__(self, message: str, *, param: str | None = "input") -> None:
+        super().__init__(message, param=param)
+
+
+class PhonemesUnsupported(InvalidRequest):
+    """Inline ``[[ phonemes ]]`` for a voice whose engine takes no phoneme input (HTTP 400)."""
+
+    code = "phonemes_unsupported"
+
+
+class InvalidLexicon(InvalidRequest):
+    """A pronunciation lexicon that cannot be read (HTTP 400 from the admin API)."""
+
+    code = "invalid_lexicon"
+
+
+class LexiconNotFound(VoxserveError):
+    """No lexicon of that name (HTTP 404)."""
+
+    code = "lexicon_not_found"

@@ -88,10 +88,6 @@ async def convert(
     work = out_dir / WORK_DIR_NAME
     work.mkdir(parents=True, exist_ok=True)
     data = await asyncio.to_thread(source.read_bytes)
-    document = await asyncio.to_thread(
-        parse_document, data, filename=source.name, max_bytes=settings.max_upload_bytes,
-        max_segment_chars=settings.max_segment_chars,
-    )
     settings = settings.model_copy(update={"queue_url": "inprocess"})
     catalog = EngineCatalog(settings)
     await asyncio.to_thread(catalog.load)
@@ -104,6 +100,10 @@ async def convert(
         await runtime.open()  # also resumes an interrupted conversion in the same out dir
         service = ProjectService(settings, catalog, runtime.repository, runtime.queue, artifacts,
                                  stop_work=runtime.worker.cancel_project)
+        document = await asyncio.to_thread(
+            parse_document, data, filename=source.name, max_bytes=settings.max_upload_bytes,
+            max_segment_chars=settings.max_segment_chars, reading=service.reading(spec),
+        )
         new = service.validate(document, spec, default_name=source.stem)
         project = await asyncio.to_thread(runtime.repository.create_project, new)
         await publish_project(runtime.repository, runtime.queue, project.id,

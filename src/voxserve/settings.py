@@ -137,6 +137,11 @@ class Settings(BaseSettings):
     sentence_silence_ms: float = Field(default=200.0, ge=0.0, le=5000.0)
     join_fade_ms: float = Field(default=5.0, ge=0.0, le=100.0)
 
+    # --- text: chapter titles (issue 18) -------------------------------------------
+    #: A project's chapters start with their title, spoken as a paragraph of its own (the
+    #: paragraph pause follows it). Only titles the document gives are spoken.
+    speak_chapter_titles: bool = True
+
     # --- engine runtime ------------------------------------------------------------
     #: Engine instances per engine, each with its own runtime, thread budget and thread.
     #: 0 (auto): one per usable CPU (affinity mask; at most 8) for CPU engines (piper), 1 for

@@ -75,3 +75,8 @@ class EngineCapabilities:
     #: The engine yields audio before a segment is complete (token streaming).
     streams_within_segment: bool = False
     languages: tuple[str, ...] = field(default_factory=tuple)
+    #: The engine reads inline ``[[ IPA phonemes ]]`` (Piper), so SSML <phoneme> and lexicon
+    #: phonemes reach it as phonemes.
+    phoneme_input: bool = False
+    #: Tags the engine reads itself (Maya1's "<laugh>"): the text step passes them untouched.
+    engine_tags: tuple[str, ...] = field(default_factory=tuple)

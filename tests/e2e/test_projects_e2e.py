@@ -96,15 +96,18 @@ def test_server_converts_a_book(
     starts = [c["start_s"] for c in manifest["chapters"]]
     gap = starts[1] - chapters[0]
     assert gap >= 0 and book_s == pytest.approx(sum(chapters) + gap, abs=0.05)
-    # cues: one per segment, in order, inside the audio, not overlapping
-    cues = _cue_times(httpx.get(f"{base}/subtitles.vtt").text)
-    assert len(cues) == status["segments"] == 4
+    # cues: one per segment (each chapter's spoken title, then its sentences), in order,
+    # inside the audio, not overlapping
+    vtt = httpx.get(f"{base}/subtitles.vtt").text
+    cues = _cue_times(vtt)
+    assert len(cues) == status["segments"] == 6
+    assert "Morning" in vtt and "Evening" in vtt
     assert all(start < end for start, end in cues)
     assert all(a[1] <= b[0] for a, b in itertools.pairwise(cues))
-    assert cues[-1][1] <= book_s + 0.01 and cues[2][0] >= starts[1] - 0.01
+    assert cues[-1][1] <= book_s + 0.01 and cues[3][0] >= starts[1] - 0.01
     chapter_cues = _cue_times(httpx.get(f"{base}/subtitles.vtt?chapter=1").text)
     shifted = [round(start + starts[1], 2) for start, _ in chapter_cues]
-    assert shifted == [round(start, 2) for start, _ in cues[2:]]
+    assert shifted == [round(start, 2) for start, _ in cues[3:]]
     deadline = time.monotonic() + 15
     while not received:
         assert time.monotonic() < deadline, "webhook not delivered"

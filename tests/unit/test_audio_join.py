@@ -210,3 +210,48 @@ def test_a_long_segment_streams_before_it_ends() -> None:
     assert joined.size == sine.size  # no pause inserted between chunks
     middle = slice(joiner.fade_samples, sine.size - joiner.fade_samples)
     np.testing.assert_array_equal(joined[middle], sine[middle])
+
+
+def _tone(seconds: float, rate: int, quiet_edges_s: float = 0.05) -> np.ndarray:
+    """A loud tone with near-silence at both ends (as a TTS sentence has)."""
+    t = np.arange(int(seconds * rate)) / rate
+    tone = (0.5 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    tone[np.abs(tone) < 0.01] = 0.01  # no quiet samples inside the tone
+    edge = np.zeros(int(quiet_edges_s * rate), np.float32)
+    return np.concatenate([edge, tone, edge])
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+@pytest.mark.parametrize("pause_ms", [0, 15, 20, 250, 1500])
+def test_set_pause_spaces_the_audible_parts_exactly(chunked: bool, pause_ms: int) -> None:
+    rate = 22050
+    joiner = SegmentJoiner(rate, silence_between_ms=200, fade_ms=5)
+    out = [joiner.add(_tone(0.3, rate))]
+    joiner.set_pause(pause_ms)
+    second = _tone(0.3, rate)
+    if chunked:
+        out += [joiner.push(piece) for piece in np.array_split(second, 7)]
+        out.append(joiner.end_segment())
+    else:
+        out.append(joiner.add(second))
+    out.append(joiner.add(_tone(0.3, rate)))  # the pause applies once
+    audio = np.concatenate(out)
+    loud = np.flatnonzero(np.abs(audio) > joiner.trim_threshold)
+    gaps = np.diff(loud)[np.diff(loud) > 1] - 1
+    expected_first = max(round(pause_ms * rate / 1000), 2 * joiner.trim_margin_samples)
+    assert list(gaps) == [expected_first, round(0.2 * rate) + 2 * joiner.trim_margin_samples]
+
+
+def test_leading_and_trailing_pauses() -> None:
+    rate = 16000
+    joiner = SegmentJoiner(rate, fade_ms=5)
+    joiner.set_pause(500)
+    audio = joiner.add(_tone(0.2, rate))
+    joiner.set_pause(1000)
+    audio = np.concatenate([audio, joiner.finish_pause()])
+    loud = np.flatnonzero(np.abs(audio) > joiner.trim_threshold)
+    assert loud[0] == 500 * rate // 1000
+    assert audio.size - 1 - loud[-1] == 1000 * rate // 1000
+    assert joiner.finish_pause().size == 0
+    with pytest.raises(ValueError):
+        joiner.set_pause(-1)

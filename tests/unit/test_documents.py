@@ -575,3 +575,27 @@ def test_parts_keep_every_sentence_in_order_within_the_limit(
     for size in _sizes(split)[:-1]:
         position += size
         assert position in original_ends or max(paragraphs) > limit / 2
+
+
+def test_documents_are_read_in_the_voices_language_and_keep_the_users_words() -> None:
+    from voxserve.text.documents import Reading
+
+    document = parse_text("# Kapitel 1\n\nAm 3. Mai zahlte Dr. Müller 25,50 €.", markdown=True,
+                          reading=Reading(language="de", speak_titles=True))
+    title, body = document.chapters[0].paragraphs
+    assert title.segments == ("Kapitel eins",) and title.sources == ("Kapitel 1",)
+    assert body.segments == (
+        "Am dritten Mai zahlte Doktor Müller fünfundzwanzig Euro fünfzig.",)
+    assert body.sources == ("Am 3. Mai zahlte Dr. Müller 25,50 €.",)
+    assert [row[4] for row in document.iter_sourced()] == [
+        "Kapitel 1", "Am 3. Mai zahlte Dr. Müller 25,50 €."]
+
+
+def test_chapter_titles_are_spoken_only_when_asked() -> None:
+    from voxserve.text.documents import Reading
+
+    text = "# Title\n\nBody text."
+    assert len(parse_text(text, markdown=True).chapters[0].paragraphs) == 1
+    spoken = parse_text(text, markdown=True, reading=Reading(speak_titles=True))
+    assert spoken.chapters[0].paragraphs[0].segments == ("Title",)
+    assert "[[" in parse_text("Wiki [[link]] text.").chapters[0].paragraphs[0].sources[0]

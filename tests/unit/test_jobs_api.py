@@ -71,12 +71,13 @@ def test_upload_markdown_completes_with_consistent_outputs(client: TestClient) -
     assert created.status_code == 201, created.text
     project = created.json()
     assert project["state"] in ("queued", "running")
-    assert project["title"] == "A small book" and project["segments"] == 5
+    # 5 sentences and the 2 chapter titles, spoken (speak_chapter_titles)
+    assert project["title"] == "A small book" and project["segments"] == 7
     done = _wait_state(client, project["id"])
     assert done["state"] == "completed", done
     progress = done["progress"]
-    assert progress["percent"] == 100.0 and progress["segments_done"] == 5
-    assert [c["segments_done"] for c in progress["chapters"]] == [3, 2]
+    assert progress["percent"] == 100.0 and progress["segments_done"] == 7
+    assert [c["segments_done"] for c in progress["chapters"]] == [4, 3]
     manifest = client.get(f"/v1/projects/{project['id']}/manifest.json").json()
     durations = []
     for index in (0, 1):
@@ -95,9 +96,10 @@ def test_upload_markdown_completes_with_consistent_outputs(client: TestClient) -
     assert sum(durations) <= book_s
     vtt = client.get(f"/v1/projects/{project['id']}/subtitles.vtt")
     assert vtt.status_code == 200 and vtt.text.startswith("WEBVTT")
-    assert vtt.text.count("-->") == 5
+    assert vtt.text.count("-->") == 7
+    assert "The first chapter" in vtt.text and "The second chapter" in vtt.text
     srt = client.get(f"/v1/projects/{project['id']}/subtitles.srt", params={"chapter": 1})
-    assert srt.status_code == 200 and srt.text.count("-->") == 2
+    assert srt.status_code == 200 and srt.text.count("-->") == 3
     _assert_error(client.get(f"/v1/projects/{project['id']}/chapters/7/audio"), 404)
 
 
@@ -189,7 +191,9 @@ def test_a_chapter_is_downloadable_as_soon_as_it_is_converted(client: TestClient
     assert audio.status_code == 200, audio.text
     assert audio.headers["content-type"].startswith("audio/wav")
     samples, rate = decode_audio(audio.content)
-    assert samples.size / rate == pytest.approx(chapters[0]["audio_seconds"], abs=0.05)
+    # progress counts synthesized speech (the spoken title and the sentence); the chapter
+    # file adds the paragraph pause after the title
+    assert samples.size / rate == pytest.approx(chapters[0]["audio_seconds"] + 0.6, abs=0.05)
     vtt = client.get(f"{base}/subtitles.vtt", params={"chapter": 0})
     assert vtt.status_code == 200 and "A short opening." in vtt.text
     # the rest is not there yet: 409, and nothing half-written is served
@@ -237,7 +241,8 @@ def test_the_list_shows_chapters_and_progress_like_the_detail_view(
     detail = client.get(f"/v1/projects/{project_id}").json()
     assert listed["chapters"] == detail["chapters"] == 2
     assert listed["progress"] == {**detail["progress"], "eta_seconds": None}
-    assert [c["segments_done"] for c in listed["progress"]["chapters"]] == [3, 2]
+    # each chapter's spoken title, then its sentences
+    assert [c["segments_done"] for c in listed["progress"]["chapters"]] == [4, 3]
 
 
 def test_failing_segment_fails_the_project(client: TestClient) -> None:
@@ -282,8 +287,30 @@ def test_a_long_chapter_is_converted_in_parts(tmp_path: Path) -> None:
         chapters = done["progress"]["chapters"]
         assert [c["title"] for c in chapters] == [
             f"Only chapter (part {n} of 3)" for n in (1, 2, 3)]
-        assert [c["segments_total"] for c in chapters] == [3, 4, 3]
+        assert [c["segments_total"] for c in chapters] == [4, 4, 3]  # the title is spoken
         manifest = client.get(f"/v1/projects/{done['id']}/manifest.json").json()
         assert len(manifest["chapters"]) == 3
         vtt = client.get(f"/v1/projects/{done['id']}/subtitles.vtt").text
-        assert vtt.count("-->") == 10  # every sentence, once, in the book
+        assert vtt.count("-->") == 11  # the title and every sentence, once, in the book
+
+
+def test_subtitles_and_manifest_keep_the_users_words(client: TestClient) -> None:
+    text = "Dr. Smith paid $25.50 at 6:45 PM.\n\nHe left on May 3rd."
+    created = client.post("/v1/projects", json={
+        "text": text, "model": "piper", "voice": "joe", "response_format": "wav"})
+    assert created.status_code == 201, created.text
+    done = _wait_state(client, created.json()["id"])
+    assert done["state"] == "completed", done
+    base = f"/v1/projects/{done['id']}"
+    vtt = client.get(f"{base}/subtitles.vtt").text
+    srt = client.get(f"{base}/subtitles.srt").text
+    for subtitles in (vtt, srt):
+        lines = [line for line in subtitles.splitlines()
+                 if line and "-->" not in line and not line.isdigit() and line != "WEBVTT"]
+        assert " ".join(lines) == "Dr. Smith paid $25.50 at 6:45 PM. He left on May 3rd."
+    cues = [cue for chapter in client.get(f"{base}/manifest.json").json()["chapters"]
+            for cue in chapter["cues"]]
+    assert [cue["text"] for cue in cues] == [
+        "Dr. Smith paid $25.50 at 6:45 PM.", "He left on May 3rd."]
+    assert cues[0]["spoken"] == (
+        "Doctor Smith paid twenty-five dollars and fifty cents at six forty-five PM.")

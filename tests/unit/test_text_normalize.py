@@ -231,7 +231,7 @@ OTHER_LANGUAGES = [
     ("de", "Ich habe 3 Äpfel.", "Ich habe drei Äpfel."),
     ("de-DE", "Es kostet 3,5 Euro.", "Es kostet drei Komma fünf Euro."),
     ("de", "1.000 Leute", "eintausend Leute"),
-    ("de", "Dr. Müller", "Dr. Müller"),
+    ("de", "Dr. Müller", "Doktor Müller"),
     ("fr", "J'ai 21 ans.", "J'ai vingt et un ans."),
     ("es", "Tengo 2 gatos.", "Tengo dos gatos."),
     ("xx", "Unknown 42\u200b language", "Unknown 42 language"),
@@ -265,7 +265,7 @@ def test_triggers_only_skip_rules_that_cannot_match(
     raw: str, expected: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Rule triggers are an optimisation: ignoring them must not change any output."""
-    monkeypatch.setattr(Rule, "apply", lambda rule, text: rule.pattern.sub(rule.replace, text))
+    monkeypatch.setattr(Rule, "may_match", lambda rule, text: True)
     assert normalize_text(raw) == expected
 
 

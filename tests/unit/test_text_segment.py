@@ -159,7 +159,7 @@ def test_prepare_segments_limits_the_normalized_text() -> None:
 def test_prepare_segments_in_german() -> None:
     assert prepare_segments("Ich habe 3 Äpfel. Dr. Müller hat 2.", language="de") == [
         "Ich habe drei Äpfel.",
-        "Dr. Müller hat zwei.",
+        "Doktor Müller hat zwei.",
     ]
 
 

@@ -21,7 +21,7 @@ from voxserve.api.middleware.request_limits import RequestLimitsMiddleware
 from voxserve.api.middleware.security_headers import SecurityHeadersMiddleware
 from voxserve.api.routes import artifacts as artifact_routes
 from voxserve.api.routes import catalog as catalog_routes
-from voxserve.api.routes import docs, health, projects, speech, web
+from voxserve.api.routes import docs, health, lexicons, projects, speech, web
 from voxserve.api.routes import metrics as metrics_routes
 from voxserve.cache import create_segment_cache
 from voxserve.engines.catalog import EngineCatalog
@@ -32,7 +32,7 @@ from voxserve.security.audit import create_audit_log
 from voxserve.security.authenticator import Authenticator
 from voxserve.security.config_check import check_security_settings
 from voxserve.security.limits import RateLimiter
-from voxserve.security.principal import SCOPE_PROJECTS, SCOPE_SPEECH
+from voxserve.security.principal import SCOPE_ADMIN, SCOPE_PROJECTS, SCOPE_SPEECH
 from voxserve.service.lifecycle import ServiceState
 from voxserve.service.projects import ProjectService
 from voxserve.service.speech import SpeechService
@@ -130,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(projects.router, dependencies=_guarded(SCOPE_PROJECTS))
     app.include_router(artifact_routes.router, dependencies=_guarded(SCOPE_SPEECH))
     app.include_router(catalog_routes.router, dependencies=_guarded(SCOPE_SPEECH))
+    app.include_router(lexicons.router, dependencies=_guarded(SCOPE_ADMIN))
     app.include_router(health.router)
     app.include_router(web.router)  # the browser UI: no auth, it holds no data
     app.include_router(docs.router)

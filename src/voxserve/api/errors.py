@@ -34,6 +34,8 @@ _STATUS: dict[type[errors.VoxserveError], tuple[int, str]] = {
     errors.EmptyDocument: (400, "invalid_request_error"),
     errors.DocumentTooLarge: (413, "invalid_request_error"),
     errors.CorruptDocument: (422, "invalid_request_error"),
+    errors.InvalidSsml: (400, "invalid_request_error"),
+    errors.LexiconNotFound: (404, "invalid_request_error"),
     errors.NotReady: (503, "server_error"),
     errors.Overloaded: (503, "server_error"),
     errors.ShuttingDown: (503, "server_error"),

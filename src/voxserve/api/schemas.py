@@ -46,6 +46,11 @@ class SpeechRequest(BaseModel):
         default=False,
         description="Store the audio and answer with JSON holding its URL instead of the bytes.",
     )
+    input_type: Literal["auto", "text", "ssml"] = Field(
+        default="auto",
+        description="text, ssml (a subset: speak, break, p, s, say-as, sub, phoneme, prosody "
+                    "rate, lang), or auto: SSML when the input's root element is <speak>.",
+    )
 
 
 class StoredSpeech(BaseModel):

@@ -66,6 +66,8 @@ class SegmentJoiner:
         self.fade_samples = self._samples(fade_ms)
         self.trim_margin_samples = self._samples(trim_margin_ms)
         self._emitted_any = False
+        self._pause_samples: int | None = None
+        self._leading_samples = 0
         self._start_segment()
 
     def add(self, samples: FloatSamples) -> FloatSamples:
@@ -121,6 +123,31 @@ class SegmentJoiner:
         self._start_segment()
         return rest
 
+    def set_pause(self, ms: float) -> None:
+        """The next gap between two segments' audible parts is ``ms`` long (once), instead of
+        the usual pause: an SSML break. The trim margins count towards it, so two segments
+        with at least the margin of near-silence on the joining side are exactly
+        ``n(ms)`` samples apart (the pause itself is ``n(ms) - 2 * n(trim_margin_ms)`` zeros,
+        at least 0). Before any audio it is the leading silence; :meth:`finish_pause` gives it
+        after the last segment."""
+        if ms < 0:
+            raise ValueError("a pause must not be negative")
+        if self._emitted_any:
+            self._pause_samples = max(0, self._samples(ms) - 2 * self._margin())
+        else:
+            self._leading_samples += max(0, self._samples(ms) - self._margin())
+
+    def finish_pause(self) -> FloatSamples:
+        """Zeros for a pause set after the last segment (trailing silence), once."""
+        if self._pause_samples is None:
+            return _EMPTY
+        count = self._pause_samples + self._margin()
+        self._pause_samples = None
+        return np.zeros(count, np.float32)
+
+    def _margin(self) -> int:
+        return self.trim_margin_samples if self.trim_silence else 0
+
     def _start_segment(self) -> None:
         self._held = _EMPTY
         self._held_start = 0
@@ -139,7 +166,11 @@ class SegmentJoiner:
     def _after_pause(self, samples: FloatSamples) -> FloatSamples:
         """A segment's first samples, after the pause between segments."""
         if self._emitted_any:
-            samples = np.concatenate([np.zeros(self.silence_samples, np.float32), samples])
+            pause = self.silence_samples if self._pause_samples is None else self._pause_samples
+            self._pause_samples = None
+            samples = np.concatenate([np.zeros(pause, np.float32), samples])
+        elif self._leading_samples:
+            samples = np.concatenate([np.zeros(self._leading_samples, np.float32), samples])
         self._emitted_any = True
         return samples
 

@@ -8,7 +8,7 @@ import json
 from voxserve.engines.base import SynthesisParams
 
 #: Bump when a change (engine glue, value format, what the key covers) must miss old entries.
-KEY_FORMAT_VERSION = 1
+KEY_FORMAT_VERSION = 2  # 2: the lexicon version
 
 
 def segment_cache_key(
@@ -19,12 +19,15 @@ def segment_cache_key(
     text: str,
     params: SynthesisParams,
     sample_rate_hz: int,
+    lexicon_version: str = "",
 ) -> str:
     """Hex sha256 of a canonical JSON of every input of one segment's synthesis.
 
     ``text`` is the segment exactly as the engine receives it (already normalized by the text
     pipeline), so nothing that could sound different shares a key. ``sample_rate_hz`` is the
     rate of the engine's output (the voice's rate), not the requested output rate.
+    ``lexicon_version`` is the version of the pronunciation lexicon the text was read with
+    ("" for none), so a changed lexicon never serves audio spoken with the old one.
     """
     document = {
         "format": KEY_FORMAT_VERSION,
@@ -36,6 +39,7 @@ def segment_cache_key(
         "options": params.options.model_dump(mode="json"),
         "instructions": params.instructions,
         "sample_rate_hz": sample_rate_hz,
+        "lexicon_version": lexicon_version,
     }
     canonical = json.dumps(
         document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False

@@ -154,7 +154,8 @@ class PiperEngine:
 
     name = "piper"
     capabilities = EngineCapabilities(
-        batching_gain=False, max_batch_size=1, deterministic=True, languages=()
+        batching_gain=False, max_batch_size=1, deterministic=True, languages=(),
+        phoneme_input=True,
     )
     options_model = PiperOptions
 

@@ -37,10 +37,12 @@ from voxserve.settings import Settings
 from voxserve.storage import ArtifactStore
 from voxserve.text.documents import (
     Document,
+    Reading,
     parse_document,
     parse_text,
     split_long_chapters,
 )
+from voxserve.text.lexicon_store import LexiconStore
 from voxserve.types import AudioFormat
 
 MAX_PAGE_SIZE = 100
@@ -107,6 +109,7 @@ class ProjectService:
         #: Stops this process's in-flight synthesis of a project (its in-process workers).
         self._stop_work = stop_work
         self._outbound = OutboundPolicy.from_entries(settings.webhook_allowed_hosts)
+        self._lexicons = LexiconStore(settings.resolved_models_dir / "lexicons")
 
     @property
     def artifacts(self) -> ArtifactStore:
@@ -114,13 +117,25 @@ class ProjectService:
 
     # --- creation ---------------------------------------------------------------------
 
+    def reading(self, spec: ProjectSpec) -> Reading:
+        """How the project's voice reads a document: its language, lexicon, phonemes, and
+        whether chapter titles are spoken. Raises ``ModelNotFound``/``VoiceNotFound``."""
+        engine, voice = self._catalog.resolve(spec.model, spec.voice)
+        return Reading(
+            language=voice.language or "en", lexicon=self._lexicons.for_voice(voice.id),
+            phonemes=engine.capabilities.phoneme_input,
+            speak_titles=self._settings.speak_chapter_titles,
+        )
+
     async def create_from_upload(
         self, data: bytes, *, filename: str | None, content_type: str | None, spec: ProjectSpec
     ) -> ProjectRecord:
         settings = self._settings
+        reading = await asyncio.to_thread(self.reading, spec)
         document = await asyncio.to_thread(
             parse_document, data, filename=filename, content_type=content_type,
             max_bytes=settings.max_upload_bytes, max_segment_chars=settings.max_segment_chars,
+            reading=reading,
         )
         return await self._create(document, spec, default_name=filename)
 
@@ -128,9 +143,10 @@ class ProjectService:
         self, text: str, *, markdown: bool, spec: ProjectSpec
     ) -> ProjectRecord:
         self._check_chars(len(text))
+        reading = await asyncio.to_thread(self.reading, spec)
         document = await asyncio.to_thread(
             parse_text, text, markdown=markdown,
-            max_segment_chars=self._settings.max_segment_chars,
+            max_segment_chars=self._settings.max_segment_chars, reading=reading,
         )
         return await self._create(document, spec, default_name=None)
 

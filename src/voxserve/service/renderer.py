@@ -25,6 +25,8 @@ class AudioRenderer:
             silence_between_ms=settings.sentence_silence_ms,
             fade_ms=settings.join_fade_ms,
         )
+        if job.plan is not None and job.plan.leading_pause_ms:
+            self._joiner.set_pause(job.plan.leading_pause_ms)
         self._resampler = StreamResampler(source_rate_hz, job.sample_rate_hz)
         self._encoder = create_encoder(job.audio_format, job.sample_rate_hz)
         self._stats = stats
@@ -38,9 +40,13 @@ class AudioRenderer:
             return self._resampler.process(self._joiner.add(chunk.samples))
         return self._resampler.process(self._joiner.push(chunk.samples))
 
-    def end_segment(self) -> FloatSamples:
-        """The current segment has ended: its held-back end, to encode now."""
-        return self._resampler.process(self._joiner.end_segment())
+    def end_segment(self, pause_after_ms: int | None = None) -> FloatSamples:
+        """The current segment has ended: its held-back end, to encode now.
+        ``pause_after_ms`` (an SSML break) replaces the usual pause after it."""
+        samples = self._resampler.process(self._joiner.end_segment())
+        if pause_after_ms is not None:
+            self._joiner.set_pause(pause_after_ms)
+        return samples
 
     def encode(self, samples: FloatSamples) -> bytes:
         if len(samples) == 0:
@@ -49,5 +55,7 @@ class AudioRenderer:
         return self._encoder.encode(samples)
 
     def finish(self) -> bytes:
-        tail = self.encode(self._resampler.flush())
+        pause = self._joiner.finish_pause()
+        tail = self.encode(self._resampler.process(pause)) if pause.size else b""
+        tail += self.encode(self._resampler.flush())
         return tail + self._encoder.finish()

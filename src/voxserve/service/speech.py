@@ -42,6 +42,7 @@ from voxserve.service.renderer import AudioRenderer
 from voxserve.service.speech_job import SpeechInput, SpeechJob, SpeechStats, plan_job
 from voxserve.settings import Settings
 from voxserve.storage import ArtifactStore
+from voxserve.text.lexicon_store import LexiconStore
 from voxserve.types import AudioChunk, AudioFormat, FloatSamples
 
 _PASSTHROUGH_FORMATS = frozenset({AudioFormat.PCM, AudioFormat.WAV})
@@ -164,6 +165,12 @@ class SpeechService:
         self._artifacts = artifacts
         self._state = state
         self._flight: SingleFlight[CachedSegment] = SingleFlight()
+        self._lexicons = LexiconStore(settings.resolved_models_dir / "lexicons")
+
+    @property
+    def lexicons(self) -> LexiconStore:
+        """The pronunciation lexicons requests are read with (the admin API edits them)."""
+        return self._lexicons
 
     # --- the use case -------------------------------------------------------------------
 
@@ -183,7 +190,8 @@ class SpeechService:
             self._settings, self._catalog, text=request.text, model=request.model,
             voice=request.voice, audio_format=request.audio_format, speed=request.speed,
             sample_rate_hz=request.sample_rate_hz, options=request.options,
-            instructions=request.instructions,
+            instructions=request.instructions, input_type=request.input_type,
+            lexicons=self._lexicons,
         )
 
     async def open(
@@ -281,8 +289,10 @@ class SpeechService:
         """Whether every segment of the job is in the cache now (so it needs no engine)."""
         if not self._cacheable(job):
             return False
-        for text in job.segments:
-            key = self._segment_key(job, SegmentRequest(text, job.voice.id, job.params))
+        for index, text in enumerate(job.segments):
+            key = self._segment_key(
+                job, SegmentRequest(text, job.voice.id, job.segment_params(index))
+            )
             if await self._cache.get(key) is None:
                 return False
         return True
@@ -303,6 +313,7 @@ class SpeechService:
             text=request.text,
             params=request.params,
             sample_rate_hz=job.voice.sample_rate_hz,
+            lexicon_version=job.lexicon_version,
         )
 
     def _submitter(
@@ -312,7 +323,7 @@ class SpeechService:
         cached = use_cache and self._cacheable(job)
 
         def submit(index: int, reservation: QueueReservation | None = None) -> _SegmentSource:
-            request = SegmentRequest(job.segments[index], job.voice.id, job.params)
+            request = SegmentRequest(job.segments[index], job.voice.id, job.segment_params(index))
             if not cached:
                 return _Scheduled(scheduler, scheduler.submit(request, priority, reservation))
             lookup = self._cached_segment(request, job, priority, reservation)
@@ -360,7 +371,7 @@ class SpeechService:
                         upcoming = submit(index + 1)
                     async for data in encoded(renderer.push(chunk)):
                         yield data
-                async for data in encoded(renderer.end_segment()):
+                async for data in encoded(renderer.end_segment(job.pause_after_ms(index))):
                     yield data
                 if upcoming is None and index + 1 < len(job.segments):
                     upcoming = submit(index + 1)  # this segment produced no audio

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from voxserve.engines.base import Engine, SynthesisParams, parse_options
 from voxserve.engines.catalog import EngineCatalog
 from voxserve.errors import EmptyText, InvalidRequest, TextTooLong, UnsupportedSampleRate
 from voxserve.settings import Settings
-from voxserve.text import prepare_segments
+from voxserve.text.lexicon_store import LexiconStore
+from voxserve.text.prepare import InputType, TextOptions, TextPlan, prepare
 from voxserve.types import (
     MAX_SPEED,
     MIN_SPEED,
@@ -32,6 +33,8 @@ class SpeechInput:
     sample_rate_hz: int | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
     instructions: str | None = None
+    #: "text", "ssml", or "auto" (SSML when the input's root is <speak>)
+    input_type: InputType = "auto"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +48,24 @@ class SpeechJob:
     audio_format: AudioFormat
     sample_rate_hz: int
     input_chars: int
+    #: the segments with their source spans, pauses and rates (``segments`` are their texts)
+    plan: TextPlan | None = None
+    #: version of the lexicon the text was read with ("" for none): part of cache keys
+    lexicon_version: str = ""
+
+    def segment_params(self, index: int) -> SynthesisParams:
+        """The params of segment ``index``: an SSML prosody rate scales the speed."""
+        if self.plan is None:
+            return self.params
+        rate = self.plan.segments[index].rate
+        if rate == 1.0:
+            return self.params
+        speed = min(MAX_SPEED, max(MIN_SPEED, self.params.speed * rate))
+        return replace(self.params, speed=speed)
+
+    def pause_after_ms(self, index: int) -> int | None:
+        """The silence after segment ``index`` (an SSML break), None: the usual pause."""
+        return None if self.plan is None else self.plan.segments[index].pause_after_ms
 
 
 #: Raw PCM of the OpenAI-compatible HTTP route (and ``voxserve say``) comes at OpenAI's rate
@@ -94,6 +115,8 @@ def plan_job(
     sample_rate_hz: int | None = None,
     options: Mapping[str, Any] | None = None,
     instructions: str | None = None,
+    input_type: InputType = "auto",
+    lexicons: LexiconStore | None = None,
 ) -> SpeechJob:
     """Validate request fields into a :class:`SpeechJob`; raises a ``VoxserveError``."""
     if not text or not text.strip():
@@ -114,7 +137,14 @@ def plan_job(
     params = SynthesisParams(
         speed=speed, options=parse_options(engine, options or {}), instructions=instructions
     )
-    segments = tuple(prepare_segments(text, settings.max_segment_chars))
+    lexicon = lexicons.for_voice(voice_info.id) if lexicons is not None else None
+    capabilities = engine.capabilities
+    plan = prepare(text, TextOptions(
+        language=voice_info.language or "en", input_type=input_type, lexicon=lexicon,
+        phonemes=capabilities.phoneme_input, engine_tags=capabilities.engine_tags,
+        languages=capabilities.languages, max_segment_chars=settings.max_segment_chars,
+    ))
+    segments = plan.texts
     if not segments:
         raise EmptyText("input has nothing to speak", param="input")
     audio_format = audio_format or settings.default_response_format
@@ -128,4 +158,6 @@ def plan_job(
         audio_format=audio_format,
         sample_rate_hz=sample_rate_hz,
         input_chars=len(text),
+        plan=plan,
+        lexicon_version=lexicon.version if lexicon is not None else "",
     )

@@ -24,9 +24,13 @@ class Rule(NamedTuple):
     replace: Callable[[re.Match[str]], str]
     triggers: tuple[str, ...] = ()
 
+    def may_match(self, text: str) -> bool:
+        """False when no trigger occurs in ``text`` (so the pattern cannot match)."""
+        return not self.triggers or any(trigger in text for trigger in self.triggers)
+
     def apply(self, text: str) -> str:
         """Rewrite ``text`` (unchanged when no trigger occurs in it)."""
-        if self.triggers and not any(trigger in text for trigger in self.triggers):
+        if not self.may_match(text):
             return text
         return self.pattern.sub(self.replace, text)
 

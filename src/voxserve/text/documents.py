@@ -2,7 +2,8 @@
 
 :func:`parse_document` detects the format (content first, then the file name and content type),
 reads it with a reader from :mod:`voxserve.text.formats`, and turns every paragraph into
-normalized, speakable segments with :func:`voxserve.text.prepare_segments`. Empty paragraphs and
+normalized, speakable segments with :func:`voxserve.text.prepare.prepare` (in the voice's
+language, each segment keeping the user's words it says, for subtitles). Empty paragraphs and
 chapters are dropped. Anything refused raises one of the ``InvalidRequest`` errors below before
 a :class:`Document` exists, so nothing is ever half-created.
 """
@@ -31,7 +32,8 @@ from voxserve.text.formats.html import read_html
 from voxserve.text.formats.markdown import read_markdown
 from voxserve.text.formats.pdf import PDF_MAGIC, read_pdf
 from voxserve.text.formats.plain import read_plain
-from voxserve.text.segment import prepare_segments
+from voxserve.text.lexicon import Lexicon
+from voxserve.text.prepare import TextOptions, prepare
 
 __all__ = [
     "Chapter",
@@ -40,6 +42,7 @@ __all__ = [
     "DocumentTooLarge",
     "EmptyDocument",
     "Paragraph",
+    "Reading",
     "UnsupportedDocument",
     "parse_document",
     "parse_text",
@@ -72,6 +75,11 @@ class Paragraph:
     """A paragraph as normalized, speakable segments (sentences or sentence pieces)."""
 
     segments: tuple[str, ...]
+    #: The user's words each segment says (subtitles); empty: the segments themselves.
+    sources: tuple[str, ...] = ()
+
+    def source(self, index: int) -> str:
+        return self.sources[index] if self.sources else self.segments[index]
 
 
 @dataclass(frozen=True)
@@ -99,6 +107,13 @@ class Document:
         """Number of characters in all segments (what the engine will read)."""
         return sum(len(text) for *_, text in self.iter_segments())
 
+    def iter_sourced(self) -> Iterator[tuple[int, int, int, str, str]]:
+        """(chapter, paragraph, segment index, text, the user's words it says)."""
+        for c, chapter in enumerate(self.chapters):
+            for p, paragraph in enumerate(chapter.paragraphs):
+                for s, text in enumerate(paragraph.segments):
+                    yield c, p, s, text, paragraph.source(s)
+
     def iter_segments(self) -> Iterator[tuple[int, int, int, str]]:
         """(chapter index, paragraph index in chapter, segment index in paragraph, text)."""
         for c, chapter in enumerate(self.chapters):
@@ -115,6 +130,7 @@ def parse_document(
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_segment_chars: int = 400,
     max_unpacked_bytes: int = DEFAULT_MAX_UNPACKED_BYTES,
+    reading: Reading | None = None,
 ) -> Document:
     """Parse an uploaded file into a :class:`Document`.
 
@@ -123,7 +139,8 @@ def parse_document(
     Raises :class:`DocumentTooLarge` over ``max_bytes`` (or, for EPUB and PDF, past
     ``max_unpacked_bytes`` of unpacked content or text), :class:`EmptyDocument` when there is
     nothing to read, :class:`UnsupportedDocument` for other formats, binary data and encrypted
-    PDFs, and :class:`CorruptDocument` for broken archives and PDFs.
+    PDFs, and :class:`CorruptDocument` for broken archives and PDFs. ``reading``: the voice's
+    language, lexicon, and whether chapter titles are spoken (default: English, no).
     """
     if len(data) > max_bytes:
         raise DocumentTooLarge(f"the document is {len(data)} bytes; the limit is {max_bytes}")
@@ -137,16 +154,19 @@ def parse_document(
     else:
         text = _decode(data, filename or media_type or "the document")
         raw = _read_text(text, _text_format(text, extension, media_type))
-    return _build(raw, raw.title or _title_from_filename(filename), max_segment_chars)
+    return _build(raw, raw.title or _title_from_filename(filename), max_segment_chars, reading)
 
 
-def parse_text(text: str, *, markdown: bool = False, max_segment_chars: int = 400) -> Document:
+def parse_text(
+    text: str, *, markdown: bool = False, max_segment_chars: int = 400,
+    reading: Reading | None = None,
+) -> Document:
     """Parse submitted text (plain, or Markdown if ``markdown``) into a :class:`Document`.
 
     Raises :class:`EmptyDocument` if it holds nothing to read, and nothing else.
     """
     raw = _read_text(text, "markdown" if markdown else "text")
-    return _build(raw, raw.title, max_segment_chars)
+    return _build(raw, raw.title, max_segment_chars, reading)
 
 
 def _declared(filename: str | None, content_type: str | None) -> tuple[str, str]:
@@ -258,7 +278,7 @@ def _runs(paragraph: Paragraph, most: int) -> list[Paragraph]:
     if count <= 1:
         return [paragraph]
     bounds = [round(n * len(segments) / count) for n in range(count + 1)]
-    return [Paragraph(segments[a:b]) for a, b in itertools.pairwise(bounds)]
+    return [Paragraph(segments[a:b], paragraph.sources[a:b]) for a, b in itertools.pairwise(bounds)]
 
 
 def _title_from_filename(filename: str | None) -> str | None:
@@ -267,15 +287,46 @@ def _title_from_filename(filename: str | None) -> str | None:
     return collapse_spaces(stem.replace("_", " ")) or None
 
 
-def _build(raw: RawDocument, title: str | None, max_segment_chars: int) -> Document:
+@dataclass(frozen=True)
+class Reading:
+    """How a document is read aloud: the voice's language and lexicon, and its options."""
+
+    language: str = "en"
+    lexicon: Lexicon | None = None
+    #: the engine takes phonemes (lexicon entries with IPA reach it as phonemes)
+    phonemes: bool = False
+    #: each chapter starts with its title, spoken, as a paragraph of its own
+    speak_titles: bool = False
+
+
+def _paragraph(text: str, max_segment_chars: int, reading: Reading) -> Paragraph | None:
+    """A paragraph's segments and the user's words each says (None if nothing is said)."""
+    plan = prepare(text, TextOptions(
+        language=reading.language, input_type="text", lexicon=reading.lexicon,
+        phonemes=reading.phonemes, inline_phonemes=False, max_segment_chars=max_segment_chars,
+    ))
+    if not plan.segments:
+        return None
+    return Paragraph(tuple(s.text for s in plan.segments),
+                     tuple(s.source_text for s in plan.segments))
+
+
+def _build(
+    raw: RawDocument, title: str | None, max_segment_chars: int, reading: Reading | None
+) -> Document:
     """Segment every paragraph, drop what is empty, and name untitled chapters."""
+    reading = reading or Reading()
     chapters: list[Chapter] = []
     for raw_chapter in raw.chapters:
         paragraphs = tuple(
-            Paragraph(tuple(segments))
+            paragraph
             for text in raw_chapter.paragraphs
-            if (segments := prepare_segments(text, max_segment_chars))
+            if (paragraph := _paragraph(text, max_segment_chars, reading)) is not None
         )
+        if paragraphs and reading.speak_titles and raw_chapter.title:
+            heading = _paragraph(raw_chapter.title, max_segment_chars, reading)
+            if heading is not None:  # a paragraph of its own: the paragraph pause follows
+                paragraphs = (heading, *paragraphs)
         if paragraphs:
             chapter_title = raw_chapter.title or title or UNTITLED_CHAPTER
             chapters.append(Chapter(chapter_title, paragraphs))

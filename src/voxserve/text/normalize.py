@@ -21,7 +21,9 @@ from collections.abc import Callable
 from voxserve.text import abbreviations
 from voxserve.text.abbreviations import Rule
 from voxserve.text.numbers import en as english_numbers
+from voxserve.text.numbers.languages import rules_for
 from voxserve.text.numbers.spelling import resolve_language, spell_decimal
+from voxserve.text.tracked import TrackedText
 
 logger = logging.getLogger(__name__)
 
@@ -172,49 +174,91 @@ def normalize_text(text: str, language: str = "en") -> str:
     Paragraph breaks are kept as "\\n\\n"; every other run of whitespace becomes one space.
     Never raises, and the result contains no control or zero-width characters.
     """
+    return "\n\n".join(p.text for p in normalize_tracked(TrackedText.of(text), language))
+
+
+def normalize_tracked(text: TrackedText, language: str = "en") -> list[TrackedText]:
+    """:func:`normalize_text` of ``text``, tracked: its non-empty paragraphs, each expanded,
+    every character still knowing the source range it says (see :mod:`.tracked`)."""
     expanded = (_expand(paragraph, language) for paragraph in _clean_paragraphs(text))
-    return "\n\n".join(paragraph for paragraph in expanded if paragraph)
+    return [paragraph for paragraph in expanded if paragraph.text]
 
 
-def _clean_paragraphs(text: str) -> list[str]:
+# A non-ASCII character (with the combining marks after it) that NFKC may change; "º" and
+# "ª" stay (ordinal indicators in Spanish, Portuguese and Italian).
+_NON_ASCII = re.compile(r"[^\x00-\x7fºª][\u0300-\u036f\u064b-\u065f\u0670\u1ab0-\u1aff"
+                        r"\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]*")
+_CRLF = re.compile(r"\r\n")
+_ANY_SPACE = re.compile(r"\s+")
+_EN_DASH = re.compile("–")
+
+
+def _nfkc(match: re.Match[str]) -> str:
+    return unicodedata.normalize("NFKC", match.group(0))
+
+
+def _clean_paragraphs(text: TrackedText) -> list[TrackedText]:
     """Language-independent cleanup (NFKC, no control chars, plain quotes/dashes), by paragraph.
 
     Each paragraph comes back on one line with single spaces; empty paragraphs are dropped.
     """
     text = _superscripts(text.translate(_BEFORE_NFKC))
-    text = unicodedata.normalize("NFKC", text).replace("\r\n", "\n").translate(_LINE_BREAKS)
-    text = _SPACES.sub(" ", text)
-    if not text.isprintable():
-        text = "".join(char for char in text if char.isprintable() or char == "\n")
-    text = _EN_DASH_BETWEEN_NUMBERS.sub("-", text.translate(_PUNCTUATION)).replace("–", "—")
-    text = _DOUBLE_HYPHEN.sub("—", text)
-    paragraphs = (" ".join(paragraph.split()) for paragraph in _PARAGRAPH_BREAK.split(text))
-    return [paragraph for paragraph in paragraphs if paragraph]
+    if not text.text.isascii():
+        text = text.sub(_NON_ASCII, _nfkc)
+    text = text.sub(_CRLF, "\n").translate(_LINE_BREAKS)
+    text = text.sub(_SPACES, " ")
+    if not text.text.isprintable():
+        text = _printable(text)
+    text = text.translate(_PUNCTUATION)
+    text = text.sub(_EN_DASH_BETWEEN_NUMBERS, "-").sub(_EN_DASH, "—")
+    text = text.sub(_DOUBLE_HYPHEN, "—")
+    paragraphs = (p.sub(_ANY_SPACE, " ").strip() for p in text.split(_PARAGRAPH_BREAK))
+    return [paragraph for paragraph in paragraphs if paragraph.text]
 
 
-def _superscripts(text: str) -> str:
-    """Write superscripts as powers ("10⁶" -> "10^6", "m²" -> "m^2"); drop footnote marks."""
-    if not _OTHER_SUPERSCRIPTS.search(text):
-        return text
-    text = _SUPERSCRIPT_AFTER_NUMBER.sub(
-        lambda m: "^" + m.group(0).translate(_SUPERSCRIPT_DIGITS), text
+def _printable(text: TrackedText) -> TrackedText:
+    """``text`` without the characters that are not printable (newlines stay)."""
+    keep = [i for i, char in enumerate(text.text) if char.isprintable() or char == "\n"]
+    return TrackedText(
+        "".join(text.text[i] for i in keep),
+        tuple(text.starts[i] for i in keep),
+        tuple(text.ends[i] for i in keep),
     )
-    text = _SQUARE_OR_CUBE.sub(lambda m: "^" + m.group(0).translate(_SUPERSCRIPT_DIGITS), text)
-    return _OTHER_SUPERSCRIPTS.sub("", text)
 
 
-def _expand(paragraph: str, language: str) -> str:
-    """Expand one paragraph (no newlines) into words for ``language`` and tidy punctuation."""
+def _superscripts(text: TrackedText) -> TrackedText:
+    """Write superscripts as powers ("10⁶" -> "10^6", "m²" -> "m^2"); drop footnote marks."""
+    if not _OTHER_SUPERSCRIPTS.search(text.text):
+        return text
+    text = text.sub(
+        _SUPERSCRIPT_AFTER_NUMBER, lambda m: "^" + m.group(0).translate(_SUPERSCRIPT_DIGITS)
+    )
+    text = text.sub(_SQUARE_OR_CUBE, lambda m: "^" + m.group(0).translate(_SUPERSCRIPT_DIGITS))
+    return text.sub(_OTHER_SUPERSCRIPTS, "")
+
+
+_CARET = re.compile(r"\^")
+
+
+def _expand(paragraph: TrackedText, language: str) -> TrackedText:
+    """Expand one paragraph (no newlines) into words for ``language`` and tidy punctuation.
+
+    English has its own rule tables; German, Spanish, French, Portuguese, Italian and
+    Persian theirs (:mod:`voxserve.text.numbers.languages`); any other language gets only
+    its numbers spelled, if num2words knows it (espeak reads the rest), never English rules.
+    """
     if _is_english(language):
         paragraph = _expand_english(_ascii_digits(paragraph))
+    elif (rules := rules_for(language)) is not None:
+        paragraph = _apply(rules, paragraph.sub(_CARET, " "))
     else:
-        paragraph = _expand_numbers(paragraph.replace("^", " "), language)
+        paragraph = _expand_numbers(paragraph.sub(_CARET, " "), language)
     return _apply(_TIDY_RULES, paragraph).strip()
 
 
-def _expand_english(paragraph: str) -> str:
+def _expand_english(paragraph: TrackedText) -> TrackedText:
     """Run the English rule tables over one paragraph."""
-    has_digits = _DIGIT.search(paragraph) is not None
+    has_digits = _DIGIT.search(paragraph.text) is not None
     for needs_digits, rules in _ENGLISH_STAGES:
         if has_digits or not needs_digits:
             paragraph = _apply(rules, paragraph)
@@ -226,8 +270,8 @@ def _is_english(language: str) -> bool:
     return language.strip().lower().replace("_", "-").split("-")[0] == "en"
 
 
-def _expand_numbers(paragraph: str, language: str) -> str:
-    """Spell plain numbers in a non-English language, if num2words knows it."""
+def _expand_numbers(paragraph: TrackedText, language: str) -> TrackedText:
+    """Spell plain numbers in a language without rules of its own, if num2words knows it."""
     lang = resolve_language(language)
     if lang is None:
         return paragraph
@@ -251,18 +295,23 @@ def _number_pattern(decimal: str, group: str) -> re.Pattern[str]:
 _NUMBER_PATTERNS = {".": _number_pattern(".", ","), ",": _number_pattern(",", ".")}
 
 
-def _ascii_digits(text: str) -> str:
+_OTHER_DIGIT = re.compile(r"(?![0-9])\d")
+
+
+def _ascii_digits(text: TrackedText) -> TrackedText:
     """Map other scripts' decimal digits ("٣") to ASCII so the English rules see them."""
-    if text.isascii():
+    if text.text.isascii():
         return text
-    return "".join(str(unicodedata.digit(c)) if c.isdecimal() else c for c in text)
+    return text.sub(_OTHER_DIGIT, lambda match: str(unicodedata.digit(match.group(0))))
 
 
-def _apply(rules: tuple[Rule, ...], text: str) -> str:
+def _apply(rules: tuple[Rule, ...], text: TrackedText) -> TrackedText:
     """Apply ``rules`` in order; a rule that raises is logged and skipped, never propagated."""
     for rule in rules:
+        if not rule.may_match(text.text):
+            continue
         try:
-            text = rule.apply(text)
+            text = text.sub(rule.pattern, rule.replace)
         except Exception:
             logger.warning("text rule %r failed; skipped", rule.pattern.pattern, exc_info=True)
     return text

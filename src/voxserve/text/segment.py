@@ -102,9 +102,14 @@ def _segmenter(code: str) -> pysbd.Segmenter:
     return pysbd.Segmenter(language=code, clean=False)
 
 
+#: Languages pysbd lacks, read with a close one's rules (Portuguese with Spanish).
+_PYSBD_NEAREST = {"pt": "es", "gl": "es", "ca": "es"}
+
+
 def _pysbd_code(language: str) -> str:
     """pysbd language code for a tag like "en-US"; English rules for languages pysbd lacks."""
     code = language.strip().lower().replace("_", "-").split("-")[0]
+    code = _PYSBD_NEAREST.get(code, code)
     return code if code in LANGUAGE_CODES else "en"
 
 

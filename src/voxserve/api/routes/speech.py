@@ -99,6 +99,7 @@ async def create_speech(
             body.response_format or settings.default_response_format, body.sample_rate),
         options=body.options,
         instructions=body.instructions,
+        input_type=body.input_type,
     ))
     limiter = request.app.state.rate_limiter
     identity = client_identity(request)

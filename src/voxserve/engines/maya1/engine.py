@@ -36,7 +36,7 @@ from voxserve.engines.maya1.options import Maya1Options, as_maya1_options, sampl
 from voxserve.engines.maya1.prompt import PromptBuilder
 from voxserve.engines.maya1.runtime import Maya1Runtime
 from voxserve.engines.maya1.sampling import SamplingConfig
-from voxserve.engines.maya1.tokens import FRAME_TOKENS, Maya1Tokens
+from voxserve.engines.maya1.tokens import EMOTION_TAGS, FRAME_TOKENS, Maya1Tokens
 from voxserve.errors import EngineFailed, NotReady, VoiceNotFound, VoxserveError
 from voxserve.settings import Settings
 from voxserve.types import AudioChunk, EngineCapabilities, VoiceInfo
@@ -59,6 +59,7 @@ class Maya1Engine:
         deterministic=False,
         streams_within_segment=True,
         languages=("en",),
+        engine_tags=EMOTION_TAGS,
     )
     options_model = Maya1Options
 

@@ -28,11 +28,13 @@ class SegmentAudio:
     paragraph_index: int
     #: Global order within the project.
     segment_index: int
-    #: The segment's (normalized) text, for subtitles.
+    #: The user's words the segment says, for subtitles.
     text: str
     #: Mono 16-bit little-endian PCM.
     pcm_s16le: bytes
     sample_rate_hz: int
+    #: What the engine read (the normalized text); "" when it is ``text``.
+    spoken: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +43,11 @@ class Cue:
 
     start_s: float
     end_s: float
+    #: the user's words (subtitles show these)
     text: str
     segment_index: int
+    #: what the engine read (normalized); "" when it is ``text``
+    spoken: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +115,7 @@ def assemble_chapter(
             encoded.append(encoder.encode(np.zeros(gap, np.float32)))
             position += gap
         cues.append(Cue(position / rate, (position + audio.size) / rate, segment.text,
-                        segment.segment_index))
+                        segment.segment_index, segment.spoken))
         encoded.append(encoder.encode(audio))
         position += audio.size
         last_paragraph = paragraph

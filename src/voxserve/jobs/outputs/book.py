@@ -132,7 +132,7 @@ def build_book(
 
 def _shifted_cues(chapters: Sequence[ChapterAudio], starts_s: Sequence[float]) -> tuple[Cue, ...]:
     return tuple(
-        Cue(cue.start_s + start, cue.end_s + start, cue.text, cue.segment_index)
+        Cue(cue.start_s + start, cue.end_s + start, cue.text, cue.segment_index, cue.spoken)
         for chapter, start in zip(chapters, starts_s, strict=True)
         for cue in chapter.cues
     )

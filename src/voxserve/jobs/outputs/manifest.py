@@ -9,7 +9,7 @@ from voxserve.jobs.outputs.assemble import ChapterAudio
 from voxserve.jobs.outputs.book import BookAudio
 
 #: Version of the manifest's layout; bumped when fields change meaning.
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: chapters list their cues (the user's words and what was spoken)
 
 
 def chapter_file_prefix(index: int) -> str:
@@ -53,6 +53,11 @@ def build_manifest(
                 "start_s": None if start is None else round(start, 3),
                 "segment_count": len(chapter.cues),
                 "files": _chapter_files(chapter.index, files),
+                "cues": [
+                    {"start_s": round(cue.start_s, 3), "end_s": round(cue.end_s, 3),
+                     "text": cue.text, "spoken": cue.spoken or cue.text}
+                    for cue in chapter.cues
+                ],
             }
             for chapter, start in zip(chapters, starts, strict=True)
         ],

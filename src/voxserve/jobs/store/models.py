@@ -125,6 +125,8 @@ class Segment(Base):
     #: Position within its paragraph.
     segment_index: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
+    #: The user's words it says (subtitles, cues); NULL in rows written before (use text).
+    source_text: Mapped[str | None] = mapped_column(Text, nullable=True)
     state: Mapped[str] = mapped_column(String(16), default=SegmentState.PENDING.value)
     audio_key: Mapped[str | None] = mapped_column(String(1024))
     duration_s: Mapped[float | None] = mapped_column(Float)

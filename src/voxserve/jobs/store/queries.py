@@ -61,8 +61,8 @@ class ProjectQueries(RepositoryBase):
             session.execute(insert(Segment), [
                 {"project_id": project_id, "index": index, "chapter_index": c,
                  "paragraph_index": p, "segment_index": s, "text": text,
-                 "state": SegmentState.PENDING.value, "attempts": 0}
-                for index, (c, p, s, text) in enumerate(document.iter_segments())
+                 "source_text": source, "state": SegmentState.PENDING.value, "attempts": 0}
+                for index, (c, p, s, text, source) in enumerate(document.iter_sourced())
             ])
         created = self.get_project(project_id)
         assert created is not None

@@ -73,6 +73,13 @@ class SegmentRecord:
     audio_key: str | None
     duration_s: float | None
     attempts: int
+    #: The user's words it says (None for rows from before they were kept: use ``text``).
+    source_text: str | None = None
+
+    @property
+    def shown_text(self) -> str:
+        """What subtitles and cues show: the user's words."""
+        return self.source_text or self.text
 
 
 @dataclass(frozen=True, slots=True)

@@ -96,7 +96,8 @@ def _record_json(chapter: ChapterAudio) -> bytes:
     return json.dumps({
         "index": chapter.index, "title": chapter.title, "content_type": chapter.content_type,
         "duration_s": chapter.duration_s, "sample_rate_hz": chapter.sample_rate_hz,
-        "cues": [[cue.start_s, cue.end_s, cue.text, cue.segment_index] for cue in chapter.cues],
+        "cues": [[cue.start_s, cue.end_s, cue.text, cue.segment_index, cue.spoken]
+                 for cue in chapter.cues],
     }).encode()
 
 
@@ -104,8 +105,8 @@ def _chapter_from_record(record: dict[str, Any], data: bytes | Path) -> ChapterA
     return ChapterAudio(
         index=int(record["index"]), title=str(record["title"]), data=data,
         content_type=str(record["content_type"]), duration_s=float(record["duration_s"]),
-        cues=tuple(Cue(float(a), float(b), str(text), int(n))
-                   for a, b, text, n in record["cues"]),
+        cues=tuple(Cue(float(a), float(b), str(text), int(n), str(rest[0]) if rest else "")
+                   for a, b, text, n, *rest in record["cues"]),
         sample_rate_hz=int(record["sample_rate_hz"]),
     )
 
@@ -125,7 +126,8 @@ async def assemble_stored_chapter(
             raise RuntimeError(f"segment {record.index} of chapter {index} is not done")
         segments.append(SegmentAudio(
             chapter_index=index, paragraph_index=record.paragraph_index,
-            segment_index=record.index, text=record.text,
+            segment_index=record.index, text=record.shown_text,
+            spoken=record.text if record.text != record.shown_text else "",
             pcm_s16le=await artifacts.get(record.audio_key),
             sample_rate_hz=project.sample_rate_hz,
         ))

@@ -1,0 +1,15 @@
+"""Words of the user's input and the spoken text that says them (shared with word timing)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class SpokenWord:
+    """One word of the user's input and the part of a segment's spoken text that says it."""
+
+    source_start: int  # char offsets in the user's whole input
+    source_end: int
+    spoken_start: int  # char offsets in Segment.text (what the engine reads)
+    spoken_end: int
