@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,8 @@ from voxserve.types import AudioChunk, EngineCapabilities, VoiceInfo
 logger = logging.getLogger(__name__)
 
 _WARMUP_TEXT = "Warming up."
+#: Timed after the first (slower) run: its seconds per character start admission's estimate.
+_TIMED_WARMUP_TEXT = "The voice is warming up before the first request arrives."
 
 
 class PiperOptions(EngineOptions):
@@ -136,6 +139,9 @@ def _create_session(files: PiperVoiceFiles, settings: Settings) -> onnxruntime.I
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = settings.resolved_piper_intra_op_threads
     options.inter_op_num_threads = settings.piper_inter_op_threads
+    options.add_session_config_entry(
+        "session.intra_op.allow_spinning", "1" if settings.piper_allow_spinning else "0"
+    )
     providers = ["CPUExecutionProvider"]
     if settings.piper_use_cuda:
         providers.insert(0, "CUDAExecutionProvider")
@@ -164,6 +170,8 @@ class PiperEngine:
         self._aliases: dict[str, str] = {}
         self._sessions: dict[str, PiperVoice] = {}
         self._load_lock = threading.Lock()
+        #: Seconds per character of the timed warm-up (the scheduler's first estimate).
+        self.warmup_seconds_per_char = 0.0
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -240,6 +248,13 @@ class PiperEngine:
                 voice = PiperVoice(session=session, config=voice_config.config)
                 for _ in voice.synthesize(_WARMUP_TEXT):
                     pass
+                started = time.perf_counter()
+                for _ in voice.synthesize(_TIMED_WARMUP_TEXT):
+                    pass
+                if not self.warmup_seconds_per_char:
+                    self.warmup_seconds_per_char = (
+                        (time.perf_counter() - started) / len(_TIMED_WARMUP_TEXT)
+                    )
                 self._sessions[voice_id] = voice
         return voice
 
