@@ -75,7 +75,7 @@ def first_segment_chars(text: str, max_segment_chars: int) -> int:
     or sentence splitting: up to the first sentence end within ``max_segment_chars``."""
     head = text[: max_segment_chars + 1].lstrip()
     match = _SENTENCE_END.search(head)
-    return max(1, match.end() if match else min(len(head), max_segment_chars))
+    return max(1, match.start() + 1 if match else min(len(head), max_segment_chars))
 
 
 def estimate_wait_s(
