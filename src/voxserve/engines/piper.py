@@ -84,9 +84,11 @@ def discover_voice_files(models_dir: Path) -> list[PiperVoiceFiles]:
 
 
 def short_name(voice_id: str) -> str | None:
-    """``en_US-joe-medium`` -> ``joe`` (Piper's ``<lang>-<name>-<quality>`` naming)."""
-    parts = voice_id.split("-")
-    return parts[1] if len(parts) == 3 and parts[1] else None
+    """``en_US-joe-medium`` -> ``joe`` (Piper's ``<lang>-<name>-<quality>`` naming); an
+    optimized variant keeps its suffix: ``en_US-joe-medium@int8`` -> ``joe@int8``."""
+    base, at, variant = voice_id.partition("@")
+    parts = base.split("-")
+    return parts[1] + at + variant if len(parts) == 3 and parts[1] else None
 
 
 class _VoiceConfig:
@@ -122,7 +124,8 @@ class _VoiceConfig:
         )
 
     def info(self, aliases: tuple[str, ...]) -> VoiceInfo:
-        details = " ".join(part for part in (self.dataset, self.quality) if part)
+        variant = self.files.voice_id.partition("@")[2]
+        details = " ".join(part for part in (self.dataset, self.quality, variant) if part)
         return VoiceInfo(
             id=self.files.voice_id,
             engine="piper",
