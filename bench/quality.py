@@ -172,6 +172,7 @@ def rss_per_replica(model: Path, config: Path) -> float:
 
 def run(sentence_count: int, variants: list[str], workdir: Path) -> dict[str, Any]:
     from tests.asr import transcribe, word_error_rate
+
     from voxserve.engines.piper import bundled_voice_files
     from voxserve.engines.piper_variants import write_variant
 
