@@ -54,6 +54,9 @@ TARGET_TTFA_RATIO = 1.3
 PARAGRAPH_SENTENCES = 5
 TTFA_FORMATS = ("pcm", "mp3")
 RAW, CAPPED, SERVED, PIPER = "raw", "raw-capped", "served", "piper-srv"
+#: The raw engine with every core per call (issue 17's reference for one client), when the
+#: combination under test gives a session fewer threads than that.
+RAW_ALL = "raw-allcore"
 #: voxserve's requests/s over Piper's own server's (issue 17: at c=1 >= 1.3, never below 1)
 TARGET_PIPER_RATIO_C1 = 1.3
 
@@ -307,10 +310,11 @@ class RawTarget:
     serve one thread at a time, as the server does, and latency includes the wait for one.
     """
 
-    def __init__(self, engine: PiperEngine, slots: Sequence[PiperEngine] = ()) -> None:
+    def __init__(self, engine: PiperEngine, slots: Sequence[PiperEngine] = (),
+                 side: str | None = None) -> None:
         self.engine = engine
         self.params = SynthesisParams()
-        self.side = CAPPED if slots else RAW
+        self.side = side or (CAPPED if slots else RAW)
         self._slots: queue.SimpleQueue[PiperEngine] | None = None
         if slots:
             self._slots = queue.SimpleQueue()
@@ -467,6 +471,14 @@ class Setup:
     ready_s: float = 0.0
     piper: PiperServerTarget | None = None
 
+    @property
+    def reference(self) -> RawTarget:
+        """The raw engine one request is compared with: every core per call where measured."""
+        for target in self.targets:
+            if target.side == RAW_ALL and isinstance(target, RawTarget):
+                return target
+        return self.raw
+
 
 @dataclass(slots=True)
 class LevelResult:
@@ -578,6 +590,11 @@ def open_setups(config: Config, workdir: Path) -> Iterator[list[Setup]]:
             engine = load_engine(settings, stack)
             raw = RawTarget(engine)
             targets: list[Target] = [raw]
+            cpus = len(os.sched_getaffinity(0))
+            if settings.resolved_piper_intra_op_threads < cpus:
+                all_core = combo.settings(workdir / "raw-data").model_copy(
+                    update={"piper_intra_op_threads": cpus})
+                targets.append(RawTarget(load_engine(all_core, stack), side=RAW_ALL))
             if config.raw_capped:
                 targets.append(RawTarget(engine, capped_slots(engine, settings, stack)))
             targets.append(served_target(server, config.client))
@@ -714,8 +731,9 @@ def measure_ttfa(
         gauge.wait_quiet()
         for setup, result in zip(setups, results, strict=True):
             before, started = gauge.snapshot(), time.perf_counter()
-            result.raw_first_sentence_s.append(setup.raw.synthesize(segments[0]).latency_s)
-            result.raw_paragraph_s.append(setup.raw.synthesize(paragraph).latency_s)
+            reference = setup.reference
+            result.raw_first_sentence_s.append(reference.synthesize(segments[0]).latency_s)
+            result.raw_paragraph_s.append(reference.synthesize(paragraph).latency_s)
             if setup.piper is not None:
                 conn = setup.piper.server.connect()
                 result.piper_paragraph_s.append(setup.piper.request(conn, paragraph).latency_s)
@@ -775,10 +793,12 @@ def print_level(result: LevelResult, quiet_threshold: float) -> None:
           f"{served.requests} requests per side, {len(result.pair_ratios)} block pairs "
           f"of {result.block_size} ==")
     ratio_names = (["served/raw"] + (["served/capped"] if CAPPED in sides else [])
+                   + (["served/allcore"] if RAW_ALL in sides else [])
                    + (["served/piper"] if PIPER in sides else []))
     print(f"{'':23}" + "".join(f"{n:>11}" for n in names)
           + "".join(f"{n:>14}" for n in ratio_names))
     ratio_bases = ([sides[RAW]] + ([sides[CAPPED]] if CAPPED in sides else [])
+                   + ([sides[RAW_ALL]] if RAW_ALL in sides else [])
                    + ([sides[PIPER]] if PIPER in sides else []))
     for label, attribute, scale, with_ratios in _ROWS:
         values = [_scaled(getattr(sides[n], attribute), scale) for n in names]
@@ -798,6 +818,12 @@ def print_level(result: LevelResult, quiet_threshold: float) -> None:
     if result.capped_ratio is not None:
         print(f"ratio served/raw-capped throughput: {result.capped_ratio:.3f} "
               "(serving overhead alone)")
+    if RAW_ALL in sides:
+        best = max(sides[RAW].requests_per_s, sides[RAW_ALL].requests_per_s)
+        print(f"ratio served/best raw layout throughput: {served.requests_per_s / best:.3f} "
+              f"(all blocks summed; raw one thread per call vs every core per call; issue 17 "
+              f"target >= 0.97 at c>=2); served/raw all-core latency p50: "
+              f"{served.latency_p50_s / sides[RAW_ALL].latency_p50_s:.3f} (c=1 target <= 1.05)")
     if result.piper_ratio is not None:
         target = TARGET_PIPER_RATIO_C1 if result.concurrency == 1 else 1.0
         verdict = "ok" if result.piper_ratio >= target else "BELOW TARGET"
