@@ -156,8 +156,10 @@ class Settings(BaseSettings):
     #: it at the all-core latency; several runnable segments run one per replica.
     adaptive_threads: bool = True
     #: onnxruntime's ``session.intra_op.allow_spinning`` for Piper sessions: worker threads
-    #: spin briefly between operators (lower latency, more CPU while idle).
-    piper_allow_spinning: bool = True
+    #: spin between operators instead of sleeping. Off by default: measured on a shared
+    #: 2-core machine, the all-core session took 158 ms per sentence without spinning and
+    #: 187 ms with it (and 16 % more CPU), see docs/performance.md.
+    piper_allow_spinning: bool = False
 
     # --- scheduler (per engine; see voxserve.scheduler) -------------------------------------
     #: Segments that may wait per engine before new requests are refused (503).

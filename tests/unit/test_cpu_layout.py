@@ -26,6 +26,8 @@ def test_a_lone_segment_on_idle_replicas_takes_the_wide_session() -> None:
     assert not run_on_wide(**{**alone, "queued": 1})  # another segment is runnable
     assert not run_on_wide(**{**alone, "held": 1})  # another one waits for the gang
     assert not run_on_wide(**{**alone, "batch_size": 2})
+    # two clients alternating: within the window the replicas keep the work
+    assert not run_on_wide(**alone, concurrent_recently=True)
 
 
 @pytest.mark.parametrize(
@@ -99,6 +101,8 @@ def test_gang_scheduling_with_priorities(tmp_path: Path) -> None:
             assert [text for _, text in log] == ["alone", "hold wide"]
             gate.set()
             await _drain(holder, first, second, batch)
+            # just after several were runnable, a lone segment stays on a replica
+            await _drain(scheduler.submit(_request("soon after"), Priority.INTERACTIVE))
         finally:
             await scheduler.stop()
 
@@ -110,3 +114,4 @@ def test_gang_scheduling_with_priorities(tmp_path: Path) -> None:
     assert where["first"] != where["second"]
     order = [text for _, text in log]
     assert order.index("batch") > max(order.index("first"), order.index("second"))
+    assert where["soon after"].startswith("replica")

@@ -25,7 +25,7 @@ from voxserve.scheduler.admission import (
     check_admission,
     estimate_wait_s,
 )
-from voxserve.scheduler.layout import run_on_wide
+from voxserve.scheduler.layout import CONCURRENCY_WINDOW_S, run_on_wide
 from voxserve.scheduler.queue import SegmentQueue
 from voxserve.scheduler.task import Priority, SegmentTask
 from voxserve.settings import Settings
@@ -101,6 +101,9 @@ class EngineScheduler:
         self._wide_idle.set()
         #: Tasks taken from the queue that wait for the wide session to finish.
         self._held: set[SegmentTask] = set()
+        #: When two segments were last runnable at once (layout.py: the replicas keep the
+        #: work for a while after).
+        self._concurrent_at_s = -float("inf")
         #: One replica is kept from batch work this long after an interactive submission
         #: (only with two replicas or more: a lone replica is never held back).
         self._interactive_reserve_s = interactive_reserve_s if len(self._replicas) > 1 else 0.0
@@ -249,6 +252,7 @@ class EngineScheduler:
         while True:
             first = await self._queue.get(self._batch_wait_s)
             if self._wide_busy:  # gang: no replica runs alongside the all-core session
+                self._concurrent_at_s = time.monotonic()
                 self._held.add(first)
                 try:
                     while not self._wide_idle.is_set():
@@ -260,9 +264,14 @@ class EngineScheduler:
             batch = [first]
             if self._batching and self.max_batch_size > 1:
                 batch += await self._gather_batch(self._replicas[index], first)
+            alone = self.running() == 0 and not self._held and not len(self._queue)
+            now = time.monotonic()
+            if not alone:
+                self._concurrent_at_s = now
             wide = run_on_wide(
                 has_wide=self._wide is not None, batch_size=len(batch),
                 running=self.running(), held=len(self._held), queued=len(self._queue),
+                concurrent_recently=now - self._concurrent_at_s < CONCURRENCY_WINDOW_S,
             )
             if wide:
                 assert self._wide is not None and self._wide_executor is not None
