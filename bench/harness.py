@@ -5,7 +5,8 @@ The scripts import this as ``harness``: ``python bench/<script>.py`` puts ``benc
 
 - workload: :data:`SENTENCES_FILE`, :func:`load_sentences`
 - processes: :class:`Server` (``voxserve serve`` on a free loopback port, its own data
-  directory and log file), :func:`start_voxserve` (any ``voxserve`` command, e.g. ``worker``),
+  directory and log file), :class:`PiperHttpServer` (Piper's own Flask server),
+  :func:`start_voxserve` (any ``voxserve`` command, e.g. ``worker``),
   :func:`stop_process`, :func:`process_cpu_s`, :func:`tail`, :func:`free_port`
 - HTTP: :func:`timed_post` (a streamed speech request: time to first byte, latency, size),
   :func:`metric_sum` (one sample summed off a Prometheus ``/metrics`` page)
@@ -265,6 +266,59 @@ class Server:
 
     def stop(self) -> None:
         stop_process(self.process)
+
+
+class PiperHttpServer:
+    """Piper's own HTTP server (``python -m piper.http_server -m MODEL``; Flask, from the
+    installed ``piper-tts``) on a free loopback port: ``POST /synthesize`` with
+    ``{"text": ...}`` answers a WAV file of the whole text."""
+
+    PATH = "/synthesize"
+
+    def __init__(self, model: Path, *, log_path: Path) -> None:
+        self.port = free_port()
+        self.log_path = log_path
+        with log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "piper.http_server", "-m", str(model),
+                 "--host", LOOPBACK, "--port", str(self.port)],
+                stdout=log, stderr=subprocess.STDOUT,
+            )
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        stop_process(self.process)
+
+    def connect(self, timeout: float = 300.0) -> http.client.HTTPConnection:
+        return http.client.HTTPConnection(LOOPBACK, self.port, timeout=timeout)
+
+    @staticmethod
+    def body(text: str) -> bytes:
+        return json.dumps({"text": text}).encode()
+
+    def wait_ready(self, timeout_s: float = 120.0) -> float:
+        """Until one synthesis answers 200; the seconds that took."""
+        start = time.perf_counter()
+        while time.perf_counter() - start < timeout_s:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"piper server exited:\n{tail(self.log_path)}")
+            connection = self.connect(10.0)
+            try:
+                timed_post(connection, self.body("Ready."), path=self.PATH)
+                return time.perf_counter() - start
+            except (OSError, RuntimeError):
+                time.sleep(0.2)
+            finally:
+                connection.close()
+        raise RuntimeError(f"piper server not ready:\n{tail(self.log_path)}")
+
+    def cpu_s(self) -> float:
+        return process_cpu_s(self.process.pid) or 0.0
 
 
 # --- HTTP --------------------------------------------------------------------------------------

@@ -12,6 +12,18 @@ Runs a ``voxserve serve`` subprocess with the bundled Piper voice and measures, 
    (``X-Voxserve-Priority: batch``) saturate the engine. Target: ratio <= 1.5.
 
     .venv/bin/python bench/overload.py [--seconds 20] [--queue-budget-ms 2000] [--json out.json]
+    .venv/bin/python bench/overload.py --paragraphs [--burst 60] [--seconds 20]
+
+``--paragraphs`` (issue 17) measures admission with long inputs at the default budget
+(``VOXSERVE_QUEUE_BUDGET_MS`` 10000) and the default replicas instead:
+
+4. **Burst**: ``--burst`` (60) clients each send a paragraph of 300-900 characters at once.
+   Admitted: time to first audio p95 against the budget. Refused: latency p95 and
+   ``Retry-After``; each refused client then retries every 0.5 s until admitted, and the
+   time that took (the real wait) is set against the ``Retry-After`` it was given.
+5. **Steady overload**: paragraphs arriving (Poisson) at 4x the closed-loop paragraph
+   capacity: the same figures. Targets: admitted first audio p95 <= budget; refusal p95
+   <= 20 ms; Retry-After close to the real wait.
 
 Clients are threads using ``http.client`` (cheap on CPU, so the 2-core test machine spends
 its time in the server). Nothing here is a test: it prints figures for the closing notes.
@@ -168,6 +180,200 @@ def priority_run(server: Server, seconds: float, batch_clients: int) -> dict[str
     }
 
 
+# --- paragraphs (issue 17) ----------------------------------------------------------------
+
+def paragraphs(count: int, seed: int = 11) -> list[str]:
+    """``count`` paragraphs of 300-900 characters made of consecutive Harvard sentences."""
+    rng = random.Random(seed)
+    made = []
+    for _ in range(count):
+        goal = rng.randint(300, 900)
+        start = rng.randrange(len(SENTENCES))
+        text = ""
+        index = start
+        while len(text) < goal - 40:
+            text = f"{text} {SENTENCES[index % len(SENTENCES)]}".strip()
+            index += 1
+        made.append(text[:900])
+    return made
+
+
+@dataclass
+class ParagraphOutcome:
+    status: int
+    #: first body bytes (admitted) or the whole answer (refused), from before connecting
+    first_s: float
+    retry_after_s: float | None = None
+    #: refused: seconds from the refusal until a retry every 0.5 s was admitted
+    real_wait_s: float | None = None
+    retry_first_s: float | None = None
+
+
+def stream_paragraph(server: Server, text: str) -> tuple[int, float, float | None]:
+    """(status, seconds to first body bytes or to the refusal, Retry-After)."""
+    started = time.perf_counter()
+    connection = server.connect(300)
+    try:
+        body = json.dumps({"input": text, "response_format": "pcm"})
+        connection.request("POST", SPEECH_PATH, body, {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        if response.status != 200:
+            response.read()
+            after = response.getheader("retry-after")
+            return (response.status, time.perf_counter() - started,
+                    float(after) if after else None)
+        response.read1(65536)
+        first = time.perf_counter() - started
+        while response.read1(65536):
+            pass
+        return 200, first, None
+    finally:
+        connection.close()
+
+
+def paragraph_client(server: Server, text: str, retry: bool) -> ParagraphOutcome:
+    status, first, retry_after = stream_paragraph(server, text)
+    outcome = ParagraphOutcome(status, first, retry_after)
+    if status == 503 and retry:
+        refused_at = time.perf_counter()
+        while time.perf_counter() - refused_at < 300:
+            time.sleep(0.5)
+            again, again_first, _ = stream_paragraph(server, text)
+            if again == 200:
+                outcome.real_wait_s = time.perf_counter() - refused_at - again_first
+                outcome.retry_first_s = again_first
+                break
+    return outcome
+
+
+def summarize_paragraphs(label: str, outcomes: list[ParagraphOutcome], budget_ms: float
+                         ) -> dict[str, object]:
+    admitted = [o.first_s for o in outcomes if o.status == 200]
+    refused = [o for o in outcomes if o.status == 503]
+    waits = [(o.retry_after_s, o.real_wait_s) for o in refused
+             if o.retry_after_s is not None and o.real_wait_s is not None]
+    summary: dict[str, object] = {
+        "label": label, "sent": len(outcomes), "admitted": len(admitted),
+        "refused": len(refused), "other": len(outcomes) - len(admitted) - len(refused),
+        "admitted_first_audio_p50_ms": _percentile(admitted, 50),
+        "admitted_first_audio_p95_ms": _percentile(admitted, 95),
+        "refusal_p50_ms": _percentile([o.first_s for o in refused], 50),
+        "refusal_p95_ms": _percentile([o.first_s for o in refused], 95),
+        "retry_after_p50_s": _percentile([w[0] for w in waits], 50),
+        "real_wait_p50_s": _percentile([w[1] for w in waits], 50),
+        "retry_after_over_real_wait_median": (
+            sorted(a / max(r, 0.5) for a, r in waits)[len(waits) // 2] if waits else None),
+        "retried_first_audio_p95_ms": _percentile(
+            [o.retry_first_s for o in refused if o.retry_first_s is not None], 95),
+    }
+    for key in ("retry_after_p50_s", "real_wait_p50_s"):  # _percentile gives ms
+        value = summary[key]
+        summary[key] = None if value is None else value / 1000  # type: ignore[operator]
+    p95 = summary["admitted_first_audio_p95_ms"]
+    print(f"\n{label}: {len(outcomes)} paragraphs, {len(admitted)} admitted, "
+          f"{len(refused)} refused, {summary['other']} other")
+    print(f"  admitted first audio p50/p95: {_fmt(summary['admitted_first_audio_p50_ms'])} /"  # type: ignore[arg-type]
+          f"{_fmt(p95)} ms (target p95 <= budget {budget_ms:.0f})")  # type: ignore[arg-type]
+    print(f"  refusals p50/p95: {_fmt(summary['refusal_p50_ms'])} /"  # type: ignore[arg-type]
+          f"{_fmt(summary['refusal_p95_ms'])} ms (target p95 <= 20)")  # type: ignore[arg-type]
+    if waits:
+        print(f"  Retry-After p50 {summary['retry_after_p50_s']:.1f} s; real wait (retrying "
+              f"every 0.5 s until admitted) p50 {summary['real_wait_p50_s']:.1f} s; median "
+              f"Retry-After/real wait {summary['retry_after_over_real_wait_median']:.2f}; "
+              f"retried requests' first audio p95 "
+              f"{_fmt(summary['retried_first_audio_p95_ms'])} ms")  # type: ignore[arg-type]
+    return summary
+
+
+def burst(server: Server, count: int, budget_ms: float) -> dict[str, object]:
+    texts = paragraphs(count)
+    barrier = threading.Barrier(count)
+    outcomes: list[ParagraphOutcome] = []
+    lock = threading.Lock()
+
+    def client(text: str) -> None:
+        barrier.wait()
+        outcome = paragraph_client(server, text, retry=True)
+        with lock:
+            outcomes.append(outcome)
+
+    threads = [threading.Thread(target=client, args=(t,)) for t in texts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return summarize_paragraphs(f"burst of {count}", outcomes, budget_ms)
+
+
+def paragraph_capacity(server: Server, clients: int, seconds: float) -> float:
+    texts = paragraphs(400, seed=5)
+    done = []
+    stop_at = time.monotonic() + seconds
+    started = time.perf_counter()
+
+    def client(offset: int) -> None:
+        index = offset
+        while time.monotonic() < stop_at:
+            if stream_paragraph(server, texts[index % len(texts)])[0] == 200:
+                done.append(1)
+            index += clients
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return len(done) / (time.perf_counter() - started)
+
+
+def steady_paragraphs(server: Server, rate: float, seconds: float, budget_ms: float
+                      ) -> dict[str, object]:
+    rng = random.Random(3)
+    texts = paragraphs(1000, seed=9)
+    outcomes: list[ParagraphOutcome] = []
+    lock = threading.Lock()
+    threads = []
+
+    def fire(text: str) -> None:
+        outcome = paragraph_client(server, text, retry=False)
+        with lock:
+            outcomes.append(outcome)
+
+    next_at = time.monotonic()
+    stop_at = next_at + seconds
+    index = 0
+    while next_at < stop_at:
+        time.sleep(max(0.0, next_at - time.monotonic()))
+        thread = threading.Thread(target=fire, args=(texts[index % len(texts)],))
+        thread.start()
+        threads.append(thread)
+        index += 1
+        next_at += rng.expovariate(rate)
+    for thread in threads:
+        thread.join()
+    return summarize_paragraphs(f"steady {rate:.2f} paragraphs/s", outcomes, budget_ms)
+
+
+def paragraph_main(args: argparse.Namespace) -> dict[str, object]:
+    report: dict[str, object] = {}
+    with tempfile.TemporaryDirectory(prefix="voxserve-bench-") as tmp, \
+            Server(Path(tmp) / "data", {"VOXSERVE_CACHE_URL": "none",
+                                        "VOXSERVE_RATE_LIMIT_CONCURRENT_STREAMS": "0",
+                                        "VOXSERVE_RATE_LIMIT_REQUESTS_PER_MINUTE": "0",
+                                        "VOXSERVE_RATE_LIMIT_CHARS_PER_MINUTE": "0"},
+                   log_path=Path(tmp) / "server.log") as server:
+        server.wait_ready()
+        budget_ms = 10_000.0
+        closed_loop(server, 2, 3.0)  # warm-up: the learned rate starts from real requests
+        report["burst"] = burst(server, args.burst, budget_ms)
+        time.sleep(2.0)
+        capacity = paragraph_capacity(server, 4, args.seconds / 2)
+        report["paragraph_capacity_per_s"] = capacity
+        print(f"\nclosed-loop capacity: {capacity:.2f} paragraphs/s (4 clients)")
+        report["steady_4x"] = steady_paragraphs(server, 4 * capacity, args.seconds, budget_ms)
+    return report
+
+
 def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:8.1f}"
 
@@ -178,7 +384,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--queue-budget-ms", type=float, default=2000.0)
     parser.add_argument("--replicas", type=int, default=1)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--paragraphs", action="store_true",
+                        help="only the paragraph burst and steady-overload runs (issue 17)")
+    parser.add_argument("--burst", type=int, default=60)
     args = parser.parse_args(argv)
+    if args.paragraphs:
+        paragraph_report = paragraph_main(args)
+        if args.json:
+            args.json.write_text(json.dumps(paragraph_report, indent=2))
+        return
 
     report: dict[str, object] = {"queue_budget_ms": args.queue_budget_ms}
     env = {

@@ -35,6 +35,7 @@ import onnxruntime
 from harness import (
     JSON_HEADERS,
     SPEECH_PATH,
+    PiperHttpServer,
     Server,
     load_sentences,
     percentile,
@@ -42,7 +43,7 @@ from harness import (
     timed_post,
 )
 from voxserve.engines.base import SynthesisParams
-from voxserve.engines.piper import PiperEngine
+from voxserve.engines.piper import PiperEngine, bundled_voice_files
 from voxserve.settings import Settings
 from voxserve.text import prepare_segments
 
@@ -52,7 +53,12 @@ TARGET_THROUGHPUT_RATIO = 0.95
 TARGET_TTFA_RATIO = 1.3
 PARAGRAPH_SENTENCES = 5
 TTFA_FORMATS = ("pcm", "mp3")
-RAW, CAPPED, SERVED = "raw", "raw-capped", "served"
+RAW, CAPPED, SERVED, PIPER = "raw", "raw-capped", "served", "piper-srv"
+#: The raw engine with every core per call (issue 17's reference for one client), when the
+#: combination under test gives a session fewer threads than that.
+RAW_ALL = "raw-allcore"
+#: voxserve's requests/s over Piper's own server's (issue 17: at c=1 >= 1.3, never below 1)
+TARGET_PIPER_RATIO_C1 = 1.3
 
 ClientKind = Literal["threads", "httpx"]
 
@@ -112,6 +118,8 @@ class Config:
     client: ClientKind
     raw_capped: bool
     json_path: Path | None
+    #: Piper's own HTTP server as a side of every round (``--no-piper-server``: not)
+    piper_server: bool = True
     quiet_threshold: float = 0.25
     quiet_wait_s: float = 60.0
 
@@ -173,6 +181,9 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
     parser.add_argument("--quiet-wait", type=float, default=None,
                         help="seconds the whole run may wait, before rounds, for other "
                              "processes to go quiet (default 60, --quick 10; 0: never wait)")
+    parser.add_argument("--no-piper-server", action="store_true",
+                        help="leave out Piper's own HTTP server (python -m piper.http_server, "
+                             "needs flask), otherwise a side of every round")
     parser.add_argument("--json", type=Path, default=None, help="write all figures here")
     args = parser.parse_args(argv)
     if min(args.clients) < 1 or min(args.engine_workers) < 1:
@@ -187,6 +198,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
         client=args.client,
         raw_capped=args.raw_capped,
         json_path=args.json,
+        piper_server=not args.no_piper_server,
         quiet_threshold=args.quiet_threshold,
         quiet_wait_s=args.quiet_wait if args.quiet_wait is not None else (
             10.0 if args.quick else 60.0
@@ -298,10 +310,11 @@ class RawTarget:
     serve one thread at a time, as the server does, and latency includes the wait for one.
     """
 
-    def __init__(self, engine: PiperEngine, slots: Sequence[PiperEngine] = ()) -> None:
+    def __init__(self, engine: PiperEngine, slots: Sequence[PiperEngine] = (),
+                 side: str | None = None) -> None:
         self.engine = engine
         self.params = SynthesisParams()
-        self.side = CAPPED if slots else RAW
+        self.side = side or (CAPPED if slots else RAW)
         self._slots: queue.SimpleQueue[PiperEngine] | None = None
         if slots:
             self._slots = queue.SimpleQueue()
@@ -418,6 +431,31 @@ class ServedHttpxTarget:
         return Block(samples, wall, self.server.cpu_s() - server_cpu, time.thread_time() - cpu)
 
 
+class PiperServerTarget:
+    """Piper's own HTTP server, loaded like the served side (``http.client`` in threads, one
+    kept-alive connection each); its answer is a WAV file of the whole text."""
+
+    side = PIPER
+
+    def __init__(self, server: PiperHttpServer) -> None:
+        self.server = server
+
+    def request(self, conn: http.client.HTTPConnection, text: str) -> Sample:
+        ttfb, latency, size = timed_post(conn, self.server.body(text), path=self.server.PATH)
+        return Sample(latency, ttfb, max(0, size - 44) / PCM_BYTES_PER_AUDIO_S)
+
+    def run_block(self, texts: Sequence[str], concurrency: int) -> Block:
+        connections = [self.server.connect() for _ in range(concurrency)]
+        try:
+            server_cpu = self.server.cpu_s()
+            workers = [lambda text, c=c: self.request(c, text) for c in connections]
+            samples, wall, client_cpu = run_concurrently(workers, texts)
+            return Block(samples, wall, self.server.cpu_s() - server_cpu, client_cpu)
+        finally:
+            for conn in connections:
+                conn.close()
+
+
 # --- the run ---------------------------------------------------------------------------------
 
 
@@ -431,6 +469,15 @@ class Setup:
     raw: RawTarget
     targets: list[Target]
     ready_s: float = 0.0
+    piper: PiperServerTarget | None = None
+
+    @property
+    def reference(self) -> RawTarget:
+        """The raw engine one request is compared with: every core per call where measured."""
+        for target in self.targets:
+            if target.side == RAW_ALL and isinstance(target, RawTarget):
+                return target
+        return self.raw
 
 
 @dataclass(slots=True)
@@ -447,6 +494,8 @@ class LevelResult:
     quiet_pair_ratios: list[float]
     #: served over raw-capped requests/s, with --raw-capped.
     capped_ratio: float | None
+    #: served over Piper's own server requests/s (median of block pairs), when measured.
+    piper_ratio: float | None = None
 
     @property
     def ratio_estimate(self) -> tuple[float, str]:
@@ -478,6 +527,9 @@ class TtfaResult:
     served_first_sentence_s: list[float] = field(default_factory=list)
     #: Cores other processes kept busy during each run (raw and served requests together).
     run_other_load_cores: list[float] = field(default_factory=list)
+    #: The whole paragraph: raw engine (one call), Piper's own server (one WAV).
+    raw_paragraph_s: list[float] = field(default_factory=list)
+    piper_paragraph_s: list[float] = field(default_factory=list)
 
     @property
     def quiet_runs(self) -> list[int]:
@@ -515,8 +567,14 @@ def capped_slots(engine: PiperEngine, settings: Settings, stack: ExitStack) -> l
 
 @contextmanager
 def open_setups(config: Config, workdir: Path) -> Iterator[list[Setup]]:
-    """Start one server and load one raw engine per combination (servers start in parallel)."""
+    """Start one server and load one raw engine per combination (servers start in parallel),
+    and Piper's own server (shared by the combinations)."""
     with ExitStack() as stack:
+        piper: PiperServerTarget | None = None
+        voice = bundled_voice_files()
+        if config.piper_server and voice is not None:
+            piper = PiperServerTarget(stack.enter_context(
+                PiperHttpServer(voice.model_path, log_path=workdir / "piper-server.log")))
         servers = []
         for combo in config.combos:
             name = f"{combo.engine_workers}-{combo.intra_op_threads}"
@@ -532,10 +590,19 @@ def open_setups(config: Config, workdir: Path) -> Iterator[list[Setup]]:
             engine = load_engine(settings, stack)
             raw = RawTarget(engine)
             targets: list[Target] = [raw]
+            cpus = len(os.sched_getaffinity(0))
+            if settings.resolved_piper_intra_op_threads < cpus:
+                all_core = combo.settings(workdir / "raw-data").model_copy(
+                    update={"piper_intra_op_threads": cpus})
+                targets.append(RawTarget(load_engine(all_core, stack), side=RAW_ALL))
             if config.raw_capped:
                 targets.append(RawTarget(engine, capped_slots(engine, settings, stack)))
             targets.append(served_target(server, config.client))
-            setups.append(Setup(combo, settings, server, raw, targets, ready_s))
+            if piper is not None:
+                targets.append(piper)
+            setups.append(Setup(combo, settings, server, raw, targets, ready_s, piper))
+        if piper is not None:
+            print(f"piper's own server: ready in {piper.server.wait_ready():.1f} s")
         yield setups
 
 
@@ -628,6 +695,11 @@ def measure_level(
     for index, setup in enumerate(setups):
         sides = {target.side: SideStats.of(blocks[index, target.side], target.side == SERVED)
                  for target in setup.targets}
+        piper_pairs = (
+            [p.wall_s / s.wall_s for p, s in zip(blocks[index, PIPER], blocks[index, SERVED],
+                                                 strict=True)]
+            if PIPER in sides else []
+        )
         raw, served = sides[RAW], sides[SERVED]
         pairs = zip(blocks[index, RAW], blocks[index, SERVED], strict=True)
         results.append(LevelResult(
@@ -642,6 +714,7 @@ def measure_level(
             ),
             capped_ratio=(served.requests_per_s / sides[CAPPED].requests_per_s
                           if CAPPED in sides else None),
+            piper_ratio=statistics.median(piper_pairs) if piper_pairs else None,
         ))
     return results
 
@@ -658,7 +731,13 @@ def measure_ttfa(
         gauge.wait_quiet()
         for setup, result in zip(setups, results, strict=True):
             before, started = gauge.snapshot(), time.perf_counter()
-            result.raw_first_sentence_s.append(setup.raw.synthesize(segments[0]).latency_s)
+            reference = setup.reference
+            result.raw_first_sentence_s.append(reference.synthesize(segments[0]).latency_s)
+            result.raw_paragraph_s.append(reference.synthesize(paragraph).latency_s)
+            if setup.piper is not None:
+                conn = setup.piper.server.connect()
+                result.piper_paragraph_s.append(setup.piper.request(conn, paragraph).latency_s)
+                conn.close()
             conn = setup.server.connect()
             result.served_first_sentence_s.append(timed_post(conn, speech_body(segments[0]))[0])
             conn.close()
@@ -713,10 +792,14 @@ def print_level(result: LevelResult, quiet_threshold: float) -> None:
     print(f"\n== {result.concurrency} concurrent client(s) | {result.combo} | "
           f"{served.requests} requests per side, {len(result.pair_ratios)} block pairs "
           f"of {result.block_size} ==")
-    ratio_names = ["served/raw"] + (["served/capped"] if CAPPED in sides else [])
+    ratio_names = (["served/raw"] + (["served/capped"] if CAPPED in sides else [])
+                   + (["served/allcore"] if RAW_ALL in sides else [])
+                   + (["served/piper"] if PIPER in sides else []))
     print(f"{'':23}" + "".join(f"{n:>11}" for n in names)
           + "".join(f"{n:>14}" for n in ratio_names))
-    ratio_bases = [sides[RAW]] + ([sides[CAPPED]] if CAPPED in sides else [])
+    ratio_bases = ([sides[RAW]] + ([sides[CAPPED]] if CAPPED in sides else [])
+                   + ([sides[RAW_ALL]] if RAW_ALL in sides else [])
+                   + ([sides[PIPER]] if PIPER in sides else []))
     for label, attribute, scale, with_ratios in _ROWS:
         values = [_scaled(getattr(sides[n], attribute), scale) for n in names]
         ratios = [_ratio(getattr(served, attribute), getattr(base, attribute))
@@ -735,6 +818,17 @@ def print_level(result: LevelResult, quiet_threshold: float) -> None:
     if result.capped_ratio is not None:
         print(f"ratio served/raw-capped throughput: {result.capped_ratio:.3f} "
               "(serving overhead alone)")
+    if RAW_ALL in sides:
+        best = max(sides[RAW].requests_per_s, sides[RAW_ALL].requests_per_s)
+        print(f"ratio served/best raw layout throughput: {served.requests_per_s / best:.3f} "
+              f"(all blocks summed; raw one thread per call vs every core per call; issue 17 "
+              f"target >= 0.97 at c>=2); served/raw all-core latency p50: "
+              f"{served.latency_p50_s / sides[RAW_ALL].latency_p50_s:.3f} (c=1 target <= 1.05)")
+    if result.piper_ratio is not None:
+        target = TARGET_PIPER_RATIO_C1 if result.concurrency == 1 else 1.0
+        verdict = "ok" if result.piper_ratio >= target else "BELOW TARGET"
+        print(f"ratio served/Piper-server throughput: {result.piper_ratio:.3f} (median of block "
+              f"pairs; target >= {target}: {verdict})")
     share = served.client_cpu_share or 0.0
     print(f"client CPU: {100 * share:.1f}% of the machine's CPU time during the served blocks")
 
@@ -761,6 +855,14 @@ def print_ttfa(result: TtfaResult) -> None:
         label = f"served {response_format}, paragraph's first bytes"
         print(f"{label:38}{1000 * ttfa:7.1f} ms   ratio {ratio:.3f} "
               f"(target <= {TARGET_TTFA_RATIO}: {verdict}); whole paragraph {1000 * total:.0f} ms")
+    served_total = result.median(result.served_total_s["pcm"])
+    raw_paragraph = result.median(result.raw_paragraph_s)
+    print(f"{'raw engine, whole paragraph':38}{1000 * raw_paragraph:7.1f} ms   served pcm/raw "
+          f"{served_total / raw_paragraph:.3f} (target <= 1.05)")
+    if result.piper_paragraph_s:
+        piper = result.median(result.piper_paragraph_s)
+        print(f"{'Piper server, whole paragraph':38}{1000 * piper:7.1f} ms   served pcm/Piper "
+              f"{served_total / piper:.3f}")
 
 
 def _grid_cell(result: LevelResult) -> str:
@@ -810,6 +912,7 @@ def environment_info() -> dict[str, Any]:
 
 def print_header(config: Config, info: dict[str, Any], sentences: int) -> None:
     sides = "raw, raw-capped, served" if config.raw_capped else "raw, served"
+    sides += ", Piper's own server" if config.piper_server else ""
     print(f"voxserve serving benchmark: {sentences} Harvard sentences; clients "
           f"{','.join(map(str, config.clients))}; ~{config.requests} requests per side per "
           f"level; sides: {sides}; client: {config.client}")

@@ -306,6 +306,51 @@ def voices(
     for v in found:
         aliases = f" (aliases: {', '.join(v.aliases)})" if v.aliases else ""
         typer.echo(f"{v.id}\t{v.engine}\t{v.language}\t{v.sample_rate_hz} Hz{aliases}")
+
+
+models_app = _typer(help="Optimized variants of Piper voices.")
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("optimize", cls=_Command)
+def models_optimize(
+    voice: Annotated[str, typer.Argument(
+        help="The Piper voice (id or short name, e.g. joe)", metavar="VOICE")],
+    int8: Annotated[bool, typer.Option("--int8", help="Dynamic INT8 quantization")] = False,
+    fp16: Annotated[bool, typer.Option("--fp16", help="FP16 weights (for GPU execution)")
+                    ] = False,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Directory to write to", show_default="<data dir>/models")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing variant")
+                     ] = False,
+) -> None:
+    """Write VOICE@int8 (or @fp16) beside the models: a voice of its own, listed by
+    /v1/voices once the server (re)starts. Needs the 'optimize' extra."""
+    import importlib
+
+    if int8 == fp16:
+        typer.echo("voxserve: give exactly one of --int8 or --fp16", err=True)
+        raise typer.Exit(2)
+    settings = _settings()
+    configure_logging("warning", log_format="text")
+    # Imported by name, as the engine registry does: the CLI never imports a model library.
+    variants = importlib.import_module("voxserve.engines.piper_variants")
+    try:
+        files = variants.find_voice(settings, voice)
+        written = variants.write_variant(
+            files, "int8" if int8 else "fp16", output or settings.resolved_models_dir,
+            overwrite=force,
+        )
+    except VoxserveError as exc:
+        typer.echo(f"voxserve: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    size_mb = written.model_path.stat().st_size / 1e6
+    original_mb = files.model_path.stat().st_size / 1e6
+    typer.echo(f"{written.voice_id}\t{written.model_path}\t{size_mb:.1f} MB "
+               f"(from {original_mb:.1f} MB)")
+
+
 keys_app = _typer(help="Manage API keys (used when VOXSERVE_AUTH=api_key).")
 app.add_typer(keys_app, name="keys")
 

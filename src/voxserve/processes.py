@@ -56,7 +56,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     catalog = EngineCatalog(settings)
     await asyncio.to_thread(catalog.load)
     scheduler = Scheduler(settings)
-    scheduler.start(catalog.replicas())
+    scheduler.start(catalog.replicas(), catalog.wide())
     register_gpu_metrics()
     runtime = JobRuntime(settings, catalog, scheduler, create_artifact_store(settings))
     try:
@@ -92,7 +92,7 @@ async def convert(
     catalog = EngineCatalog(settings)
     await asyncio.to_thread(catalog.load)
     scheduler = Scheduler(settings)
-    scheduler.start(catalog.replicas())
+    scheduler.start(catalog.replicas(), catalog.wide())
     artifacts = LocalArtifactStore(work / "artifacts")
     runtime = JobRuntime(settings, catalog, scheduler, artifacts,
                          database_url=f"sqlite:///{work / 'jobs.db'}")

@@ -155,6 +155,17 @@ class Settings(BaseSettings):
     #: Load and warm up every discovered voice at start-up (else on first use).
     piper_preload_voices: bool = True
 
+    # --- adaptive use of the cores (issue 17; voxserve.scheduler.layout) -----------------
+    #: CPU engines with two replicas or more also get one instance whose runtime uses every
+    #: usable core, gang-scheduled with the replicas: a segment alone (one client) runs on
+    #: it at the all-core latency; several runnable segments run one per replica.
+    adaptive_threads: bool = True
+    #: onnxruntime's ``session.intra_op.allow_spinning`` for Piper sessions: worker threads
+    #: spin between operators instead of sleeping. Off by default: measured on a shared
+    #: 2-core machine, the all-core session took 158 ms per sentence without spinning and
+    #: 187 ms with it (and 16 % more CPU), see docs/performance.md.
+    piper_allow_spinning: bool = False
+
     # --- scheduler (per engine; see voxserve.scheduler) -------------------------------------
     #: Segments that may wait per engine before new requests are refused (503).
     max_queue_segments: int = Field(default=256, ge=1, le=1_000_000)
@@ -361,6 +372,17 @@ class Settings(BaseSettings):
         if self.piper_intra_op_threads:
             return self.piper_intra_op_threads
         return max(1, usable_cpus() // self.replicas_for("piper"))
+
+    def wide_threads_for(self, engine: str) -> int:
+        """Intra-op threads of ``engine``'s all-core instance, or 0 for none: only CPU
+        engines with adaptive threads on, two replicas or more, and more usable cores than
+        one replica's threads."""
+        if not self.adaptive_threads or engine not in _CPU_ENGINES or self.piper_use_cuda:
+            return 0
+        cpus = usable_cpus()
+        if self.replicas_for(engine) < 2 or cpus <= self.resolved_piper_intra_op_threads:
+            return 0
+        return cpus
 
     @field_validator("engines", "forwarded_allow_ips", "webhook_allowed_hosts", mode="before")
     @classmethod

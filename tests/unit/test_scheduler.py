@@ -159,18 +159,50 @@ def test_admission_refuses_when_estimated_wait_exceeds_budget(tmp_path: Path) ->
 
     async def run() -> None:
         async with _scheduler(engine, budget_s=1.5) as scheduler:
-            scheduler.estimate.observe(1.0)  # one second per segment
-            scheduler.submit(_request("hold"), Priority.INTERACTIVE)
+            scheduler.estimate.observe(1.0, 4)  # 0.25 s per character
+            scheduler.submit(_request("hold"), Priority.INTERACTIVE)  # 4 chars: ~1 s left
             await _wait(gate.entered)
-            assert scheduler.admit(Priority.INTERACTIVE) == pytest.approx(1.0)
-            scheduler.submit(_request("a"), Priority.BATCH)
+            assert scheduler.admit(Priority.INTERACTIVE) == pytest.approx(1.0, abs=0.2)
+            scheduler.submit(_request("abcd"), Priority.BATCH)
             # Batch work queued behind does not delay an interactive request ...
-            assert scheduler.admit(Priority.INTERACTIVE) == pytest.approx(1.0)
-            # ... but does delay another batch request: 2 s estimated > 1.5 s budget.
+            assert scheduler.admit(Priority.INTERACTIVE) == pytest.approx(1.0, abs=0.2)
+            # ... but does delay another batch request: 2 s estimated > 1.5 s budget, and
+            # Retry-After is that estimated wait.
             with pytest.raises(Overloaded) as refused:
                 scheduler.admit(Priority.BATCH)
             assert refused.value.reason == "queue_budget"
-            assert scheduler.admit(Priority.INTERACTIVE, budget_s=5.0) == pytest.approx(1.0)
+            assert refused.value.retry_after_s == 2
+            assert scheduler.admit(Priority.INTERACTIVE, budget_s=5.0) == pytest.approx(
+                1.0, abs=0.2)
+            # The request's own first segment counts too: 1 s ahead + 4 chars (1 s) > 1.5 s.
+            with pytest.raises(Overloaded):
+                scheduler.admit(Priority.INTERACTIVE, chars=4)
+            gate.opened.set()
+
+    asyncio.run(run())
+
+
+def test_admission_counts_characters_not_places(tmp_path: Path) -> None:
+    """Two requests hold places; what they weigh is the length of their first segments."""
+    engine = _engine(tmp_path)
+    gate = Gate()
+    engine.before_segment = gate
+
+    async def run() -> None:
+        async with _scheduler(engine, budget_s=3.0) as scheduler:
+            scheduler.estimate.observe(0.01, 1)  # 10 ms per character
+            scheduler.submit(_request("hold"), Priority.INTERACTIVE)  # at most 0.04 s left
+            await _wait(gate.entered)
+            short = scheduler.reserve(Priority.INTERACTIVE, chars=20)  # 0.2 s of work
+            assert scheduler.admit(Priority.INTERACTIVE) == pytest.approx(0.22, abs=0.03)
+            long = scheduler.reserve(Priority.INTERACTIVE, chars=250)  # 2.5 s more
+            with pytest.raises(Overloaded) as refused:
+                scheduler.admit(Priority.INTERACTIVE, chars=100)  # 2.7 + 1.0 > 3 s
+            assert refused.value.retry_after_s == 3  # ceil(2.7 s), the estimated wait
+            long.release()
+            assert scheduler.admit(Priority.INTERACTIVE, chars=100) == pytest.approx(
+                1.22, abs=0.03)
+            short.release()
             gate.opened.set()
 
     asyncio.run(run())

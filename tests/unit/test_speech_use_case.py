@@ -112,7 +112,7 @@ def test_open_serves_a_fully_cached_job_when_the_engine_refuses(
                 service.plan(_fake("Busy one. Busy two. Busy three.", sleep_ms=300)),
                 use_cache=False,
             )
-            scheduler.engine("fake").estimate.observe(60.0)  # now it looks far behind
+            scheduler.engine("fake").estimate.observe(60.0, 1)  # now it looks far behind
             again = await (await service.open(job)).read_all()
             with pytest.raises(Overloaded):
                 await service.open(service.plan(_fake("Never heard before.")))

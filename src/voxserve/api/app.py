@@ -65,7 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except Exception as exc:
             state.load_error = str(exc)
             return
-        scheduler.start(catalog.replicas())
+        scheduler.start(catalog.replicas(), catalog.wide())
         await jobs.start_workers()
         register_gpu_metrics()
         state.started = True

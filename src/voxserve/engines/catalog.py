@@ -33,6 +33,7 @@ class EngineCatalog:
         self._settings = settings
         self._engines: dict[str, Engine] = {}
         self._replicas: dict[str, list[Engine]] = {}
+        self._wide: dict[str, Engine] = {}
         self._voices: dict[str, list[VoiceInfo]] = {}
         self._ready = threading.Event()
         self.load_error: str | None = None
@@ -49,6 +50,12 @@ class EngineCatalog:
                     engine.load()
                     replicas.append(engine)
                 self._replicas[name] = replicas
+                wide_threads = self._settings.wide_threads_for(name)
+                if wide_threads:  # the all-core instance (scheduler/layout.py)
+                    wide = create_engine(name, self._settings.model_copy(
+                        update={"piper_intra_op_threads": wide_threads}))
+                    wide.load()
+                    self._wide[name] = wide
                 self._engines[name] = replicas[0]
                 self._voices[name] = list(replicas[0].voices())
         except Exception as exc:
@@ -61,6 +68,8 @@ class EngineCatalog:
         for replicas in self._replicas.values():
             for engine in replicas:
                 engine.close()
+        for engine in self._wide.values():
+            engine.close()
 
     @property
     def ready(self) -> bool:
@@ -78,6 +87,10 @@ class EngineCatalog:
     def replicas(self) -> dict[str, list[Engine]]:
         """Every loaded instance of every engine (the scheduler runs one thread per instance)."""
         return {name: list(replicas) for name, replicas in self._replicas.items()}
+
+    def wide(self) -> dict[str, Engine]:
+        """The all-core instance of each engine that has one (adaptive threads)."""
+        return dict(self._wide)
 
     def models(self) -> list[ModelInfo]:
         listed = [ModelInfo(id=name, engine=name) for name in self._engines]

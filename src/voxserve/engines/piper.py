@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,8 @@ from voxserve.types import AudioChunk, EngineCapabilities, VoiceInfo
 logger = logging.getLogger(__name__)
 
 _WARMUP_TEXT = "Warming up."
+#: Timed after the first (slower) run: its seconds per character start admission's estimate.
+_TIMED_WARMUP_TEXT = "The voice is warming up before the first request arrives."
 
 
 class PiperOptions(EngineOptions):
@@ -81,9 +84,11 @@ def discover_voice_files(models_dir: Path) -> list[PiperVoiceFiles]:
 
 
 def short_name(voice_id: str) -> str | None:
-    """``en_US-joe-medium`` -> ``joe`` (Piper's ``<lang>-<name>-<quality>`` naming)."""
-    parts = voice_id.split("-")
-    return parts[1] if len(parts) == 3 and parts[1] else None
+    """``en_US-joe-medium`` -> ``joe`` (Piper's ``<lang>-<name>-<quality>`` naming); an
+    optimized variant keeps its suffix: ``en_US-joe-medium@int8`` -> ``joe@int8``."""
+    base, at, variant = voice_id.partition("@")
+    parts = base.split("-")
+    return parts[1] + at + variant if len(parts) == 3 and parts[1] else None
 
 
 class _VoiceConfig:
@@ -119,7 +124,8 @@ class _VoiceConfig:
         )
 
     def info(self, aliases: tuple[str, ...]) -> VoiceInfo:
-        details = " ".join(part for part in (self.dataset, self.quality) if part)
+        variant = self.files.voice_id.partition("@")[2]
+        details = " ".join(part for part in (self.dataset, self.quality, variant) if part)
         return VoiceInfo(
             id=self.files.voice_id,
             engine="piper",
@@ -136,6 +142,9 @@ def _create_session(files: PiperVoiceFiles, settings: Settings) -> onnxruntime.I
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = settings.resolved_piper_intra_op_threads
     options.inter_op_num_threads = settings.piper_inter_op_threads
+    options.add_session_config_entry(
+        "session.intra_op.allow_spinning", "1" if settings.piper_allow_spinning else "0"
+    )
     providers = ["CPUExecutionProvider"]
     if settings.piper_use_cuda:
         providers.insert(0, "CUDAExecutionProvider")
@@ -165,6 +174,8 @@ class PiperEngine:
         self._aliases: dict[str, str] = {}
         self._sessions: dict[str, PiperVoice] = {}
         self._load_lock = threading.Lock()
+        #: Seconds per character of the timed warm-up (the scheduler's first estimate).
+        self.warmup_seconds_per_char = 0.0
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -241,6 +252,13 @@ class PiperEngine:
                 voice = PiperVoice(session=session, config=voice_config.config)
                 for _ in voice.synthesize(_WARMUP_TEXT):
                     pass
+                started = time.perf_counter()
+                for _ in voice.synthesize(_TIMED_WARMUP_TEXT):
+                    pass
+                if not self.warmup_seconds_per_char:
+                    self.warmup_seconds_per_char = (
+                        (time.perf_counter() - started) / len(_TIMED_WARMUP_TEXT)
+                    )
                 self._sessions[voice_id] = voice
         return voice
 

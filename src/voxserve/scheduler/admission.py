@@ -1,26 +1,55 @@
-"""Admission control: refuse at once what would wait longer than the queue budget."""
+"""Admission control: refuse at once what would wait longer than the queue budget.
+
+The wait is estimated from the work actually ahead of a new request, in characters of
+segment text (queued, held by admitted requests, and what is left of the running
+segments) turned into seconds with a per-engine, per-layout seconds-per-character rate
+learned online from real synthesis times (started from the engine's warm-up). Sentences
+differ in length by a factor of ten, so counting places instead of characters misjudges a
+queue of paragraphs by as much.
+"""
 
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from voxserve.errors import Overloaded
 
+#: Seconds per character before anything was measured (Piper on one core: ~2.5 ms).
+DEFAULT_SECONDS_PER_CHAR = 0.003
 
-class ServiceTimeEstimate:
-    """Exponentially weighted mean of seconds per segment, per engine."""
+#: The end of a first sentence, for the cheap estimate of its length (no sentence splitter).
+_SENTENCE_END = re.compile(r"[.!?;:](?:\s|$)")
 
-    def __init__(self, initial_s: float = 0.2, weight: float = 0.1) -> None:
-        self.mean_s = initial_s
+
+class SecondsPerChar:
+    """Exponentially weighted mean of engine seconds per character of segment text.
+
+    :meth:`seed` sets the start value (the engine's warm-up) without counting as a real
+    observation; the first real observation then replaces a default, not a seeded value.
+    """
+
+    def __init__(self, initial: float = DEFAULT_SECONDS_PER_CHAR, weight: float = 0.2) -> None:
+        self.value = initial
         self._weight = weight
+        self._seeded = False
         self.observations = 0
 
-    def observe(self, seconds_per_segment: float) -> None:
-        if self.observations == 0:
-            self.mean_s = seconds_per_segment
+    def seed(self, seconds_per_char: float) -> None:
+        if seconds_per_char > 0 and self.observations == 0:
+            self.value = seconds_per_char
+            self._seeded = True
+
+    def observe(self, busy_s: float, chars: int) -> None:
+        if chars <= 0 or busy_s <= 0:
+            return
+        sample = busy_s / chars
+        if self.observations == 0 and not self._seeded:
+            self.value = sample
         else:
-            self.mean_s += self._weight * (seconds_per_segment - self.mean_s)
+            self.value += self._weight * (sample - self.value)
         self.observations += 1
 
 
@@ -30,34 +59,71 @@ class AdmissionLimits:
     queue_budget_s: float
 
 
+@dataclass(frozen=True, slots=True)
+class RunningWork:
+    """A segment being synthesized: its characters, when it started, and whether it runs on
+    the wide (all-core) session, which holds every replica's cores while it runs."""
+
+    chars: int
+    started_s: float
+    seconds_per_char: float
+    wide: bool = False
+
+
+def first_segment_chars(text: str, max_segment_chars: int) -> int:
+    """A cheap estimate of the length of ``text``'s first segment, before any normalization
+    or sentence splitting: up to the first sentence end within ``max_segment_chars``."""
+    head = text[: max_segment_chars + 1].lstrip()
+    match = _SENTENCE_END.search(head)
+    return max(1, match.start() + 1 if match else min(len(head), max_segment_chars))
+
+
+def estimate_wait_s(
+    *,
+    queued_chars: int,
+    running: Iterable[RunningWork],
+    replicas: int,
+    seconds_per_char: float,
+    now_s: float,
+) -> float:
+    """Seconds before a new segment starts: the work ahead spread over the replicas."""
+    busy_s = 0.0
+    for work in running:
+        left_s = max(0.0, work.chars * work.seconds_per_char - (now_s - work.started_s))
+        busy_s += left_s * (replicas if work.wide else 1)
+    return (busy_s + queued_chars * seconds_per_char) / max(1, replicas)
+
+
 def check_admission(
     *,
     engine: str,
     limits: AdmissionLimits,
-    queued_total: int,
-    ahead: int,
-    replicas: int,
-    estimate: ServiceTimeEstimate,
+    queued_segments: int,
+    wait_s: float,
+    own_s: float,
     budget_s: float | None = None,
 ) -> float:
-    """Estimated wait in seconds for a new request; raises ``Overloaded`` when refused.
+    """Estimated time to a new request's first audio (``wait_s`` queued, then ``own_s`` for
+    its own first segment); raises ``Overloaded``, with ``retry_after_s`` the estimated
+    wait, when it is refused.
 
-    ``ahead`` counts segments that would run before the new request's first one (queued at
-    its priority or above, plus those running now).
+    Nothing ahead (``wait_s`` 0) is never refused for the request's own length.
+    ``queued_segments`` counts segments that would wait (beyond what idle replicas start
+    at once) before the new request's first one.
     """
-    if queued_total >= limits.max_queue_segments:
+    first_audio_s = wait_s + own_s
+    if queued_segments >= limits.max_queue_segments:
         raise Overloaded(
-            f"engine '{engine}' queue is full ({queued_total} segments waiting)",
-            retry_after_s=max(1.0, estimate.mean_s * queued_total / replicas),
+            f"engine '{engine}' queue is full ({queued_segments} segments waiting)",
+            retry_after_s=max(1.0, math.ceil(wait_s)),
             reason="queue_full",
         )
-    estimated_wait_s = estimate.mean_s * ahead / replicas
     allowed_s = limits.queue_budget_s if budget_s is None else min(budget_s, limits.queue_budget_s)
-    if estimated_wait_s > allowed_s:
+    if wait_s > 0 and first_audio_s > allowed_s:  # an idle engine never refuses
         raise Overloaded(
-            f"engine '{engine}' is busy: estimated wait {estimated_wait_s:.1f} s exceeds the "
-            f"queue budget of {allowed_s:.1f} s",
-            retry_after_s=max(1.0, math.ceil(estimated_wait_s - allowed_s)),
+            f"engine '{engine}' is busy: estimated time to first audio {first_audio_s:.1f} s "
+            f"exceeds the queue budget of {allowed_s:.1f} s",
+            retry_after_s=max(1.0, math.ceil(wait_s)),
             reason="queue_budget",
         )
-    return estimated_wait_s
+    return first_audio_s

@@ -18,7 +18,14 @@ from dataclasses import dataclass
 from voxserve import metrics
 from voxserve.engines.base import BatchingEngine, Engine, SegmentRequest
 from voxserve.errors import EngineFailed, NotReady, Overloaded, VoxserveError
-from voxserve.scheduler.admission import AdmissionLimits, ServiceTimeEstimate, check_admission
+from voxserve.scheduler.admission import (
+    AdmissionLimits,
+    RunningWork,
+    SecondsPerChar,
+    check_admission,
+    estimate_wait_s,
+)
+from voxserve.scheduler.layout import CONCURRENCY_WINDOW_S, run_on_wide
 from voxserve.scheduler.queue import SegmentQueue
 from voxserve.scheduler.task import Priority, SegmentTask
 from voxserve.settings import Settings
@@ -34,6 +41,8 @@ class _RunResult:
     audio_s: float
     segments: int
     failed: bool
+    #: characters of the segments' text
+    chars: int = 0
 
 
 class QueueReservation:
@@ -42,12 +51,15 @@ class QueueReservation:
     a burst of requests admitted together cannot overfill the queue before any of them is
     queued. :meth:`release` is idempotent."""
 
-    def __init__(self, scheduler: EngineScheduler) -> None:
+    def __init__(self, scheduler: EngineScheduler, chars: int = 0) -> None:
         self._scheduler: EngineScheduler | None = scheduler
+        #: The estimated length of the request's first segment (counted as queued work).
+        self.chars = chars
 
     def release(self) -> None:
         if self._scheduler is not None:
             self._scheduler._reserved -= 1
+            self._scheduler._reserved_chars -= self.chars
             self._scheduler = None
 
 
@@ -62,6 +74,7 @@ class EngineScheduler:
         max_batch_size: int,
         max_queue_delay_s: float,
         interactive_reserve_s: float = 0.0,
+        wide: Engine | None = None,
     ) -> None:
         if not replicas:
             raise ValueError(f"engine '{name}' has no replicas")
@@ -78,6 +91,19 @@ class EngineScheduler:
         self._running: dict[Priority, int] = dict.fromkeys(Priority, 0)
         #: Admitted requests whose first segment is not queued yet (see QueueReservation).
         self._reserved = 0
+        self._reserved_chars = 0
+        #: Segments being synthesized, for the estimate of the work left (see admission.py).
+        self._running_work: dict[SegmentTask, RunningWork] = {}
+        #: The all-core instance (layout.py), gang-scheduled with the replicas.
+        self._wide = wide
+        self._wide_busy = False
+        self._wide_idle = asyncio.Event()
+        self._wide_idle.set()
+        #: Tasks taken from the queue that wait for the wide session to finish.
+        self._held: set[SegmentTask] = set()
+        #: When two segments were last runnable at once (layout.py: the replicas keep the
+        #: work for a while after).
+        self._concurrent_at_s = -float("inf")
         #: One replica is kept from batch work this long after an interactive submission
         #: (only with two replicas or more: a lone replica is never held back).
         self._interactive_reserve_s = interactive_reserve_s if len(self._replicas) > 1 else 0.0
@@ -85,11 +111,21 @@ class EngineScheduler:
         self._last_interactive_s = -float("inf")
         #: Replicas whose current work is a batch-priority segment.
         self._batch_replicas = 0
-        self.estimate = ServiceTimeEstimate()
+        #: Seconds per character of a replica, and of the wide session (learned online,
+        #: started from the engines' warm-up where they measured it).
+        self.estimate = SecondsPerChar()
+        self.wide_estimate = SecondsPerChar()
+        self.estimate.seed(_warmup_rate(primary))
+        if wide is not None:
+            self.wide_estimate.seed(_warmup_rate(wide))
         self._executors = [
             ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{name}-replica{index}")
             for index in range(len(self._replicas))
         ]
+        self._wide_executor = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{name}-wide")
+            if wide is not None else None
+        )
         self._loops: list[asyncio.Task[None]] = []
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -106,6 +142,8 @@ class EngineScheduler:
         await asyncio.gather(*self._loops, return_exceptions=True)
         for executor in self._executors:
             executor.shutdown(wait=False, cancel_futures=True)
+        if self._wide_executor is not None:
+            self._wide_executor.shutdown(wait=False, cancel_futures=True)
 
     # --- requester side -------------------------------------------------------------------
 
@@ -127,38 +165,63 @@ class EngineScheduler:
         """Admitted requests whose first segment is not queued yet."""
         return self._reserved
 
-    def admit(self, priority: Priority, budget_s: float | None = None) -> float:
-        """Estimated wait for a new request's first segment; raises ``Overloaded`` to refuse.
+    @property
+    def has_wide(self) -> bool:
+        """Whether this engine has an all-core instance for lone segments (layout.py)."""
+        return self._wide is not None
 
-        Places held by admitted requests count as queued (see :meth:`reserve`), less those
-        the idle replicas will start at once: requests arriving together at an idle engine
-        are not refused for a wait they will never have. Segments of a lower priority do
-        not count: queued document conversions never make the engine refuse an interactive
-        request (it runs before them).
+    def estimated_wait_s(self, priority: Priority, now_s: float | None = None) -> float:
+        """Seconds before a new segment of ``priority`` would start: the characters queued
+        at its priority or above, held by admitted requests, and left of the running
+        segments, at the learned seconds per character, spread over the replicas."""
+        return estimate_wait_s(
+            queued_chars=self._queue.chars_at_or_above(priority) + self._reserved_chars,
+            running=self._running_work.values(),
+            replicas=len(self._replicas),
+            seconds_per_char=self.estimate.value,
+            now_s=time.monotonic() if now_s is None else now_s,
+        )
+
+    def admit(
+        self, priority: Priority, budget_s: float | None = None, chars: int = 0
+    ) -> float:
+        """Estimated time to a new request's first audio (its first segment has ``chars``
+        characters); raises ``Overloaded`` to refuse, with the estimated wait as
+        ``retry_after_s``.
+
+        Work held by admitted requests counts as queued (see :meth:`reserve`). The place
+        limit (``max_queue_segments``) leaves out the places idle replicas start at once.
+        Segments of a lower priority do not count: queued document conversions never make
+        the engine refuse an interactive request (it runs before them).
         """
         waiting = self._queue.waiting_at_or_above(priority) + self._reserved
-        running = self.running()
-        idle_replicas = max(0, len(self._replicas) - running)
+        idle_replicas = max(0, len(self._replicas) - self.running())
+        wait_s = self.estimated_wait_s(priority)
+        alone = self._wide is not None and waiting == 0 and self.running() == 0
+        own_rate = self.wide_estimate.value if alone else self.estimate.value
         try:
             return check_admission(
                 engine=self.name,
                 limits=self.limits,
-                queued_total=max(0, waiting - idle_replicas),
-                ahead=waiting + running,
-                replicas=len(self._replicas),
-                estimate=self.estimate,
+                queued_segments=max(0, waiting - idle_replicas),
+                wait_s=wait_s,
+                own_s=chars * own_rate,
                 budget_s=budget_s,
             )
         except Overloaded as refusal:
             metrics.REJECTED.labels(self.name, refusal.reason).inc()
             raise
 
-    def reserve(self, priority: Priority, budget_s: float | None = None) -> QueueReservation:
-        """Admit a request (raises ``Overloaded``) and hold its place until its first segment
-        is submitted with the reservation, or the reservation is released."""
-        self.admit(priority, budget_s)
+    def reserve(
+        self, priority: Priority, budget_s: float | None = None, chars: int = 0
+    ) -> QueueReservation:
+        """Admit a request whose first segment has about ``chars`` characters (raises
+        ``Overloaded``) and hold its place until that segment is submitted with the
+        reservation, or the reservation is released."""
+        self.admit(priority, budget_s, chars)
         self._reserved += 1
-        return QueueReservation(self)
+        self._reserved_chars += chars
+        return QueueReservation(self, chars)
 
     def submit(
         self, request: SegmentRequest, priority: Priority,
@@ -177,7 +240,7 @@ class EngineScheduler:
         """Drop a queued task, or stop a running one after its current chunk."""
         if task.cancelled:
             return
-        if task.started_at_s is None:
+        if task.started_at_s is None and task not in self._held:
             self._queue.forget(task)
         task.cancel()
         self._update_gauges()
@@ -185,29 +248,57 @@ class EngineScheduler:
     # --- replica side ---------------------------------------------------------------------
 
     async def _replica_loop(self, index: int) -> None:
-        engine = self._replicas[index]
-        executor = self._executors[index]
         loop = asyncio.get_running_loop()
         while True:
             first = await self._queue.get(self._batch_wait_s)
+            if self._wide_busy:  # gang: no replica runs alongside the all-core session
+                self._concurrent_at_s = time.monotonic()
+                self._held.add(first)
+                try:
+                    while not self._wide_idle.is_set():
+                        await self._wide_idle.wait()
+                finally:
+                    self._held.discard(first)
+                if first.cancelled:
+                    continue
             batch = [first]
             if self._batching and self.max_batch_size > 1:
-                batch += await self._gather_batch(engine, first)
+                batch += await self._gather_batch(self._replicas[index], first)
+            alone = self.running() == 0 and not self._held and not len(self._queue)
+            now = time.monotonic()
+            if not alone:
+                self._concurrent_at_s = now
+            wide = run_on_wide(
+                has_wide=self._wide is not None, batch_size=len(batch),
+                running=self.running(), held=len(self._held), queued=len(self._queue),
+                concurrent_recently=now - self._concurrent_at_s < CONCURRENCY_WINDOW_S,
+            )
+            if wide:
+                assert self._wide is not None and self._wide_executor is not None
+                engine, executor = self._wide, self._wide_executor
+                self._wide_busy = True
+                self._wide_idle.clear()
+            else:
+                engine, executor = self._replicas[index], self._executors[index]
             holds_batch_work = first.priority == Priority.BATCH
             self._batch_replicas += holds_batch_work
-            self._start(batch)
+            self._start(batch, wide)
             try:
                 if len(batch) == 1:
                     result = await loop.run_in_executor(executor, _run_single, engine, first)
                 else:
                     result = await loop.run_in_executor(executor, _run_batch, engine, batch)
-                self._record(result, len(batch))
+                self._record(result, len(batch), wide)
             except Exception:  # the runners report to tasks themselves; this is a bug guard
                 logger.exception("replica %s of %s failed", index, self.name)
             finally:
+                if wide:
+                    self._wide_busy = False
+                    self._wide_idle.set()
                 self._batch_replicas -= holds_batch_work
                 for task in batch:
                     self._running[task.priority] -= 1
+                    self._running_work.pop(task, None)
                 self._update_gauges()
 
     def _batch_wait_s(self) -> float:
@@ -240,24 +331,26 @@ class EngineScheduler:
             await self._queue.wait_for_more(remaining_s)
         return gathered
 
-    def _start(self, batch: list[SegmentTask]) -> None:
+    def _start(self, batch: list[SegmentTask], wide: bool = False) -> None:
         now = time.monotonic()
+        rate = (self.wide_estimate if wide else self.estimate).value
         for task in batch:
             task.started_at_s = now
             self._running[task.priority] += 1
+            self._running_work[task] = RunningWork(task.chars, now, rate, wide)
             metrics.QUEUE_WAIT.labels(self.name, task.priority.label).observe(
                 now - task.enqueued_at_s
             )
         self._update_gauges()
 
-    def _record(self, result: _RunResult, batch_size: int) -> None:
+    def _record(self, result: _RunResult, batch_size: int, wide: bool = False) -> None:
         metrics.BATCH_SIZE.labels(self.name).observe(batch_size)
         metrics.ENGINE_BUSY.labels(self.name).inc(result.busy_s)
         metrics.ENGINE_CPU.labels(self.name).inc(result.cpu_s)
         if result.failed:
             return
         if result.segments:
-            self.estimate.observe(result.busy_s / result.segments)
+            (self.wide_estimate if wide else self.estimate).observe(result.busy_s, result.chars)
         if result.audio_s > 0:
             metrics.AUDIO_SECONDS.labels(self.name).inc(result.audio_s)
             metrics.REAL_TIME_FACTOR.labels(self.name).observe(result.busy_s / result.audio_s)
@@ -266,6 +359,12 @@ class EngineScheduler:
         for priority in Priority:
             metrics.QUEUE_DEPTH.labels(self.name, priority.label).set(self._queue.waiting(priority))
             metrics.IN_FLIGHT.labels(self.name, priority.label).set(self._running[priority])
+
+
+def _warmup_rate(engine: Engine) -> float:
+    """Seconds per character the engine measured in its warm-up (0: it did not)."""
+    rate = getattr(engine, "warmup_seconds_per_char", 0.0)
+    return float(rate) if isinstance(rate, int | float) else 0.0
 
 
 def _batch_key(engine: BatchingEngine, request: SegmentRequest) -> Hashable:
@@ -306,7 +405,7 @@ def _run_single(engine: Engine, task: SegmentTask) -> _RunResult:
                           audio_s, 1, failed=True)
     task.finish()
     return _RunResult(time.monotonic() - started, time.thread_time() - cpu_started, audio_s, 1,
-                      failed=task.cancelled)
+                      failed=task.cancelled, chars=task.chars)
 
 
 def _run_batch(engine: Engine, batch: list[SegmentTask]) -> _RunResult:
@@ -331,7 +430,7 @@ def _run_batch(engine: Engine, batch: list[SegmentTask]) -> _RunResult:
             task.deliver(chunk)
         task.finish()
     return _RunResult(time.monotonic() - started, time.thread_time() - cpu_started, audio_s,
-                      len(batch), failed=False)
+                      len(batch), failed=False, chars=sum(task.chars for task in batch))
 
 
 class Scheduler:
@@ -341,7 +440,14 @@ class Scheduler:
         self._settings = settings
         self._engines: dict[str, EngineScheduler] = {}
 
-    def start(self, replicas_by_engine: Mapping[str, Sequence[Engine]]) -> None:
+    def start(
+        self,
+        replicas_by_engine: Mapping[str, Sequence[Engine]],
+        wide_by_engine: Mapping[str, Engine] | None = None,
+    ) -> None:
+        """One scheduler per engine; ``wide_by_engine``: the all-core instances of the
+        engines that have one (``EngineCatalog.wide``, see layout.py)."""
+        wide_by_engine = wide_by_engine or {}
         for name, replicas in replicas_by_engine.items():
             config = self._settings.scheduling_for(name)
             scheduler = EngineScheduler(
@@ -354,6 +460,7 @@ class Scheduler:
                 max_batch_size=config.max_batch_size,
                 max_queue_delay_s=config.max_queue_delay_ms / 1000,
                 interactive_reserve_s=self._settings.interactive_reserve_s,
+                wide=wide_by_engine.get(name),
             )
             scheduler.start()
             self._engines[name] = scheduler

@@ -33,6 +33,8 @@ class SegmentQueue:
         self._heap: list[tuple[int, int, SegmentTask]] = []
         self._order = itertools.count()
         self._waiting: dict[Priority, int] = dict.fromkeys(Priority, 0)
+        #: Characters of segment text waiting, per priority (admission estimates from them).
+        self._chars: dict[Priority, int] = dict.fromkeys(Priority, 0)
         self._changed = asyncio.Event()
         #: Idle consumers, most recently idle last: a new task wakes that one, so under light
         #: load one replica keeps doing the work with its caches warm (measured: alternating
@@ -49,9 +51,14 @@ class SegmentQueue:
         """Tasks that would run before a new task of ``priority``."""
         return sum(count for p, count in self._waiting.items() if p <= priority)
 
+    def chars_at_or_above(self, priority: Priority) -> int:
+        """Characters of the tasks that would run before a new task of ``priority``."""
+        return sum(chars for p, chars in self._chars.items() if p <= priority)
+
     def put(self, task: SegmentTask) -> None:
         heapq.heappush(self._heap, (int(task.priority), next(self._order), task))
         self._waiting[task.priority] += 1
+        self._chars[task.priority] += task.chars
         self._changed.set()
         for position in range(len(self._idle) - 1, -1, -1):
             idle = self._idle[position]
@@ -63,6 +70,7 @@ class SegmentQueue:
     def forget(self, task: SegmentTask) -> None:
         """Account for a queued task that was cancelled (it stays in the heap until popped)."""
         self._waiting[task.priority] -= 1
+        self._chars[task.priority] -= task.chars
 
     async def get(self, batch_gate: BatchGate | None = None) -> SegmentTask:
         """The next live task, waiting for one if needed (the last consumer to go idle is
@@ -105,6 +113,7 @@ class SegmentQueue:
         if matching is None:
             _, _, task = heapq.heappop(self._heap)
             self._waiting[task.priority] -= 1
+            self._chars[task.priority] -= task.chars
             return task
         for _, _, task in sorted(self._heap, key=lambda entry: entry[:2]):
             if not task.cancelled and matching(task):
@@ -126,3 +135,4 @@ class SegmentQueue:
         self._heap = [entry for entry in self._heap if entry[2] is not task]
         heapq.heapify(self._heap)
         self._waiting[task.priority] -= 1
+        self._chars[task.priority] -= task.chars

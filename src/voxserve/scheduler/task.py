@@ -51,6 +51,11 @@ class SegmentTask:
     _cancelled: threading.Event = field(default_factory=threading.Event)
 
     @property
+    def chars(self) -> int:
+        """Characters of the segment's text (the unit of admission's work estimate)."""
+        return len(self.request.text)
+
+    @property
     def cancelled(self) -> bool:
         return self._cancelled.is_set()
 

@@ -37,6 +37,7 @@ from voxserve.engines.base import SegmentRequest
 from voxserve.engines.catalog import EngineCatalog
 from voxserve.errors import DeadlineExceeded, NotReady, Overloaded, ShuttingDown
 from voxserve.scheduler import EngineScheduler, Priority, QueueReservation, Scheduler, SegmentTask
+from voxserve.service.admission import admit_early
 from voxserve.service.lifecycle import ServiceState
 from voxserve.service.renderer import AudioRenderer
 from voxserve.service.speech_job import SpeechInput, SpeechJob, SpeechStats, plan_job
@@ -194,6 +195,16 @@ class SpeechService:
             lexicons=self._lexicons,
         )
 
+    def admit(
+        self, request: SpeechInput, priority: Priority = Priority.INTERACTIVE,
+        budget_s: float | None = None,
+    ) -> QueueReservation:
+        """Admit a request before any text work (cheap, on the event loop): its engine's
+        place, held until :meth:`open` is given the reservation. Raises ``Overloaded`` with
+        the estimated wait as ``retry_after_s`` (see ``service/admission.py``)."""
+        return admit_early(self._settings, self._catalog, self._scheduler, self._state,
+                           request, priority, budget_s)
+
     async def open(
         self,
         job: SpeechJob,
@@ -203,6 +214,7 @@ class SpeechService:
         first_audio_timeout_s: float | None = None,
         received_at_s: float | None = None,
         transport: str = "http",
+        reservation: QueueReservation | None = None,
     ) -> SpeechStream:
         """Admit ``job`` and wait for its first audio; the rest streams from the result.
 
@@ -212,12 +224,14 @@ class SpeechService:
         Engine failures before the first audio raise here; later ones end the stream.
         ``received_at_s`` (``time.perf_counter()`` when the request arrived) is where the
         time-to-first-audio metric starts; default: now. ``transport`` labels that metric
-        (``http``, ``grpc``, ``cli``).
+        (``http``, ``grpc``, ``cli``). ``reservation``: the job was admitted already
+        (:meth:`admit`); it is released if the stream does not start.
         """
         started = time.perf_counter() if received_at_s is None else received_at_s
         stats = SpeechStats()
         try:
-            audio = self.stream(job, stats, priority, use_cache=use_cache)
+            audio = self.stream(job, stats, priority, use_cache=use_cache,
+                                reservation=reservation)
         except Overloaded:
             if not (use_cache and await self.fully_cached(job)):
                 raise
@@ -262,6 +276,7 @@ class SpeechService:
         *,
         use_cache: bool = True,
         admit: bool = True,
+        reservation: QueueReservation | None = None,
     ) -> AsyncGenerator[bytes, None]:
         """Admit the job, then stream encoded audio as it is synthesized (the building block
         of :meth:`open`). ``admit=False`` skips admission: only for a job whose audio is all
@@ -274,8 +289,10 @@ class SpeechService:
         from the cache when present (and are stored after synthesis) unless ``use_cache`` is
         False.
         """
-        reservation = self._scheduler.engine(job.engine.name).reserve(priority) if admit \
-            else None
+        if reservation is None and admit:
+            reservation = self._scheduler.engine(job.engine.name).reserve(
+                priority, chars=len(job.segments[0])
+            )
         try:
             submit = self._submitter(job, priority, use_cache=use_cache)
             first = submit(0, reservation)

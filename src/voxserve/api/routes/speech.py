@@ -20,8 +20,9 @@ from voxserve.api.middleware.rate_limit import (
 )
 from voxserve.api.schemas import ErrorResponse, SpeechRequest, StoredSpeech
 from voxserve.api.sse import speech_events, sse_response
-from voxserve.errors import InvalidRequest
+from voxserve.errors import InvalidRequest, Overloaded
 from voxserve.scheduler import Priority
+from voxserve.service.admission import may_use_cache_when_refused
 from voxserve.service.speech import SpeechService, SpeechStream
 from voxserve.service.speech_job import SpeechInput, openai_sample_rate
 
@@ -88,8 +89,7 @@ async def create_speech(
     received_at_s = time.perf_counter()
     priority = _priority(x_voxserve_priority)
     timeout_s = _timeout_s(x_voxserve_timeout, settings.request_timeout_s)
-    # Text normalization and segmentation take milliseconds on long inputs: off the loop.
-    job = await asyncio.to_thread(service.plan, SpeechInput(
+    speech_input = SpeechInput(
         text=body.input,
         model=body.model,
         voice=body.voice,
@@ -100,24 +100,37 @@ async def create_speech(
         options=body.options,
         instructions=body.instructions,
         input_type=body.input_type,
-    ))
+    )
+    # Rate limits and admission come before any text work, so refusals stay cheap in a burst.
     limiter = request.app.state.rate_limiter
     identity = client_identity(request)
-    add_rate_limit_headers(request, await limiter.check_characters(identity, job.input_chars))
+    add_rate_limit_headers(request, await limiter.check_characters(identity, len(body.input)))
     setattr(request.state, STATE_TEXT, body.input)
     # Released by RateLimitMiddleware when the response (or its stream) is over.
     hold_stream_slot(request, await limiter.acquire_stream(identity))
+    use_cache = (x_voxserve_cache or "").strip().lower() != "bypass"
+    try:
+        reservation = service.admit(speech_input, priority)
+    except Overloaded:
+        if not may_use_cache_when_refused(settings, speech_input, use_cache):
+            raise
+        reservation = None  # open() serves it if all of it is cached, else refuses
+    try:
+        # Text normalization and segmentation take milliseconds on long inputs: off the loop.
+        job = await asyncio.to_thread(service.plan, speech_input)
+    except BaseException:
+        if reservation is not None:
+            reservation.release()
+        raise
     record = access_record_var.get()
     if record is not None:
         record.characters, record.segments = job.input_chars, len(job.segments)
         record.engine, record.voice = job.engine.name, job.voice.id
-    use_cache = (x_voxserve_cache or "").strip().lower() != "bypass"
-    # Admission (503 when overloaded, unless it is all cached) and the wait for the first
-    # audio (504 past the timeout) happen here, before the response starts: a failure there
-    # is a proper error status; afterwards the stream is committed.
+    # The wait for the first audio (504 past the timeout) happens here, before the response
+    # starts: a failure there is a proper error status; afterwards the stream is committed.
     stream = await service.open(
         job, priority, use_cache=use_cache, first_audio_timeout_s=timeout_s,
-        received_at_s=received_at_s,
+        received_at_s=received_at_s, reservation=reservation,
     )
     if body.return_url:
         return await _store(stream, service, request)
