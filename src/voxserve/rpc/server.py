@@ -89,8 +89,8 @@ class GrpcServer:
                 self.port = server.add_secure_port(address, credentials)
         except RuntimeError as exc:  # grpc's "Failed to bind to address"
             raise OSError(f"cannot listen for gRPC on {address}: {exc}") from exc
+        await self.health.start()  # statuses set before the first probe can arrive
         await server.start()
-        await self.health.start()
         self._server = server
         logger.info("gRPC API at %s", bind_address(settings.host, self.port),
                     extra={"grpc_port": self.port, "tls": self._tls is not None})

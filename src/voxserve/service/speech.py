@@ -362,14 +362,19 @@ class SpeechService:
         slice_samples = max(1, int(job.sample_rate_hz * _ENCODE_SLICE_S))
 
         async def encoded(samples: FloatSamples) -> AsyncGenerator[bytes, None]:
+            if render_inline:
+                # Raw audio is rendered on the loop at once: slicing it would only add writes
+                # (and gRPC messages), not make the first bytes leave sooner.
+                data = renderer.encode(samples)
+                if data:
+                    stats.output_bytes += len(data)
+                    yield data
+                return
             # Compressed formats are encoded off the event loop, a slice at a time, so the
             # first bytes leave without waiting for a whole sentence.
             for start in range(0, len(samples), slice_samples):
                 piece = samples[start : start + slice_samples]
-                if render_inline:
-                    data = renderer.encode(piece)
-                else:
-                    data = await asyncio.to_thread(renderer.encode, piece)
+                data = await asyncio.to_thread(renderer.encode, piece)
                 if data:
                     stats.output_bytes += len(data)
                     yield data
