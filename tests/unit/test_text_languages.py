@@ -95,6 +95,7 @@ PERSIAN = [
     ("فصل ۳م", "فصل سوم"),
     ("٣ کتاب", "سه کتاب"),  # Arabic-Indic digits too
     ("12 کتاب", "دوازده کتاب"),
+    ("می\u200cخواهم ۳ کتاب", "می\u200cخواهم سه کتاب"),  # the zero-width non-joiner stays
 ]
 
 TABLES = [("de", GERMAN), ("es", SPANISH), ("fr", FRENCH), ("pt", PORTUGUESE),
