@@ -22,7 +22,7 @@ import io
 import json
 import time
 
-import harness
+from harness import load_sentences
 
 MIXED = [
     ("en", "Dr. Smith paid $25.50 on Jan. 5, 2024 at 6:45 PM for 3.5 kg of apples."),
@@ -46,7 +46,7 @@ def _time_per_call(function, texts: list[tuple[str, str]], repeat: int) -> float
 def normalization(repeat: int) -> dict[str, float]:
     from voxserve.text import prepare_segments
 
-    workload = [("en", s) for s in harness.load_sentences()] + MIXED * 20
+    workload = [("en", s) for s in load_sentences()] + MIXED * 20
     results = {"prepare_segments_us_per_sentence": _time_per_call(
         lambda text, language: prepare_segments(text, 400, language), workload, repeat)}
     if importlib.util.find_spec("voxserve.text.prepare") is not None:

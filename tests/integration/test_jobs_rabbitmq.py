@@ -161,7 +161,8 @@ def test_sigkilled_worker_loses_nothing_and_duplicates_do_no_work(
         vtt = (tmp_path / "artifacts" / "projects" / project.id / "files" / "book.vtt")
         cues = [line for line in vtt.read_text().splitlines()
                 if line and "-->" not in line and line[0].isalpha() and line != "WEBVTT"]
-        assert cues == [s.text for s in segments]  # every segment exactly once, in order
+        # every segment exactly once, in order, in the user's words
+        assert cues == [s.shown_text for s in segments]
         attempts = {s.index: s.attempts for s in segments}
         # a duplicate (redelivered) task of a done segment is acknowledged without synthesis
         _publish(queue_name, [SegmentTaskMessage(project.id, 0), SegmentTaskMessage(project.id, 0)])

@@ -56,6 +56,7 @@ def test_same_inputs_give_the_same_hex_key() -> None:
         {"params": replace(BASE["params"], instructions="whisper")},
         {"params": replace(BASE["params"], instructions="")},
         {"sample_rate_hz": 24000},
+        {"lexicon_version": "3f2a9c0d1e2b4a5c"},
     ],
     ids=lambda changes: ",".join(changes),
 )

@@ -160,3 +160,11 @@ def test_tracking_never_changes_the_text_and_spans_stay_in_the_input(
             assert segment.source_start <= word.source_start < word.source_end
             assert word.source_end <= segment.source_end
             assert 0 <= word.spoken_start < word.spoken_end <= len(segment.text)
+
+
+def test_a_same_size_edit_is_seen_at_once(tmp_path: Path) -> None:
+    store = LexiconStore(tmp_path)
+    store.write("global", "tsv", "GIF\tjif\n")
+    assert store.for_voice("joe").by_grapheme["GIF"].alias == "jif"
+    store.write("global", "tsv", "GIF\tjaf\n")
+    assert store.for_voice("joe").by_grapheme["GIF"].alias == "jaf"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from voxserve.errors import InvalidSsml
 from voxserve.text.prepare import TextOptions, prepare
@@ -179,3 +181,23 @@ def test_ten_thousand_nested_elements_are_refused_quickly() -> None:
 def test_many_flat_elements_are_fine() -> None:
     ssml = "<speak>" + "<s>word</s>" * 2000 + "</speak>"
     assert len(prepare(ssml).segments) == 2000
+
+
+_PIECES = ["<speak>", "</speak>", "<p>", "</p>", "<s>", "</s>", '<break time="5ms"/>',
+           "<break/>", '<say-as interpret-as="date">', '<say-as interpret-as="ordinal">',
+           "</say-as>", '<sub alias="x">', "</sub>", '<prosody rate="fast">', "</prosody>",
+           '<phoneme ph="a">', "</phoneme>", "<laugh/>", "&amp;", "&#x41;", "&bogus;", "<",
+           ">", "12/31/2024", "3", " ", "word", "[[ a ]]", "<!-- c -->", "<![CDATA[x]]>", "é"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=25))
+def test_any_input_is_spoken_or_refused_with_invalid_ssml(pieces: list[str]) -> None:
+    text = "<speak>" + "".join(pieces) + "</speak>"
+    try:
+        plan = prepare(text, TextOptions(phonemes=True, engine_tags=("<laugh>",)))
+    except InvalidSsml:
+        return
+    for segment in plan.segments:  # an engine tag alone says no words: an empty span
+        assert 0 <= segment.source_start <= segment.source_end <= len(text)
+        assert "<speak" not in segment.source_text

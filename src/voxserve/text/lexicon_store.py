@@ -1,7 +1,7 @@
 """Pronunciation lexicons on disk: ``<models dir>/lexicons/{global,<voice id>}.{tsv,pls}``.
 
 :meth:`LexiconStore.for_voice` gives the global lexicon merged with the voice's own (the
-voice's entries win), re-read when a file changes (its size or modification time), so an
+voice's entries win), re-read when a file changes (its size, modification time or inode), so an
 edit on disk or through the admin API applies to the next request without a restart.
 """
 
@@ -29,7 +29,7 @@ class LexiconStore:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self._lock = threading.Lock()
-        self._cache: dict[Path, tuple[tuple[int, int], Lexicon]] = {}
+        self._cache: dict[Path, tuple[tuple[int, int, int], Lexicon]] = {}
 
     def for_voice(self, voice_id: str) -> Lexicon:
         """The global lexicon with the voice's entries added (empty when there are none)."""
@@ -100,7 +100,9 @@ class LexiconStore:
             stat = path.stat()
         except OSError:
             return Lexicon()
-        stamp = (stat.st_mtime_ns, stat.st_size)
+        # the inode too: a write replaces the file, so even a same-size edit within the
+        # file system's timestamp resolution is seen
+        stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
         with self._lock:
             known = self._cache.get(path)
             if known is not None and known[0] == stamp:

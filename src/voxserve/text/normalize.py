@@ -21,6 +21,7 @@ from collections.abc import Callable
 from voxserve.text import abbreviations
 from voxserve.text.abbreviations import Rule
 from voxserve.text.numbers import en as english_numbers
+from voxserve.text.numbers.languages import base_language as rules_base
 from voxserve.text.numbers.languages import rules_for
 from voxserve.text.numbers.spelling import resolve_language, spell_decimal
 from voxserve.text.tracked import TrackedText
@@ -180,7 +181,7 @@ def normalize_text(text: str, language: str = "en") -> str:
 def normalize_tracked(text: TrackedText, language: str = "en") -> list[TrackedText]:
     """:func:`normalize_text` of ``text``, tracked: its non-empty paragraphs, each expanded,
     every character still knowing the source range it says (see :mod:`.tracked`)."""
-    expanded = (_expand(paragraph, language) for paragraph in _clean_paragraphs(text))
+    expanded = (_expand(paragraph, language) for paragraph in _clean_paragraphs(text, language))
     return [paragraph for paragraph in expanded if paragraph.text]
 
 
@@ -197,7 +198,11 @@ def _nfkc(match: re.Match[str]) -> str:
     return unicodedata.normalize("NFKC", match.group(0))
 
 
-def _clean_paragraphs(text: TrackedText) -> list[TrackedText]:
+#: Languages whose spelling uses the zero-width non-joiner ("می‌خواهم"): it is kept there.
+_ZWNJ_LANGUAGES = frozenset({"fa", "ur", "ps", "ckb", "ku"})
+
+
+def _clean_paragraphs(text: TrackedText, language: str = "en") -> list[TrackedText]:
     """Language-independent cleanup (NFKC, no control chars, plain quotes/dashes), by paragraph.
 
     Each paragraph comes back on one line with single spaces; empty paragraphs are dropped.
@@ -208,7 +213,8 @@ def _clean_paragraphs(text: TrackedText) -> list[TrackedText]:
     text = text.sub(_CRLF, "\n").translate(_LINE_BREAKS)
     text = text.sub(_SPACES, " ")
     if not text.text.isprintable():
-        text = _printable(text)
+        keep = "\u200c" if rules_base(language) in _ZWNJ_LANGUAGES else ""
+        text = _printable(text, keep)
     text = text.translate(_PUNCTUATION)
     text = text.sub(_EN_DASH_BETWEEN_NUMBERS, "-").sub(_EN_DASH, "—")
     text = text.sub(_DOUBLE_HYPHEN, "—")
@@ -216,9 +222,10 @@ def _clean_paragraphs(text: TrackedText) -> list[TrackedText]:
     return [paragraph for paragraph in paragraphs if paragraph.text]
 
 
-def _printable(text: TrackedText) -> TrackedText:
-    """``text`` without the characters that are not printable (newlines stay)."""
-    keep = [i for i, char in enumerate(text.text) if char.isprintable() or char == "\n"]
+def _printable(text: TrackedText, also: str = "") -> TrackedText:
+    """``text`` without the characters that are not printable (newlines and ``also`` stay)."""
+    keep = [i for i, char in enumerate(text.text)
+            if char.isprintable() or char == "\n" or char in also]
     return TrackedText(
         "".join(text.text[i] for i in keep),
         tuple(text.starts[i] for i in keep),

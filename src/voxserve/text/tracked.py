@@ -149,13 +149,13 @@ def spoken_words(visible_source: str, spoken: TrackedText) -> tuple[SpokenWord, 
     token_ends = [end for _, end in tokens]
     first: dict[int, int] = {}
     last: dict[int, int] = {}
-    for i, (a, b) in enumerate(zip(spoken.starts, spoken.ends, strict=True)):
-        if spoken.text[i].isspace():
-            continue
-        k = bisect.bisect_right(token_ends, a)  # the first token ending after a
+    for piece in _WORD.finditer(spoken.text):  # spoken words, each a unit
+        i, j = piece.span()
+        a, b = min(spoken.starts[i:j]), max(spoken.ends[i:j])
+        k = bisect.bisect_right(token_ends, a)  # the first source word ending after a
         while k < len(tokens) and (tokens[k][0] < b or (a == b and tokens[k][0] <= a)):
             first.setdefault(k, i)
-            last[k] = i
+            last[k] = j - 1
             k += 1
     found: list[list[int]] = []  # [source_start, source_end, spoken_start, spoken_end]
     for k in sorted(first):

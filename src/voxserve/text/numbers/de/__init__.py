@@ -119,7 +119,7 @@ SPEC = LanguageSpec(
         "d.h.": "das heißt", "ca.": "circa", "St.": "Sankt", "Str.": "Straße",
         "u.a.": "unter anderem", "etc.": "et cetera", "evtl.": "eventuell",
         "ggf.": "gegebenenfalls", "inkl.": "inklusive", "Mio.": "Millionen",
-        "Mrd.": "Milliarden", "Tel.": "Telefon", "vgl.": "vergleiche", "S.": "Seite",
+        "Mrd.": "Milliarden", "Tel.": "Telefon", "vgl.": "vergleiche",
     },
     sentence_final=frozenset({"usw.", "etc.", "u.a."}),
     before_noun=_one,

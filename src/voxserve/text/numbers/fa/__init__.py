@@ -24,8 +24,14 @@ _MONTHS = ("فروردین", "اردیبهشت", "خرداد", "تیر", "مرد
            "دی", "بهمن", "اسفند")
 
 
+#: Gregorian months, for dates whose year is Gregorian (after 1700).
+_GREGORIAN = ("ژانویه", "فوریه", "مارس", "آوریل", "مه", "ژوئن", "ژوئیه", "اوت", "سپتامبر",
+              "اکتبر", "نوامبر", "دسامبر")
+
+
 def _date(day: int, month: int, year: int | None, _before: str) -> str:
-    said = f"{_cardinal(day)} {_MONTHS[month - 1]}"
+    months = _GREGORIAN if year is not None and year > 1700 else _MONTHS
+    said = f"{_cardinal(day)} {months[month - 1]}"
     return f"{said} {_cardinal(year)}" if year is not None else said
 
 
