@@ -376,7 +376,7 @@ def paragraph_main(args: argparse.Namespace) -> dict[str, object]:
         closed_loop(server, 2, 3.0)  # warm-up: the learned rate starts from real requests
         report["burst"] = burst(server, args.burst, budget_ms)
         time.sleep(2.0)
-        capacity = paragraph_capacity(server, 4, args.seconds / 2)
+        capacity = paragraph_capacity(server, 4, args.seconds)
         report["paragraph_capacity_per_s"] = capacity
         print(f"\nclosed-loop capacity: {capacity:.2f} paragraphs/s (4 clients)")
         report["steady_4x"] = steady_paragraphs(server, 4 * capacity, args.seconds, budget_ms)
