@@ -123,3 +123,37 @@ def test_overloaded_refusal_comes_before_planning_with_the_estimated_wait(
     retry_after = int(response.headers["retry-after"])
     assert retry_after in (math.ceil(wait_s), math.ceil(wait_s) + 1)
     assert 6 <= retry_after <= 9
+
+
+def test_retry_after_waits_for_the_admitted_backlog_to_fit_the_budget() -> None:
+    limits = AdmissionLimits(max_queue_segments=100, queue_budget_s=10.0)
+    with pytest.raises(Overloaded) as refused:
+        # first audio 11 s > 10 s; the admitted paragraphs still hold 60 s of work: a
+        # retry fits once 60 + 1 - 10 = 51 s of it are done, not after the 10 s queued now
+        check_admission(engine="e", limits=limits, queued_segments=3, wait_s=10.0,
+                        own_s=1.0, backlog_s=60.0)
+    assert refused.value.retry_after_s == 51
+
+
+def test_backlog_counts_a_stream_until_it_ends(settings: Settings, catalog: object) -> None:
+    import asyncio
+
+    from tests.conftest import running_service
+    from voxserve.service.speech_job import SpeechInput
+
+    async def run() -> list[int]:
+        async with running_service(settings, catalog) as service:  # type: ignore[arg-type]
+            scheduler = service._scheduler.engine("fake")
+            request = SpeechInput(text="One here. Two there. Three at last.", model="fake")
+            reservation = service.admit(request)
+            seen = [scheduler._backlog_chars]
+            stream = await service.open(service.plan(request), reservation=reservation)
+            async for _ in stream:
+                seen.append(scheduler._backlog_chars)
+            seen.append(scheduler._backlog_chars)
+            return seen
+
+    seen = asyncio.run(run())
+    assert seen[0] == len("One here. Two there. Three at last.")
+    assert seen == sorted(seen, reverse=True)  # drains as segments finish
+    assert seen[-1] == 0

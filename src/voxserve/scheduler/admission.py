@@ -102,28 +102,35 @@ def check_admission(
     wait_s: float,
     own_s: float,
     budget_s: float | None = None,
+    backlog_s: float = 0.0,
 ) -> float:
     """Estimated time to a new request's first audio (``wait_s`` queued, then ``own_s`` for
     its own first segment); raises ``Overloaded``, with ``retry_after_s`` the estimated
     wait, when it is refused.
 
     Nothing ahead (``wait_s`` 0) is never refused for the request's own length.
+    ``Retry-After`` is when a retry would fit: the later of the estimated wait and the time
+    the admitted requests' remaining work (``backlog_s``, all their segments over the
+    replicas) needs to drain to within the budget.
     ``queued_segments`` counts segments that would wait (beyond what idle replicas start
     at once) before the new request's first one.
     """
     first_audio_s = wait_s + own_s
+    allowed_s = limits.queue_budget_s if budget_s is None else min(budget_s, limits.queue_budget_s)
+    # never more than the whole backlog: an idle engine admits anything
+    drained_s = min(backlog_s, backlog_s + own_s - allowed_s)
+    retry_after_s = max(1.0, math.ceil(max(wait_s, drained_s)))
     if queued_segments >= limits.max_queue_segments:
         raise Overloaded(
             f"engine '{engine}' queue is full ({queued_segments} segments waiting)",
-            retry_after_s=max(1.0, math.ceil(wait_s)),
+            retry_after_s=retry_after_s,
             reason="queue_full",
         )
-    allowed_s = limits.queue_budget_s if budget_s is None else min(budget_s, limits.queue_budget_s)
     if wait_s > 0 and first_audio_s > allowed_s:  # an idle engine never refuses
         raise Overloaded(
             f"engine '{engine}' is busy: estimated time to first audio {first_audio_s:.1f} s "
             f"exceeds the queue budget of {allowed_s:.1f} s",
-            retry_after_s=max(1.0, math.ceil(wait_s)),
+            retry_after_s=retry_after_s,
             reason="queue_budget",
         )
     return first_audio_s

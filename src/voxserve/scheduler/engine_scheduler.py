@@ -51,15 +51,43 @@ class QueueReservation:
     a burst of requests admitted together cannot overfill the queue before any of them is
     queued. :meth:`release` is idempotent."""
 
-    def __init__(self, scheduler: EngineScheduler, chars: int = 0) -> None:
+    def __init__(
+        self, scheduler: EngineScheduler, chars: int = 0, total_chars: int = 0
+    ) -> None:
         self._scheduler: EngineScheduler | None = scheduler
         #: The estimated length of the request's first segment (counted as queued work).
         self.chars = chars
+        #: All of the request's work, until its stream ends (outlives the reservation).
+        self.backlog = Backlog(scheduler, max(chars, total_chars))
 
     def release(self) -> None:
         if self._scheduler is not None:
             self._scheduler._reserved -= 1
             self._scheduler._reserved_chars -= self.chars
+            self._scheduler = None
+
+
+class Backlog:
+    """The characters an admitted request has still to synthesize (all its segments, not
+    only the queued one): ``Retry-After`` says when the admitted work will have drained
+    enough for a new request to fit the budget. :meth:`done` as segments finish,
+    :meth:`close` (idempotent) when the stream ends."""
+
+    def __init__(self, scheduler: EngineScheduler, chars: int) -> None:
+        self._scheduler: EngineScheduler | None = scheduler
+        self._left = max(0, chars)
+        scheduler._backlog_chars += self._left
+
+    def done(self, chars: int) -> None:
+        if self._scheduler is not None:
+            taken = min(self._left, max(0, chars))
+            self._left -= taken
+            self._scheduler._backlog_chars -= taken
+
+    def close(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler._backlog_chars -= self._left
+            self._left = 0
             self._scheduler = None
 
 
@@ -92,6 +120,8 @@ class EngineScheduler:
         #: Admitted requests whose first segment is not queued yet (see QueueReservation).
         self._reserved = 0
         self._reserved_chars = 0
+        #: Characters admitted requests have still to synthesize (see Backlog).
+        self._backlog_chars = 0
         #: Segments being synthesized, for the estimate of the work left (see admission.py).
         self._running_work: dict[SegmentTask, RunningWork] = {}
         #: The all-core instance (layout.py), gang-scheduled with the replicas.
@@ -170,6 +200,11 @@ class EngineScheduler:
         """Whether this engine has an all-core instance for lone segments (layout.py)."""
         return self._wide is not None
 
+    def backlog_s(self) -> float:
+        """Seconds of work admitted requests have left (all their segments), over the
+        replicas."""
+        return self._backlog_chars * self.estimate.value / len(self._replicas)
+
     def estimated_wait_s(self, priority: Priority, now_s: float | None = None) -> float:
         """Seconds before a new segment of ``priority`` would start: the characters queued
         at its priority or above, held by admitted requests, and left of the running
@@ -207,21 +242,24 @@ class EngineScheduler:
                 wait_s=wait_s,
                 own_s=chars * own_rate,
                 budget_s=budget_s,
+                backlog_s=self.backlog_s(),
             )
         except Overloaded as refusal:
             metrics.REJECTED.labels(self.name, refusal.reason).inc()
             raise
 
     def reserve(
-        self, priority: Priority, budget_s: float | None = None, chars: int = 0
+        self, priority: Priority, budget_s: float | None = None, chars: int = 0,
+        total_chars: int = 0,
     ) -> QueueReservation:
-        """Admit a request whose first segment has about ``chars`` characters (raises
-        ``Overloaded``) and hold its place until that segment is submitted with the
-        reservation, or the reservation is released."""
+        """Admit a request whose first segment has about ``chars`` characters, of
+        ``total_chars`` in all (raises ``Overloaded``), and hold its place until that segment
+        is submitted with the reservation, or the reservation is released; its
+        ``backlog`` counts its work until the caller closes it."""
         self.admit(priority, budget_s, chars)
         self._reserved += 1
         self._reserved_chars += chars
-        return QueueReservation(self, chars)
+        return QueueReservation(self, chars, total_chars)
 
     def submit(
         self, request: SegmentRequest, priority: Priority,

@@ -34,7 +34,7 @@ def admit_early(
             raise NotReady("engines are still loading")
     engine, _ = catalog.resolve(request.model, request.voice)
     chars = first_segment_chars(request.text, settings.max_segment_chars)
-    return scheduler.engine(engine.name).reserve(priority, budget_s, chars)
+    return scheduler.engine(engine.name).reserve(priority, budget_s, chars, len(request.text))
 
 
 def may_use_cache_when_refused(settings: Settings, request: SpeechInput, use_cache: bool) -> bool:

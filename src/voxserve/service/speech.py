@@ -37,6 +37,7 @@ from voxserve.engines.base import SegmentRequest
 from voxserve.engines.catalog import EngineCatalog
 from voxserve.errors import DeadlineExceeded, NotReady, Overloaded, ShuttingDown
 from voxserve.scheduler import EngineScheduler, Priority, QueueReservation, Scheduler, SegmentTask
+from voxserve.scheduler.engine_scheduler import Backlog
 from voxserve.service.admission import admit_early
 from voxserve.service.lifecycle import ServiceState
 from voxserve.service.renderer import AudioRenderer
@@ -291,16 +292,20 @@ class SpeechService:
         """
         if reservation is None and admit:
             reservation = self._scheduler.engine(job.engine.name).reserve(
-                priority, chars=len(job.segments[0])
+                priority, chars=len(job.segments[0]),
+                total_chars=sum(len(text) for text in job.segments),
             )
+        backlog = reservation.backlog if reservation is not None else None
         try:
             submit = self._submitter(job, priority, use_cache=use_cache)
             first = submit(0, reservation)
         except BaseException:
             if reservation is not None:
                 reservation.release()
+            if backlog is not None:
+                backlog.close()
             raise
-        return self._stream(job, stats or SpeechStats(), submit, first)
+        return self._stream(job, stats or SpeechStats(), submit, first, backlog)
 
     async def fully_cached(self, job: SpeechJob) -> bool:
         """Whether every segment of the job is in the cache now (so it needs no engine)."""
@@ -354,6 +359,7 @@ class SpeechService:
         stats: SpeechStats,
         submit: Callable[[int], _SegmentSource],
         first: _SegmentSource,
+        backlog: Backlog | None = None,
     ) -> AsyncGenerator[bytes, None]:
         renderer = AudioRenderer(job, self._settings, stats)
         render_inline = job.audio_format in _PASSTHROUGH_FORMATS and (
@@ -398,11 +404,15 @@ class SpeechService:
                 if upcoming is None and index + 1 < len(job.segments):
                     upcoming = submit(index + 1)  # this segment produced no audio
                 stats.segments_done += 1
+                if backlog is not None:
+                    backlog.done(len(job.segments[index]))
             data = renderer.finish()
             if data:
                 stats.output_bytes += len(data)
                 yield data
         finally:
+            if backlog is not None:
+                backlog.close()
             for source in (current, upcoming):
                 if source is not None:
                     source.cancel()
