@@ -1,0 +1,241 @@
+"""The model repository on a local (or shared, mounted) filesystem.
+
+Layout::
+
+    <root>/<model>/<version>/manifest.json    the version's manifest (engine, checksums …)
+    <root>/<model>/<version>/<files>          the engine's files
+    <root>/<model>/active.json                {"active": "2", "history": ["1"]}
+    <root>/.staging/                          imports being checked (never a model)
+
+Anything else under the root (Piper voices in the old flat layout, ``lexicons/``, the Maya1
+directory) is not a repository model and is left alone. A version is copied into
+``.staging`` and checked there, then renamed into place in one step, so a failed import
+leaves nothing behind and a reader never sees half a version.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from voxserve.errors import InvalidModel, ModelConflict, ModelVersionNotFound
+from voxserve.models.manifest import (
+    MANIFEST_NAME,
+    ModelManifest,
+    build_manifest,
+    check_name,
+    read_manifest,
+    verify_files,
+)
+
+logger = logging.getLogger(__name__)
+
+POINTER_NAME = "active.json"
+STAGING_DIR = ".staging"
+#: Folders under the root that other features own (issue 18's lexicons): never models.
+RESERVED_NAMES = frozenset({"lexicons", STAGING_DIR})
+#: Versions the repository never stores: the engines' own voices use them (read-only).
+READ_ONLY_VERSIONS = frozenset({"bundled", "local"})
+
+#: Checks a staged version before it is registered (an engine's trial load); raises.
+VersionCheck = Callable[[Path, ModelManifest], None]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredVersion:
+    """One version in the repository."""
+
+    model: str
+    version: str
+    path: Path
+    manifest: ModelManifest
+    created_at_s: float
+
+    @property
+    def bytes(self) -> int:
+        return sum((self.path / name).stat().st_size for name in self.manifest.files
+                   if (self.path / name).is_file())
+
+
+@dataclass(frozen=True, slots=True)
+class Pointer:
+    """A model's active version and the versions active before it (latest last)."""
+
+    active: str | None = None
+    history: tuple[str, ...] = ()
+
+
+def version_sort_key(version: str) -> tuple[int, int, str]:
+    """Numbers in numeric order, before names (``2`` < ``10`` < ``beta``)."""
+    match = re.fullmatch(r"\d+", version)
+    return (0, int(version), "") if match else (1, 0, version)
+
+
+class LocalModelRepository:
+    """Model versions as directories under ``root`` (see the module docstring)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def describe(self) -> str:
+        return str(self.root)
+
+    # --- reading ------------------------------------------------------------------------
+
+    def models(self) -> list[str]:
+        """Names of the models with at least one version."""
+        if not self.root.is_dir():
+            return []
+        return sorted(
+            child.name for child in self.root.iterdir()
+            if child.is_dir() and child.name not in RESERVED_NAMES
+            and not child.name.startswith(".") and self._version_dirs(child)
+        )
+
+    def versions(self, model: str) -> list[StoredVersion]:
+        """The model's versions, oldest number first; a version with a broken manifest is
+        skipped (logged), never fatal."""
+        found = []
+        for directory in self._version_dirs(self.root / model):
+            try:
+                manifest = read_manifest(directory)
+            except InvalidModel as exc:
+                logger.warning("ignoring model version %s: %s", directory, exc.message)
+                continue
+            created = (directory / MANIFEST_NAME).stat().st_mtime
+            found.append(StoredVersion(model, directory.name, directory, manifest, created))
+        return sorted(found, key=lambda stored: version_sort_key(stored.version))
+
+    def version(self, model: str, version: str) -> StoredVersion:
+        for stored in self.versions(model):
+            if stored.version == version:
+                return stored
+        raise ModelVersionNotFound(f"model '{model}' has no version '{version}' in the "
+                                   f"repository", param="version")
+
+    def pointer(self, model: str) -> Pointer:
+        path = self.root / model / POINTER_NAME
+        try:
+            raw = json.loads(path.read_text("utf-8"))
+            return Pointer(active=raw.get("active"), history=tuple(raw.get("history", ())))
+        except FileNotFoundError:
+            return Pointer()
+        except (OSError, ValueError, AttributeError) as exc:
+            logger.warning("ignoring unreadable %s: %s", path, exc)
+            return Pointer()
+
+    def next_version(self, model: str) -> str:
+        numbers = [int(v.version) for v in self.versions(model) if v.version.isdigit()]
+        return str(max(numbers, default=0) + 1)
+
+    # --- writing ------------------------------------------------------------------------
+
+    def set_pointer(self, model: str, pointer: Pointer) -> None:
+        directory = self.root / model
+        directory.mkdir(parents=True, exist_ok=True)
+        data = json.dumps({"active": pointer.active, "history": list(pointer.history)})
+        _write_atomic(directory / POINTER_NAME, data)
+
+    def add(
+        self, source: Path, model: str, version: str | None = None, *,
+        manifest: ModelManifest | None = None, engine: str | None = None,
+        check: VersionCheck | None = None, source_label: str = "",
+    ) -> StoredVersion:
+        """Copy ``source`` (a directory, or one model file) in as ``model``/``version``.
+
+        The manifest is ``manifest``, else ``source``'s ``manifest.json``, else built for
+        ``engine`` with computed checksums. Checksums are verified and ``check`` runs on the
+        staged copy; any failure removes the copy (``InvalidModel``). ``ModelConflict`` when
+        the version exists.
+        """
+        check_name(model, "model")
+        if model in RESERVED_NAMES:
+            raise InvalidModel(f"'{model}' is a reserved name", param="model")
+        version = check_name(version or self.next_version(model), "version")
+        if version in READ_ONLY_VERSIONS:
+            raise InvalidModel(f"version '{version}' is reserved for engines' own voices",
+                               param="version")
+        target = self.root / model / version
+        if target.exists():
+            raise ModelConflict(f"model '{model}' already has a version '{version}'",
+                                param="version")
+        if not source.exists():
+            raise InvalidModel(f"{source}: no such file or directory", param="path")
+        staging_root = self.root / STAGING_DIR
+        staging_root.mkdir(parents=True, exist_ok=True)
+        staged = Path(tempfile.mkdtemp(prefix=f"{model}-{version}-", dir=staging_root))
+        try:
+            _copy_source(source, staged)
+            if manifest is None and (staged / MANIFEST_NAME).is_file():
+                manifest = read_manifest(staged)
+            elif manifest is None:
+                if not engine:
+                    raise InvalidModel(f"{source}: no {MANIFEST_NAME}; name the engine",
+                                       param="engine")
+                manifest = build_manifest(staged, engine=engine, source=source_label)
+            if source_label and not manifest.source:
+                manifest = manifest.model_copy(update={"source": source_label})
+            verify_files(staged, manifest)
+            _write_atomic(staged / MANIFEST_NAME, manifest.dump())
+            if check is not None:
+                check(staged, manifest)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.rename(staged, target)  # atomic; fails if another import won the race
+            except OSError:
+                raise ModelConflict(f"model '{model}' already has a version '{version}'",
+                                    param="version") from None
+        finally:
+            shutil.rmtree(staged, ignore_errors=True)
+        return self.version(model, version)
+
+    def remove(self, model: str, version: str) -> None:
+        stored = self.version(model, version)
+        pointer = self.pointer(model)
+        if pointer.active == version:
+            raise ModelConflict(f"version '{version}' is the active version of '{model}'; "
+                                "activate another first", param="version")
+        trash = self.root / STAGING_DIR / f"removed-{model}-{version}-{time.time_ns()}"
+        trash.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(stored.path, trash)  # gone from listings at once
+        shutil.rmtree(trash, ignore_errors=True)
+        if version in pointer.history:
+            self.set_pointer(model, Pointer(pointer.active,
+                                            tuple(v for v in pointer.history if v != version)))
+
+    # --- internals ----------------------------------------------------------------------
+
+    @staticmethod
+    def _version_dirs(model_dir: Path) -> list[Path]:
+        if not model_dir.is_dir():
+            return []
+        return [child for child in model_dir.iterdir()
+                if child.is_dir() and (child / MANIFEST_NAME).is_file()]
+
+
+def _copy_source(source: Path, staged: Path) -> None:
+    """A directory's regular files (not hidden, not nested), or one file and its Piper
+    ``.json`` companion, into ``staged``."""
+    if source.is_dir():
+        files = [p for p in sorted(source.iterdir()) if p.is_file() and not p.name.startswith(".")]
+    else:
+        companion = source.with_name(source.name + ".json")
+        files = [source] + ([companion] if companion.is_file() else [])
+    if not files:
+        raise InvalidModel(f"{source}: no model files", param="path")
+    for path in files:
+        shutil.copyfile(path, staged / path.name)
+
+
+def _write_atomic(path: Path, data: str) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(data, "utf-8")
+    os.replace(temporary, path)
