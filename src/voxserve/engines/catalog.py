@@ -137,6 +137,10 @@ class EngineCatalog:
             param="voice",
         )
 
+    def require_ready(self) -> None:
+        """``NotReady`` until the engines are loaded."""
+        self._require_ready()
+
     # --- internals ------------------------------------------------------------------
 
     def _require_ready(self) -> None:

@@ -309,7 +309,7 @@ class HostedModels:
             pointer = self.repository.pointer(model)
             previous = self._active.get(model) or pointer.active
             if record and previous is not None and previous != version:
-                history = tuple(v for v in pointer.history if v != previous) + (previous,)
+                history = (*(v for v in pointer.history if v != previous), previous)
                 self.repository.set_pointer(model, Pointer(version, history[-20:]))
             elif pointer.active != version:
                 self.repository.set_pointer(model, Pointer(version, pointer.history))
@@ -486,8 +486,8 @@ class HostedModels:
                 voice = replica.add_model(key, stored.path, stored.manifest)
                 loaded.append(replica)
         except Exception as exc:
-            for replica in loaded:
-                replica.remove_model(key)
+            for host in loaded:
+                host.remove_model(key)
             with self._lock:
                 entry.state, entry.error = VersionState.FAILED, str(exc)
             metrics.MODEL_LOADS.labels(model, "failed").inc()
