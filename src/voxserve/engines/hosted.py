@@ -67,6 +67,8 @@ class _Entry:
     voice: VoiceInfo | None = None
     leases: int = 0
     last_used_s: float = 0.0
+    #: Wall-clock time of the last use (for people; ``last_used_s`` is the idle clock).
+    last_used_at: float | None = None
     loaded_at_s: float | None = None
     load_s: float | None = None
     bytes: int = 0
@@ -206,7 +208,7 @@ class HostedModels:
             entry = self._entries.get(voice.id)
             if entry is not None and entry.state in (VersionState.LOADED, VersionState.DRAINING):
                 entry.leases += 1
-                entry.last_used_s = self._clock()
+                entry.last_used_s, entry.last_used_at = self._clock(), time.time()
                 return Lease(entry.voice or voice, lambda: self._release(entry))
         if entry is None:
             return Lease(voice, None)  # an engine's own voice: never unloaded
@@ -216,7 +218,7 @@ class HostedModels:
     def _release(self, entry: _Entry) -> None:
         with self._lock:
             entry.leases -= 1
-            entry.last_used_s = self._clock()
+            entry.last_used_s, entry.last_used_at = self._clock(), time.time()
             drained = entry.state is VersionState.DRAINING and entry.leases == 0
         if drained:
             self._unload_now(entry, entry.unload_reason or "swap")
@@ -232,7 +234,7 @@ class HostedModels:
         static = self._static.get(model)
         if not stored and static is None:
             raise ModelVersionNotFound(f"no model '{model}'", param="model")
-        active = self._active.get(model)
+        active = self._current(model)
         rows: list[VersionStatus] = []
         if static is not None:
             rows.append(VersionStatus(version=static[2], state=VersionState.LOADED,
@@ -273,10 +275,20 @@ class HostedModels:
                 source_label=source_label,
             )
             first = self.repository.pointer(model).active is None and model not in self._static
-            if first or activate:
+            if activate:
                 self.activate(model, stored.version)
+            elif first:  # the model's first version: active, loaded when memory allows
+                self.repository.set_pointer(model, Pointer(stored.version))
+                with self._lock:
+                    self._active[model] = stored.version
+                    self._engine_of[model] = stored.manifest.engine
+                try:
+                    self._load(model, stored.version, reason="import")
+                except ModelMemoryExceeded as exc:
+                    logger.warning("model %s: imported, not loaded: %s", model, exc.message)
             else:
-                self._engine_of.setdefault(model, stored.manifest.engine)
+                with self._lock:
+                    self._engine_of.setdefault(model, stored.manifest.engine)
             return stored
 
     def load(self, model: str, version: str) -> VersionStatus:
@@ -307,7 +319,7 @@ class HostedModels:
             else:
                 engine = self._load(model, version, reason="activate").engine
             pointer = self.repository.pointer(model)
-            previous = self._active.get(model) or pointer.active
+            previous = self._current(model) or pointer.active
             if record and previous is not None and previous != version:
                 history = (*(v for v in pointer.history if v != previous), previous)
                 self.repository.set_pointer(model, Pointer(version, history[-20:]))
@@ -403,12 +415,17 @@ class HostedModels:
         if version not in READ_ONLY_VERSIONS:
             self._load(model, version, reason="start")
 
+    def _current(self, model: str) -> str | None:
+        """The version serving ``model`` now (an engine's own voice until one is activated)."""
+        static = self._static.get(model)
+        return self._active.get(model) or (static[2] if static else None)
+
     def _model_name(self, name: str) -> str | None:
         if name in self._engine_of:
             return name
-        for model, engine in self._engine_of.items():  # aliases of the active versions
+        for model in list(self._engine_of):  # aliases of the active versions
             voice = self._describing_voice(model)
-            if voice is not None and name in voice.aliases and engine:
+            if voice is not None and name in voice.aliases:
                 return model
         return None
 
@@ -498,10 +515,13 @@ class HostedModels:
         load_s = time.perf_counter() - started
         assert voice is not None
         with self._lock:
-            entry.voice = replace(voice, id=key, version=f"{version}:{voice.version}")
+            static = self._static.get(model)  # its short names stay with the model
+            aliases = tuple(dict.fromkeys(voice.aliases + (static[1].aliases if static else ())))
+            entry.voice = replace(voice, id=key, version=f"{version}:{voice.version}",
+                                  aliases=aliases)
             entry.state, entry.load_s, entry.bytes = VersionState.LOADED, load_s, size
             entry.loaded_at_s = time.time()
-            entry.last_used_s = self._clock()
+            entry.last_used_s, entry.last_used_at = self._clock(), time.time()
         metrics.MODEL_LOADS.labels(model, "ok").inc()
         metrics.MODEL_LOAD_SECONDS.labels(model).observe(load_s)
         self._update_gauges()
@@ -558,8 +578,7 @@ def _version_status(stored: StoredVersion, entry: _Entry | None, active: bool) -
         version=stored.version, state=entry.state, active=active, read_only=False,
         leases=entry.leases, bytes=entry.bytes, load_s=entry.load_s,
         loaded_at_s=entry.loaded_at_s,
-        last_used_s=time.time() - (time.monotonic() - entry.last_used_s)
-        if entry.last_used_s else None,
+        last_used_s=entry.last_used_at,
         error=entry.error, source=stored.manifest.source, created_at_s=stored.created_at_s,
     )
 
