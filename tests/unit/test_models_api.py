@@ -208,3 +208,33 @@ def test_admin_scope_is_required(tmp_path: Path) -> None:
         allowed = client.get("/v1/admin/models",
                              headers={"Authorization": f"Bearer {admin_key}"})
         assert allowed.status_code == 200 and allowed.json()["object"] == "list"
+
+
+def test_voices_show_versions_aliases_and_a_cached_preview(
+    client: TestClient, source: Path
+) -> None:
+    client.post("/v1/admin/models/import", json={"path": str(source), "model": "eli",
+                                                 "engine": "piper"})
+    client.post("/v1/admin/models/import", json={"path": str(source), "model": "eli",
+                                                 "engine": "piper"})
+    voices = {voice["id"]: voice for voice in client.get("/v1/voices").json()["data"]}
+    eli = voices["eli"]
+    assert (eli["version"], eli["versions"]) == ("1", ["1", "2"])
+    assert eli["language"] == "en_US" and eli["preview_url"] == "/v1/voices/eli/preview"
+    joe = voices["en_US-joe-medium"]
+    assert "joe" in joe["aliases"] and "alloy" in joe["openai_voices"]
+    previews = client.app.state.previews  # type: ignore[attr-defined]
+    first = client.get("/v1/voices/eli/preview")
+    assert first.status_code == 200 and first.headers["content-type"] == "audio/mpeg"
+    assert first.headers["x-voxserve-voice"] == "eli@1" and len(first.content) > 1000
+    held = previews.cached()
+    again = client.get("/v1/voices/eli/preview")
+    assert again.content == first.content and previews.cached() == held  # not synthesized
+    client.post("/v1/admin/models/eli/activate", json={"version": "2"})
+    swapped = client.get("/v1/voices/eli/preview")
+    assert swapped.headers["x-voxserve-voice"] == "eli@2" and previews.cached() == held + 1
+    wav = client.get("/v1/voices/alloy/preview", params={"format": "wav"})
+    assert wav.status_code == 200 and wav.content[:4] == b"RIFF"
+    _error(client.get("/v1/voices/nobody/preview"), 404, "voice_not_found")
+    _error(client.get("/v1/voices/eli/preview", params={"format": "xyz"}), 400,
+           "invalid_value")

@@ -35,6 +35,7 @@ from voxserve.security.limits import RateLimiter
 from voxserve.security.principal import SCOPE_ADMIN, SCOPE_PROJECTS, SCOPE_SPEECH
 from voxserve.service.lifecycle import ServiceState
 from voxserve.service.models import ModelService
+from voxserve.service.previews import VoicePreviews
 from voxserve.service.projects import ProjectService
 from voxserve.service.speech import SpeechService
 from voxserve.settings import Settings
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.jobs = jobs
     app.state.projects = project_service
     app.state.models = model_service
+    app.state.previews = VoicePreviews(settings, speech_service)
     install_error_handlers(app)
     for warning in check_security_settings(settings):  # raises ConfigurationError when fatal
         logger.warning(warning)
