@@ -207,3 +207,30 @@ def test_idle_unload_and_memory_budget(catalog: EngineCatalog, source: Path,
     assert _states(hosted, "gus") == {"1": ("unloaded", 0)}
     assert hosted.resolve("hal", "piper") is not None  # room now: loads on the request
     hosted.close()
+
+
+def test_a_second_server_follows_the_shared_pointer(
+    catalog: EngineCatalog, source: Path, tmp_path: Path
+) -> None:
+    """Two processes on one repository (pods on a shared volume): one activates, the other
+    follows on its next poll (``sync``), rollbacks too."""
+    other_settings = Settings(data_dir=tmp_path, engines=["piper"], engine_replicas=1,
+                              model_repository=catalog.hosted.repository.root)
+    other = EngineCatalog(other_settings)
+    other.load()
+    try:
+        hosted = catalog.hosted
+        hosted.import_version(source, "ivy", engine="piper")
+        hosted.import_version(source, "ivy", engine="piper")
+        assert other.hosted.sync() == ["ivy"]  # it did not know the model yet
+        assert other.resolve(None, "ivy")[1].id == "ivy@1"
+        hosted.activate("ivy", "2")
+        assert other.hosted.sync() == ["ivy"]
+        assert other.resolve(None, "ivy")[1].id == "ivy@2"
+        assert other.hosted.sync() == []
+        hosted.rollback("ivy")
+        assert other.hosted.sync() == ["ivy"]
+        assert other.resolve(None, "ivy")[1].id == "ivy@1"
+        assert _states(other.hosted, "ivy") == {"1": ("loaded", 0), "2": ("unloaded", 0)}
+    finally:
+        other.close()
