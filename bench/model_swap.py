@@ -154,10 +154,11 @@ def main() -> int:
                "VOXSERVE_CACHE_URL": "none"}
         with Server(root / "data", env, log_path=root / "server.log") as server:
             ready_s = server.wait_ready()
+            payload = {"path": str(source), "model": MODEL, "engine": "piper"}
             started = time.perf_counter()
-            _admin(server, "POST", "/import", {"path": str(source), "model": MODEL, "engine": "piper"})
+            _admin(server, "POST", "/import", payload)
             import_s = time.perf_counter() - started
-            _admin(server, "POST", "/import", {"path": str(source), "model": MODEL, "engine": "piper"})
+            _admin(server, "POST", "/import", payload)
             report = {
                 "replicas": args.replicas, "server_ready_s": ready_s,
                 "import_and_first_load_s": import_s,

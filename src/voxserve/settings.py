@@ -292,9 +292,10 @@ class Settings(BaseSettings):
 
     # --- model repository (issue 19: versioned, hot-swappable models) -------------------
     #: Where model versions live (``<model>/<version>/`` + ``manifest.json``, an ``active.json``
-    #: pointer per model): a directory; default the models directory (``<data_dir>/models``),
-    #: where Piper voices in the old flat layout are still found.
-    model_repository: Path | None = None
+    #: pointer per model): a directory, or ``s3://bucket/prefix`` (the ``s3`` extra; the
+    #: ``VOXSERVE_S3_*`` endpoint settings apply); default the models directory
+    #: (``<data_dir>/models``), where Piper voices in the old flat layout are still found.
+    model_repository: str | None = None
     #: Unload a repository model version unused for this long (it loads again on the next
     #: request, which waits for it); 0: never.
     model_idle_unload_s: float = Field(default=0.0, ge=0.0)
@@ -383,7 +384,3 @@ class Settings(BaseSettings):
     @cached_property
     def resolved_models_dir(self) -> Path:
         return (self.models_dir or self.data_dir / "models").expanduser()
-
-    @cached_property
-    def resolved_model_repository(self) -> Path:
-        return (self.model_repository or self.resolved_models_dir).expanduser()

@@ -215,7 +215,7 @@ def test_a_second_server_follows_the_shared_pointer(
     """Two processes on one repository (pods on a shared volume): one activates, the other
     follows on its next poll (``sync``), rollbacks too."""
     other_settings = Settings(data_dir=tmp_path, engines=["piper"], engine_replicas=1,
-                              model_repository=catalog.hosted.repository.root)
+                              model_repository=str(catalog.hosted.repository.root))  # type: ignore[attr-defined]
     other = EngineCatalog(other_settings)
     other.load()
     try:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from voxserve.engines.base import Engine, create_engine
 from voxserve.engines.hosted import HostedModels, Lease
 from voxserve.errors import ModelNotFound, NotReady, VoiceNotFound
-from voxserve.models import LocalModelRepository
+from voxserve.models.factory import create_model_repository
 from voxserve.settings import Settings
 from voxserve.types import VoiceInfo
 
@@ -40,7 +40,7 @@ class EngineCatalog:
         self.load_error: str | None = None
         #: Versioned models of the repository, loaded into the engines that host them.
         self.hosted = HostedModels(
-            LocalModelRepository(settings.resolved_model_repository),
+            create_model_repository(settings),
             memory_budget_bytes=settings.model_memory_bytes,
         )
 

@@ -34,8 +34,8 @@ from voxserve.errors import (
 )
 from voxserve.models import (
     READ_ONLY_VERSIONS,
-    LocalModelRepository,
     ModelManifest,
+    ModelRepository,
     Pointer,
     StoredVersion,
     version_sort_key,
@@ -128,7 +128,7 @@ class HostedModels:
     """The repository's versions in the engines of one process (see the module doc)."""
 
     def __init__(
-        self, repository: LocalModelRepository, *, memory_budget_bytes: int = 0,
+        self, repository: ModelRepository, *, memory_budget_bytes: int = 0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.repository = repository
@@ -497,10 +497,11 @@ class HostedModels:
         started = time.perf_counter()
         loaded: list[ModelHost] = []
         try:
+            directory = self.repository.materialize(stored)
             voice: VoiceInfo | None = None
             for replica in replicas:
                 assert isinstance(replica, ModelHost)
-                voice = replica.add_model(key, stored.path, stored.manifest)
+                voice = replica.add_model(key, directory, stored.manifest)
                 loaded.append(replica)
         except Exception as exc:
             for host in loaded:

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from voxserve.errors import InvalidModel, ModelConflict, ModelVersionNotFound
 from voxserve.models.manifest import (
@@ -55,14 +56,12 @@ class StoredVersion:
 
     model: str
     version: str
+    #: Where the files are: a local directory, or (S3) where they are downloaded to.
     path: Path
     manifest: ModelManifest
     created_at_s: float
-
-    @property
-    def bytes(self) -> int:
-        return sum((self.path / name).stat().st_size for name in self.manifest.files
-                   if (self.path / name).is_file())
+    #: The files' total size.
+    bytes: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +76,25 @@ def version_sort_key(version: str) -> tuple[int, int, str]:
     """Numbers in numeric order, before names (``2`` < ``10`` < ``beta``)."""
     match = re.fullmatch(r"\d+", version)
     return (0, int(version), "") if match else (1, 0, version)
+
+
+class ModelRepository(Protocol):
+    """What the hosted-version table needs of a repository (local directory or S3)."""
+
+    def describe(self) -> str: ...
+    def models(self) -> list[str]: ...
+    def versions(self, model: str) -> list[StoredVersion]: ...
+    def version(self, model: str, version: str) -> StoredVersion: ...
+    def pointer(self, model: str) -> Pointer: ...
+    def set_pointer(self, model: str, pointer: Pointer) -> None: ...
+    def materialize(self, stored: StoredVersion) -> Path: ...
+    def next_version(self, model: str) -> str: ...
+    def add(
+        self, source: Path, model: str, version: str | None = None, *,
+        manifest: ModelManifest | None = None, engine: str | None = None,
+        check: VersionCheck | None = None, source_label: str = "",
+    ) -> StoredVersion: ...
+    def remove(self, model: str, version: str) -> None: ...
 
 
 class LocalModelRepository:
@@ -111,7 +129,10 @@ class LocalModelRepository:
                 logger.warning("ignoring model version %s: %s", directory, exc.message)
                 continue
             created = (directory / MANIFEST_NAME).stat().st_mtime
-            found.append(StoredVersion(model, directory.name, directory, manifest, created))
+            size = sum((directory / name).stat().st_size for name in manifest.files
+                       if (directory / name).is_file())
+            found.append(StoredVersion(model, directory.name, directory, manifest, created,
+                                       size))
         return sorted(found, key=lambda stored: version_sort_key(stored.version))
 
     def version(self, model: str, version: str) -> StoredVersion:
@@ -131,6 +152,10 @@ class LocalModelRepository:
         except (OSError, ValueError, AttributeError) as exc:
             logger.warning("ignoring unreadable %s: %s", path, exc)
             return Pointer()
+
+    def materialize(self, stored: StoredVersion) -> Path:
+        """A local directory with the version's files (here: where they are)."""
+        return stored.path
 
     def next_version(self, model: str) -> str:
         numbers = [int(v.version) for v in self.versions(model) if v.version.isdigit()]
@@ -156,37 +181,17 @@ class LocalModelRepository:
         staged copy; any failure removes the copy (``InvalidModel``). ``ModelConflict`` when
         the version exists.
         """
-        check_name(model, "model")
-        if model in RESERVED_NAMES:
-            raise InvalidModel(f"'{model}' is a reserved name", param="model")
-        version = check_name(version or self.next_version(model), "version")
-        if version in READ_ONLY_VERSIONS:
-            raise InvalidModel(f"version '{version}' is reserved for engines' own voices",
-                               param="version")
+        version = check_names(model, version or self.next_version(model))
         target = self.root / model / version
         if target.exists():
             raise ModelConflict(f"model '{model}' already has a version '{version}'",
                                 param="version")
         if not source.exists():
             raise InvalidModel(f"{source}: no such file or directory", param="path")
-        staging_root = self.root / STAGING_DIR
-        staging_root.mkdir(parents=True, exist_ok=True)
-        staged = Path(tempfile.mkdtemp(prefix=f"{model}-{version}-", dir=staging_root))
+        staged = Path(tempfile.mkdtemp(prefix=f"{model}-{version}-", dir=self._staging()))
         try:
-            _copy_source(source, staged)
-            if manifest is None and (staged / MANIFEST_NAME).is_file():
-                manifest = read_manifest(staged)
-            elif manifest is None:
-                if not engine:
-                    raise InvalidModel(f"{source}: no {MANIFEST_NAME}; name the engine",
-                                       param="engine")
-                manifest = build_manifest(staged, engine=engine, source=source_label)
-            if source_label and not manifest.source:
-                manifest = manifest.model_copy(update={"source": source_label})
-            verify_files(staged, manifest)
-            _write_atomic(staged / MANIFEST_NAME, manifest.dump())
-            if check is not None:
-                check(staged, manifest)
+            stage_version(source, staged, manifest=manifest, engine=engine, check=check,
+                          source_label=source_label)
             target.parent.mkdir(parents=True, exist_ok=True)
             try:
                 os.rename(staged, target)  # atomic; fails if another import won the race
@@ -203,8 +208,7 @@ class LocalModelRepository:
         if pointer.active == version:
             raise ModelConflict(f"version '{version}' is the active version of '{model}'; "
                                 "activate another first", param="version")
-        trash = self.root / STAGING_DIR / f"removed-{model}-{version}-{time.time_ns()}"
-        trash.parent.mkdir(parents=True, exist_ok=True)
+        trash = self._staging() / f"removed-{model}-{version}-{time.time_ns()}"
         os.rename(stored.path, trash)  # gone from listings at once
         shutil.rmtree(trash, ignore_errors=True)
         if version in pointer.history:
@@ -213,12 +217,54 @@ class LocalModelRepository:
 
     # --- internals ----------------------------------------------------------------------
 
+    def _staging(self) -> Path:
+        staging = self.root / STAGING_DIR
+        staging.mkdir(parents=True, exist_ok=True)
+        return staging
+
     @staticmethod
     def _version_dirs(model_dir: Path) -> list[Path]:
         if not model_dir.is_dir():
             return []
         return [child for child in model_dir.iterdir()
                 if child.is_dir() and (child / MANIFEST_NAME).is_file()]
+
+
+def check_names(model: str, version: str) -> str:
+    """``InvalidModel`` for a bad or reserved model or version name; the version."""
+    check_name(model, "model")
+    if model in RESERVED_NAMES:
+        raise InvalidModel(f"'{model}' is a reserved name", param="model")
+    check_name(version, "version")
+    if version in READ_ONLY_VERSIONS:
+        raise InvalidModel(f"version '{version}' is reserved for engines' own voices",
+                           param="version")
+    return version
+
+
+def stage_version(
+    source: Path, staged: Path, *, manifest: ModelManifest | None, engine: str | None,
+    check: VersionCheck | None, source_label: str,
+) -> ModelManifest:
+    """Copy ``source`` into the empty directory ``staged``, settle and verify its manifest
+    (written there), run ``check``; raises ``InvalidModel``."""
+    if not source.exists():
+        raise InvalidModel(f"{source}: no such file or directory", param="path")
+    _copy_source(source, staged)
+    if manifest is None and (staged / MANIFEST_NAME).is_file():
+        manifest = read_manifest(staged)
+    elif manifest is None:
+        if not engine:
+            raise InvalidModel(f"{source}: no {MANIFEST_NAME}; name the engine",
+                               param="engine")
+        manifest = build_manifest(staged, engine=engine, source=source_label)
+    if source_label and not manifest.source:
+        manifest = manifest.model_copy(update={"source": source_label})
+    verify_files(staged, manifest)
+    _write_atomic(staged / MANIFEST_NAME, manifest.dump())
+    if check is not None:
+        check(staged, manifest)
+    return manifest
 
 
 def _copy_source(source: Path, staged: Path) -> None:
