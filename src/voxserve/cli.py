@@ -450,9 +450,10 @@ def models_list(
 @models_app.command("import", cls=_Command)
 def models_import(
     ctx: typer.Context,
-    path: Annotated[Path, typer.Argument(
-        help="A version directory (manifest.json optional) or one .onnx file; on the "
-             "server's filesystem", metavar="PATH")],
+    path: Annotated[str, typer.Argument(
+        help="A version directory (manifest.json optional) or one .onnx file, on the "
+             "server's filesystem; or mlflow:models:/NAME@ALIAS (or /NAME/VERSION) from the "
+             "server's MLflow registry, an alias then followed by sync", metavar="PATH")],
     model: Annotated[str | None, typer.Option(
         "--model", help="Model name", metavar="NAME", show_default="the file or folder name",
     )] = None,
@@ -465,13 +466,17 @@ def models_import(
     activate: Annotated[bool, typer.Option("--activate", help="Activate it at once")] = False,
 ) -> None:
     """Copy a model version into the repository (checked; nothing is kept on failure)."""
-    source = path.expanduser().resolve()
-    if engine is None and not (source / "manifest.json").is_file() and (
-        source.suffix == ".onnx" or any(source.glob("*.onnx"))
-    ):
-        engine = "piper"
+    if path.startswith("mlflow:"):
+        location = path
+    else:
+        source = Path(path).expanduser().resolve()
+        location = str(source)
+        if engine is None and not (source / "manifest.json").is_file() and (
+            source.suffix == ".onnx" or any(source.glob("*.onnx"))
+        ):
+            engine = "piper"
     found = _admin(ctx, "POST", "/import", {
-        "path": str(source), "model": model, "version": version, "engine": engine,
+        "path": location, "model": model, "version": version, "engine": engine,
         "activate": activate,
     })
     typer.echo(f"imported {found['id']}@{found['imported_version']}")

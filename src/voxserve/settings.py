@@ -305,6 +305,9 @@ class Settings(BaseSettings):
     #: Re-read every model's active pointer this often and follow it (pods sharing one
     #: repository pick up an activation); 0: only on an admin request.
     model_poll_s: float = Field(default=0.0, ge=0.0)
+    #: The MLflow tracking server whose Model Registry ``voxserve models import
+    #: mlflow:models:/NAME@ALIAS`` reads (the ``mlflow`` extra), e.g. ``http://mlflow:5000``.
+    mlflow_tracking_uri: str | None = None
     #: What a voice's preview clip (``GET /v1/voices/{id}/preview``) says.
     model_preview_text: str = Field(
         default="Hello! This is a short preview of my voice.", min_length=1, max_length=400

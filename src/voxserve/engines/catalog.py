@@ -14,6 +14,7 @@ from voxserve.engines.base import Engine, create_engine
 from voxserve.engines.hosted import HostedModels, Lease
 from voxserve.errors import ModelNotFound, NotReady, VoiceNotFound
 from voxserve.models.factory import create_model_repository
+from voxserve.models.mlflow_source import MlflowRegistry
 from voxserve.settings import Settings
 from voxserve.types import VoiceInfo
 
@@ -42,6 +43,8 @@ class EngineCatalog:
         self.hosted = HostedModels(
             create_model_repository(settings),
             memory_budget_bytes=settings.model_memory_bytes,
+            registry=(lambda: MlflowRegistry(settings.mlflow_tracking_uri))
+            if settings.mlflow_tracking_uri else None,
         )
 
     # --- lifecycle ------------------------------------------------------------------

@@ -15,6 +15,7 @@ runs at a time; the table itself is guarded by a short lock.
 from __future__ import annotations
 
 import logging
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -26,6 +27,7 @@ from voxserve import metrics
 from voxserve.engines.base import Engine
 from voxserve.engines.hosting import ModelHost
 from voxserve.errors import (
+    ConfigurationError,
     EngineLoadError,
     InvalidModel,
     ModelConflict,
@@ -40,6 +42,9 @@ from voxserve.models import (
     StoredVersion,
     version_sort_key,
 )
+from voxserve.models.mlflow_source import MlflowRegistry
+from voxserve.models.mlflow_source import parse as parse_registry_uri
+from voxserve.models.repository import guess_engine
 from voxserve.types import VoiceInfo
 
 logger = logging.getLogger(__name__)
@@ -130,8 +135,11 @@ class HostedModels:
     def __init__(
         self, repository: ModelRepository, *, memory_budget_bytes: int = 0,
         clock: Callable[[], float] = time.monotonic,
+        registry: Callable[[], MlflowRegistry] | None = None,
     ) -> None:
         self.repository = repository
+        #: The MLflow registry client, made when first needed (None: not configured).
+        self._registry_factory = registry
         self._budget = memory_budget_bytes
         self._clock = clock
         self._replicas: dict[str, list[Engine]] = {}
@@ -291,6 +299,33 @@ class HostedModels:
                     self._engine_of.setdefault(model, stored.manifest.engine)
             return stored
 
+    def import_registry(
+        self, uri: str, model: str | None = None, version: str | None = None, *,
+        engine: str | None = None, activate: bool = False,
+    ) -> StoredVersion:
+        """Import the MLflow version ``uri`` names (``mlflow:models:/NAME@ALIAS`` or
+        ``…/NAME/3``); once per MLflow version. With an alias the model follows it: a later
+        :meth:`sync` imports and activates the version the alias points at then."""
+        ref = parse_registry_uri(uri)
+        registry = self._registry()
+        with self._admin:
+            resolved = registry.resolve(ref)
+            name = model or ref.name
+            stored = self._registry_version(name, resolved.source)
+            if stored is None:
+                with tempfile.TemporaryDirectory(prefix="voxserve-mlflow-") as scratch:
+                    directory = registry.download(resolved, Path(scratch))
+                    stored = self.import_version(
+                        directory, name, version or resolved.version,
+                        engine=engine or guess_engine(directory),
+                        source_label=resolved.source, activate=activate)
+            elif activate:
+                self.activate(name, stored.version)
+            if ref.alias is not None:
+                pointer = self.repository.pointer(name)
+                self.repository.set_pointer(name, replace(pointer, follow=ref.uri))
+            return stored
+
     def load(self, model: str, version: str) -> VersionStatus:
         with self._admin:
             if version in READ_ONLY_VERSIONS:
@@ -322,9 +357,10 @@ class HostedModels:
             previous = self._current(model) or pointer.active
             if record and previous is not None and previous != version:
                 history = (*(v for v in pointer.history if v != previous), previous)
-                self.repository.set_pointer(model, Pointer(version, history[-20:]))
+                self.repository.set_pointer(model, replace(pointer, active=version,
+                                                                   history=history[-20:]))
             elif pointer.active != version:
-                self.repository.set_pointer(model, Pointer(version, pointer.history))
+                self.repository.set_pointer(model, replace(pointer, active=version))
             with self._lock:
                 self._active[model] = version
                 self._engine_of[model] = engine
@@ -344,7 +380,8 @@ class HostedModels:
                                     "back to", param="model")
             target = pointer.history[-1]
             status = self.activate(model, target, record=False)
-            self.repository.set_pointer(model, Pointer(target, pointer.history[:-1]))
+            self.repository.set_pointer(model, replace(pointer, active=target,
+                                                               history=pointer.history[:-1]))
             return status
 
     def remove(self, model: str, version: str) -> None:
@@ -376,9 +413,17 @@ class HostedModels:
         return [entry.key for entry in idle]
 
     def sync(self) -> list[str]:
-        """Follow every model's active pointer (another pod activated); the models changed."""
+        """Follow every model's active pointer (another pod activated), and the registry
+        alias a model follows (MLflow: the alias moved); the models changed."""
         changed = []
         for model in self.repository.models():
+            follow = self.repository.pointer(model).follow
+            if follow is not None and self._registry_factory is not None:
+                try:
+                    if self._follow_registry(model, follow):
+                        changed.append(model)
+                except Exception as exc:
+                    logger.warning("model %s: cannot follow %s: %s", model, follow, exc)
             pointer = self.repository.pointer(model).active
             if pointer is not None and pointer != self._active.get(model):
                 try:
@@ -389,6 +434,24 @@ class HostedModels:
                     logger.warning("model %s: cannot follow the pointer to %s: %s",
                                    model, pointer, exc)
         return changed
+
+    def _follow_registry(self, model: str, follow: str) -> bool:
+        resolved = self._registry().resolve(parse_registry_uri(follow))
+        current = self._active.get(model)
+        stored = self._registry_version(model, resolved.source)
+        if stored is not None and stored.version == current:
+            return False
+        self.import_registry(follow, model, activate=True)
+        return True
+
+    def _registry(self) -> MlflowRegistry:
+        if self._registry_factory is None:
+            raise ConfigurationError("importing from MLflow needs VOXSERVE_MLFLOW_TRACKING_URI")
+        return self._registry_factory()
+
+    def _registry_version(self, model: str, source: str) -> StoredVersion | None:
+        return next((stored for stored in self.repository.versions(model)
+                     if stored.manifest.source == source), None)
 
     def close(self) -> None:
         for entry in list(self._entries.values()):

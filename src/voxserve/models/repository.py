@@ -23,7 +23,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -70,6 +70,27 @@ class Pointer:
 
     active: str | None = None
     history: tuple[str, ...] = ()
+    #: A registry alias the model follows (``mlflow:models:/NAME@champion``), or None.
+    follow: str | None = None
+
+
+def pointer_from_json(text: str) -> Pointer:
+    raw = json.loads(text)
+    follow = raw.get("follow")
+    return Pointer(active=raw.get("active"), history=tuple(raw.get("history", ())),
+                   follow=follow if isinstance(follow, str) else None)
+
+
+def pointer_to_json(pointer: Pointer) -> str:
+    return json.dumps({"active": pointer.active, "history": list(pointer.history),
+                       "follow": pointer.follow})
+
+
+def guess_engine(directory: Path) -> str | None:
+    """``piper`` for a directory with a ``.onnx`` + ``.onnx.json`` pair and no manifest."""
+    if (directory / MANIFEST_NAME).is_file():
+        return None
+    return "piper" if any(directory.glob("*.onnx.json")) else None
 
 
 def version_sort_key(version: str) -> tuple[int, int, str]:
@@ -145,8 +166,7 @@ class LocalModelRepository:
     def pointer(self, model: str) -> Pointer:
         path = self.root / model / POINTER_NAME
         try:
-            raw = json.loads(path.read_text("utf-8"))
-            return Pointer(active=raw.get("active"), history=tuple(raw.get("history", ())))
+            return pointer_from_json(path.read_text("utf-8"))
         except FileNotFoundError:
             return Pointer()
         except (OSError, ValueError, AttributeError) as exc:
@@ -166,8 +186,7 @@ class LocalModelRepository:
     def set_pointer(self, model: str, pointer: Pointer) -> None:
         directory = self.root / model
         directory.mkdir(parents=True, exist_ok=True)
-        data = json.dumps({"active": pointer.active, "history": list(pointer.history)})
-        _write_atomic(directory / POINTER_NAME, data)
+        _write_atomic(directory / POINTER_NAME, pointer_to_json(pointer))
 
     def add(
         self, source: Path, model: str, version: str | None = None, *,
@@ -212,8 +231,8 @@ class LocalModelRepository:
         os.rename(stored.path, trash)  # gone from listings at once
         shutil.rmtree(trash, ignore_errors=True)
         if version in pointer.history:
-            self.set_pointer(model, Pointer(pointer.active,
-                                            tuple(v for v in pointer.history if v != version)))
+            self.set_pointer(model, replace(
+                pointer, history=tuple(v for v in pointer.history if v != version)))
 
     # --- internals ----------------------------------------------------------------------
 

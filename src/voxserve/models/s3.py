@@ -10,11 +10,11 @@ time a server loads it. Needs boto3 (the ``s3`` extra).
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import shutil
 import tempfile
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,8 @@ from voxserve.models.repository import (
     StoredVersion,
     VersionCheck,
     check_names,
+    pointer_from_json,
+    pointer_to_json,
     stage_version,
     version_sort_key,
 )
@@ -106,8 +108,7 @@ class S3ModelRepository:
 
     def pointer(self, model: str) -> Pointer:
         try:
-            raw = json.loads(self._get(f"{self.prefix}{model}/{POINTER_NAME}"))
-            return Pointer(active=raw.get("active"), history=tuple(raw.get("history", ())))
+            return pointer_from_json(self._get(f"{self.prefix}{model}/{POINTER_NAME}").decode())
         except ModelVersionNotFound:
             return Pointer()
         except (ValueError, AttributeError) as exc:
@@ -142,7 +143,7 @@ class S3ModelRepository:
     # --- writing ------------------------------------------------------------------------
 
     def set_pointer(self, model: str, pointer: Pointer) -> None:
-        data = json.dumps({"active": pointer.active, "history": list(pointer.history)})
+        data = pointer_to_json(pointer)
         self._call(self._client.put_object, Bucket=self.bucket,
                    Key=f"{self.prefix}{model}/{POINTER_NAME}", Body=data.encode(),
                    ContentType="application/json")
@@ -187,8 +188,8 @@ class S3ModelRepository:
             self._call(self._client.delete_object, Bucket=self.bucket, Key=base + name)
         shutil.rmtree(self.root / model / version, ignore_errors=True)
         if version in pointer.history:
-            self.set_pointer(model, Pointer(pointer.active,
-                                            tuple(v for v in pointer.history if v != version)))
+            self.set_pointer(model, replace(
+                pointer, history=tuple(v for v in pointer.history if v != version)))
 
     # --- internals ----------------------------------------------------------------------
 

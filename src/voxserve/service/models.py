@@ -16,6 +16,7 @@ from voxserve.engines.catalog import EngineCatalog
 from voxserve.engines.hosted import HostedModels, ModelStatus, VersionStatus
 from voxserve.errors import InvalidModel
 from voxserve.models import StoredVersion, check_name
+from voxserve.models.mlflow_source import is_mlflow_uri
 from voxserve.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -43,7 +44,14 @@ class ModelService:
         self, path: str, model: str | None = None, version: str | None = None, *,
         engine: str | None = None, activate: bool = False,
     ) -> StoredVersion:
-        """Copy a directory (or one model file) on the server's filesystem in as a version."""
+        """Copy a directory (or one model file) on the server's filesystem in as a version,
+        or a registered MLflow version (``mlflow:models:/NAME@ALIAS`` or ``…/NAME/3``)."""
+        if is_mlflow_uri(path):
+            if model is not None:
+                check_name(model, "model")
+            return await asyncio.to_thread(
+                self._hosted.import_registry, path, model, version, engine=engine,
+                activate=activate)
         source = Path(path)
         if not source.is_absolute():
             raise InvalidModel(f"path must be absolute on the server: {path!r}", param="path")
