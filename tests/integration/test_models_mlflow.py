@@ -76,10 +76,8 @@ def _register(tracking_uri: str, source: Path) -> str:
     run = client.create_run(experiment_id)
     client.log_artifacts(run.info.run_id, str(source), artifact_path="voice")
     client.set_terminated(run.info.run_id)
-    try:
+    if not client.search_registered_models(filter_string=f"name='{REGISTERED}'"):
         client.create_registered_model(REGISTERED)
-    except Exception:  # registered by an earlier call
-        pass
     version = client.create_model_version(
         REGISTERED, source=f"{run.info.artifact_uri}/voice", run_id=run.info.run_id)
     deadline = time.monotonic() + 30
