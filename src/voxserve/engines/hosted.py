@@ -149,6 +149,8 @@ class HostedModels:
         #: Model -> the version new requests get (this process's view of the pointers).
         self._active: dict[str, str] = {}
         self._engine_of: dict[str, str] = {}
+        #: Aliases from the manifests of active versions not loaded (resolved without I/O).
+        self._manifest_aliases: dict[str, tuple[str, ...]] = {}
         self._lock = threading.Lock()
         self._admin = threading.RLock()
 
@@ -206,6 +208,8 @@ class HostedModels:
         if entry is None or entry.state not in (VersionState.LOADED, VersionState.DRAINING):
             with self._admin:
                 entry = self._load(model, version, reason="request")
+        with self._lock:  # a request is coming: not idle (it takes its lease soon)
+            entry.last_used_s, entry.last_used_at = self._clock(), time.time()
         assert entry.voice is not None
         return entry.voice
 
@@ -486,9 +490,14 @@ class HostedModels:
     def _model_name(self, name: str) -> str | None:
         if name in self._engine_of:
             return name
-        for model in list(self._engine_of):  # aliases of the active versions
-            voice = self._describing_voice(model)
-            if voice is not None and name in voice.aliases:
+        for model in list(self._engine_of):  # aliases of the active versions (in memory)
+            entry = self._entries.get(f"{model}{KEY_SEPARATOR}{self._active.get(model)}")
+            static = self._static.get(model)
+            if entry is not None and entry.voice is not None:
+                aliases = entry.voice.aliases
+            else:
+                aliases = static[1].aliases if static else self._manifest_aliases.get(model, ())
+            if name in aliases:
                 return model
         return None
 
@@ -545,6 +554,7 @@ class HostedModels:
             return entry
         stored = self.repository.version(model, version)
         engine = stored.manifest.engine
+        self._manifest_aliases[model] = stored.manifest.aliases
         self._host(engine)
         replicas = self._replicas[engine]
         size = stored.bytes * len(replicas)
