@@ -238,3 +238,22 @@ def test_voices_show_versions_aliases_and_a_cached_preview(
     _error(client.get("/v1/voices/nobody/preview"), 404, "voice_not_found")
     _error(client.get("/v1/voices/eli/preview", params={"format": "xyz"}), 400,
            "invalid_value")
+
+
+def test_a_project_keeps_its_version_through_a_swap(client: TestClient, source: Path) -> None:
+    for _ in range(2):
+        client.post("/v1/admin/models/import",
+                    json={"path": str(source), "model": "fin", "engine": "piper"})
+    text = "\n\n".join(f"Paragraph {n}. It has a sentence or two. Then it ends." for n in range(6))
+    created = client.post("/v1/projects", json={"text": text, "voice": "fin",
+                                                "response_format": "wav"})
+    assert created.status_code == 201, created.text
+    assert created.json()["voice"] == "fin@1"  # pinned: one voice for the whole book
+    assert client.post("/v1/admin/models/fin/activate", json={"version": "2"}).status_code == 200
+    deadline = time.monotonic() + 120
+    while (body := client.get(f"/v1/projects/{created.json()['id']}").json())["state"] not in (
+            "completed", "failed"):
+        assert time.monotonic() < deadline, body
+        time.sleep(0.1)
+    assert body["state"] == "completed", body
+    assert _states(client, "fin")["2"] == ("loaded", 0)
