@@ -114,6 +114,17 @@ def test_unreachable_repository_is_a_clear_error(tmp_path: Path) -> None:
                                    region=REGION)
     with pytest.raises(ModelSourceUnavailable, match="s3://nope/"):
         repository.models()
+    # A server whose repository is down still starts and serves its engines' own voices.
+    settings = Settings(data_dir=tmp_path / "data", engines=["piper"], engine_replicas=1,
+                        model_repository="s3://nope/models", s3_endpoint_url="http://127.0.0.1:9",
+                        s3_region=REGION)
+    catalog = EngineCatalog(settings)
+    catalog.load()
+    try:
+        assert catalog.resolve(None, "joe")[1].id == "en_US-joe-medium"
+        assert "en_US-joe-medium" in {voice.id for voice in catalog.voices()}
+    finally:
+        catalog.close()
 
 
 def test_a_server_loads_and_swaps_versions_from_s3(endpoint: str, bucket: str,

@@ -106,10 +106,10 @@ class EngineCatalog:
         listed: dict[str, VoiceInfo] = {
             voice.id: voice for voices in self._voices.values() for voice in voices
         }
-        for status in self.hosted.listing():
-            voice = self.hosted.listed_voice(status.model)
+        for model in self.hosted.served_models():
+            voice = self.hosted.listed_voice(model)
             if voice is not None:
-                listed[status.model] = voice
+                listed[model] = voice
         return list(listed.values())
 
     def acquire(self, voice: VoiceInfo) -> Lease:

@@ -151,6 +151,8 @@ class HostedModels:
         self._engine_of: dict[str, str] = {}
         #: Aliases from the manifests of active versions not loaded (resolved without I/O).
         self._manifest_aliases: dict[str, tuple[str, ...]] = {}
+        #: The manifest of each model's last loaded (or tried) version, for the catalog.
+        self._manifests: dict[str, ModelManifest] = {}
         self._lock = threading.Lock()
         self._admin = threading.RLock()
 
@@ -166,7 +168,13 @@ class HostedModels:
             for voice in voices:
                 version = origin(voice.id) if callable(origin) else "bundled"
                 self._static[voice.id] = (engine_name, voice, version)
-        for model in self.repository.models():
+        try:
+            models = self.repository.models()
+        except Exception as exc:  # an unreachable repository: the engines' voices still serve
+            logger.warning("model repository %s: not read at start-up: %s",
+                           self.repository.describe(), exc)
+            models = []
+        for model in models:
             try:
                 self._follow_pointer(model)
             except Exception as exc:  # logged, the model is shown as failed
@@ -501,6 +509,10 @@ class HostedModels:
                 return model
         return None
 
+    def served_models(self) -> list[str]:
+        """Repository models with an active version here (from memory: no repository I/O)."""
+        return sorted(self._engine_of)
+
     def listed_voice(self, model: str) -> VoiceInfo | None:
         """A repository model as ``GET /v1/voices`` lists it (None: not a repository model)."""
         if model not in self._engine_of:
@@ -516,9 +528,8 @@ class HostedModels:
         static = self._static.get(model)
         if static is not None:
             return static[1]
-        stored = [s for s in self.repository.versions(model) if s.version == active]
-        if stored:
-            manifest = stored[0].manifest
+        manifest = self._manifests.get(model)
+        if manifest is not None:
             return VoiceInfo(id=model, engine=manifest.engine, language=manifest.language,
                              sample_rate_hz=manifest.sample_rate_hz or 0,
                              description=manifest.description, aliases=manifest.aliases)
@@ -555,6 +566,7 @@ class HostedModels:
         stored = self.repository.version(model, version)
         engine = stored.manifest.engine
         self._manifest_aliases[model] = stored.manifest.aliases
+        self._manifests[model] = stored.manifest
         self._host(engine)
         replicas = self._replicas[engine]
         size = stored.bytes * len(replicas)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from voxserve.api.dependencies import CatalogDep, SettingsDep
 from voxserve.api.schemas import ModelList, ModelObject, VoiceList, VoiceObject
 from voxserve.engines.catalog import EngineCatalog
-from voxserve.errors import ModelNotFound, ModelVersionNotFound
+from voxserve.errors import ModelNotFound, ModelVersionNotFound, VoxserveError
 from voxserve.service.previews import VoicePreviews
 from voxserve.settings import Settings
 from voxserve.types import AudioFormat, VoiceInfo
@@ -62,6 +62,9 @@ def _voice_object(voice: VoiceInfo, catalog: EngineCatalog, settings: Settings) 
         version, versions = status.active, [row.version for row in status.versions]
     except ModelVersionNotFound:
         version, versions = None, []
+    except VoxserveError:  # the repository cannot be read now: what this server serves
+        version = voice.version.split(":", 1)[0] if ":" in voice.version else None
+        versions = [version] if version else []
     names = {voice.id, *voice.aliases}
     return VoiceObject(
         id=voice.id,
