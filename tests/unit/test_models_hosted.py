@@ -22,6 +22,7 @@ from voxserve.errors import (
 )
 from voxserve.models import LocalModelRepository, build_manifest
 from voxserve.settings import Settings
+from voxserve.types import VoiceInfo
 
 
 @pytest.fixture(scope="module")
@@ -234,3 +235,21 @@ def test_a_second_server_follows_the_shared_pointer(
         assert _states(other.hosted, "ivy") == {"1": ("loaded", 0), "2": ("unloaded", 0)}
     finally:
         other.close()
+
+
+def test_an_engine_voice_named_like_a_variant_stays_the_engines(
+    catalog: EngineCatalog, source: Path, tmp_path: Path
+) -> None:
+    """A voice file ``VOICE@int8`` (issue 17's variants) is the engine's, even when VOICE is
+    a repository model."""
+    hosted = HostedModels(LocalModelRepository(tmp_path / "repo"))
+    variant = VoiceInfo(id="zed@int8", engine="fake", language="en_US",
+                        sample_rate_hz=16000)
+    hosted.start({"piper": catalog.replicas()["piper"], "fake": catalog.replicas()["fake"]},
+                 {"fake": [variant]})
+    hosted.import_version(source, "zed", engine="piper")
+    assert hosted.resolve("zed@int8", "piper") is None
+    assert hosted.resolve("zed@int8", "fake") is None
+    voice = hosted.resolve("zed", "piper")
+    assert voice is not None and voice.id == "zed@1"
+    hosted.close()

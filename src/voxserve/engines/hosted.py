@@ -199,6 +199,8 @@ class HostedModels:
         pinned ``model@version`` (a read-only version: the engine's own voice); None when
         ``name`` is no repository model of this engine.
         Loads the version first when it is not loaded (idle unload; the request waits)."""
+        if name in self._static and (KEY_SEPARATOR in name or name not in self._engine_of):
+            return None  # an engine's own voice (e.g. a ``VOICE@int8`` variant file)
         base, _, pinned = name.partition(KEY_SEPARATOR)
         model = self._model_name(base)
         if model is None or self._engine_of.get(model) != engine_name:
