@@ -253,3 +253,19 @@ def test_an_engine_voice_named_like_a_variant_stays_the_engines(
     voice = hosted.resolve("zed", "piper")
     assert voice is not None and voice.id == "zed@1"
     hosted.close()
+
+
+def test_a_draining_version_activated_again_stays_loaded(
+    catalog: EngineCatalog, source: Path
+) -> None:
+    hosted = catalog.hosted
+    hosted.import_version(source, "jay", engine="piper")
+    hosted.import_version(source, "jay", engine="piper")
+    lease = catalog.acquire(catalog.resolve(None, "jay")[1])
+    hosted.activate("jay", "2")
+    assert _states(hosted, "jay")["1"] == ("draining", 1)
+    hosted.activate("jay", "1")  # wanted again before its request ended: kept, not reloaded
+    assert _states(hosted, "jay") == {"1": ("loaded", 1), "2": ("unloaded", 0)}
+    lease.release()
+    assert _states(hosted, "jay") == {"1": ("loaded", 0), "2": ("unloaded", 0)}
+    assert catalog.resolve(None, "jay")[1].id == "jay@1"

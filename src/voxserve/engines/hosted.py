@@ -242,8 +242,8 @@ class HostedModels:
             entry.leases -= 1
             entry.last_used_s, entry.last_used_at = self._clock(), time.time()
             drained = entry.state is VersionState.DRAINING and entry.leases == 0
-        if drained:
-            self._unload_now(entry, entry.unload_reason or "swap")
+        if drained:  # unless activated again meanwhile
+            self._unload_now(entry, entry.unload_reason or "swap", draining_only=True)
 
     # --- admin: the actions of service.models -------------------------------------------
 
@@ -627,9 +627,11 @@ class HostedModels:
                 return
         self._unload_now(entry, reason)
 
-    def _unload_now(self, entry: _Entry, reason: str) -> None:
+    def _unload_now(self, entry: _Entry, reason: str, *, draining_only: bool = False) -> None:
         with self._lock:
             if entry.state not in (VersionState.LOADED, VersionState.DRAINING):
+                return
+            if draining_only and entry.state is not VersionState.DRAINING:
                 return
             if entry.leases:  # a request took it meanwhile: it drains
                 entry.state, entry.unload_reason = VersionState.DRAINING, reason
