@@ -92,6 +92,7 @@ def test_import_activate_rollback_remove(client: TestClient, source: Path) -> No
     listing = client.get("/v1/admin/models").json()["data"]
     joe = next(model for model in listing if model["id"] == "en_US-joe-medium")
     assert joe["versions"][0]["version"] == "bundled" and joe["versions"][0]["read_only"]
+    assert joe["engine"] == "piper" and joe["ready"] and joe["active_version"] == "bundled"
     assert {"amy", "en_US-joe-medium"} <= {model["id"] for model in listing}
     assert client.post("/v1/admin/models/sync").json() == {"changed": []}
 

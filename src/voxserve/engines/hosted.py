@@ -264,7 +264,8 @@ class HostedModels:
         for version in stored:
             entry = self._entries.get(f"{model}{KEY_SEPARATOR}{version.version}")
             rows.append(_version_status(version, entry, active == version.version))
-        engine = self._engine_of.get(model) or (stored[0].manifest.engine if stored else "")
+        engine = self._engine_of.get(model) or (
+            stored[0].manifest.engine if stored else static[0] if static else "")
         ready = any(row.active and row.state in (VersionState.LOADED, VersionState.DRAINING)
                     for row in rows)
         voice = self._describing_voice(model)
