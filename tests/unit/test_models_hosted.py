@@ -63,6 +63,9 @@ def test_first_import_activates_and_the_model_serves(catalog: EngineCatalog, sou
     assert status.active == "1" and status.ready
     assert status.versions[0].bytes > 2 * 60_000_000  # file bytes times two replicas
     assert "amy" in {v.id for v in catalog.voices()}
+    assert metrics.MODELS_LOADED._value.get() >= 1
+    assert metrics.MODEL_BYTES._value.get() >= status.versions[0].bytes
+    assert metrics.MODEL_LOADS.labels("amy", "ok")._value.get() == 1
     assert catalog.resolve("piper", "amy@1")[1].id == "amy@1"  # a pinned version
 
 
