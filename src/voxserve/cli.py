@@ -1,4 +1,4 @@
-"""``voxserve`` command line: serve, worker, say, convert, voices, keys.
+"""``voxserve`` command line: serve, worker, say, convert, voices, keys, models.
 
 Help is plain text (``-h`` or ``--help``) in click's usual shape: ``TEXT`` for a required
 argument, ``--port PORT`` for an option with a value, bare flags, and every default.
@@ -308,7 +308,12 @@ def voices(
         typer.echo(f"{v.id}\t{v.engine}\t{v.language}\t{v.sample_rate_hz} Hz{aliases}")
 
 
-models_app = _typer(help="Optimized variants of Piper voices.")
+# --- voxserve models …: optimized variants here (issue 17), versions through the running
+# server's admin API below (issue 19) ---------------------------------------------------------
+
+models_app = _typer(help="Model versions: list, import, load, unload, activate, roll back, "
+                         "remove (through a running server's admin API, admin scope); "
+                         "optimize: INT8/FP16 variants of a Piper voice (local).")
 app.add_typer(models_app, name="models")
 
 
@@ -419,3 +424,162 @@ def keys_revoke(
         typer.echo(f"voxserve: {exc.message}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"revoked key '{record.name}' (id {record.id}) at {record.revoked_at}")
+
+
+# --- voxserve models … (issue 19): the running server's admin API ---------------------------
+
+_SERVER = "http://127.0.0.1:8000"
+
+
+@models_app.callback()
+def _models_main(
+    ctx: typer.Context,
+    server: Annotated[str, typer.Option(
+        "--server", help="The server's base URL", metavar="URL")] = _SERVER,
+    api_key: Annotated[str | None, typer.Option(
+        "--api-key", help="An admin-scope API key (or JWT) when authentication is on",
+        metavar="KEY", show_default=False)] = None,
+) -> None:
+    ctx.obj = {"server": server.rstrip("/"), "api_key": api_key}
+
+
+def _admin(ctx: typer.Context, method: str, path: str, body: Any = None) -> Any:
+    """One admin request; exits 1 with the server's error message on failure."""
+    import httpx
+
+    server, api_key = ctx.obj["server"], ctx.obj["api_key"]
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    try:
+        response = httpx.request(method, f"{server}/v1/admin/models{path}", json=body,
+                                 headers=headers, timeout=600.0)
+    except httpx.HTTPError as exc:
+        typer.echo(f"voxserve: cannot reach the server at {server}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if response.status_code >= 400:
+        try:
+            message = response.json()["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            message = response.text[:500]
+        typer.echo(f"voxserve: {message} (HTTP {response.status_code})", err=True)
+        raise typer.Exit(1)
+    return response.json() if response.content else None
+
+
+def _model_version(value: str) -> tuple[str, str]:
+    model, _, version = value.partition("@")
+    if not model or not version:
+        typer.echo(f"voxserve: name a version as MODEL@VERSION, not {value!r}", err=True)
+        raise typer.Exit(2)
+    return model, version
+
+
+def _print_model(model: dict[str, Any]) -> None:
+    ready = "ready" if model["ready"] else "not ready"
+    aliases = f" aliases: {', '.join(model['aliases'])}" if model["aliases"] else ""
+    typer.echo(f"{model['id']} ({model['engine']}, {model['language'] or '?'}, {ready}){aliases}")
+    for row in model["versions"]:
+        marks = ("*" if row["active"] else " ") + ("r" if row["read_only"] else " ")
+        loaded = f" {row['bytes'] / 1e6:.0f} MB" if row["bytes"] else ""
+        error = f"  error: {row['error']}" if row["error"] else ""
+        typer.echo(f"  {marks} {row['version']:<12} {row['state']:<9}{loaded}{error}")
+
+
+@models_app.command("list", cls=_Command)
+def models_list(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """List models and their versions (* active, r read-only)."""
+    found = _admin(ctx, "GET", "")
+    if as_json:
+        typer.echo(json.dumps(found["data"], indent=2))
+        return
+    for model in found["data"]:
+        _print_model(model)
+
+
+@models_app.command("import", cls=_Command)
+def models_import(
+    ctx: typer.Context,
+    path: Annotated[str, typer.Argument(
+        help="A version directory (manifest.json optional) or one .onnx file, on the "
+             "server's filesystem; or mlflow:models:/NAME@ALIAS (or /NAME/VERSION) from the "
+             "server's MLflow registry, an alias then followed by sync", metavar="PATH")],
+    model: Annotated[str | None, typer.Option(
+        "--model", help="Model name", metavar="NAME", show_default="the file or folder name",
+    )] = None,
+    version: Annotated[str | None, typer.Option(
+        "--version", help="Version name", metavar="VERSION", show_default="the next number",
+    )] = None,
+    engine: Annotated[str | None, typer.Option(
+        "--engine", help="Engine, when PATH has no manifest.json", metavar="ENGINE",
+        show_default="piper for an .onnx voice")] = None,
+    activate: Annotated[bool, typer.Option("--activate", help="Activate it at once")] = False,
+) -> None:
+    """Copy a model version into the repository (checked; nothing is kept on failure)."""
+    if path.startswith("mlflow:"):
+        location = path
+    else:
+        source = Path(path).expanduser().resolve()
+        location = str(source)
+        if engine is None and not (source / "manifest.json").is_file() and (
+            source.suffix == ".onnx" or any(source.glob("*.onnx"))
+        ):
+            engine = "piper"
+    found = _admin(ctx, "POST", "/import", {
+        "path": location, "model": model, "version": version, "engine": engine,
+        "activate": activate,
+    })
+    typer.echo(f"imported {found['id']}@{found['imported_version']}")
+    _print_model(found)
+
+
+def _version_action(ctx: typer.Context, action: str, target: str) -> None:
+    model, version = _model_version(target)
+    row = _admin(ctx, "POST", f"/{model}/versions/{version}/{action}")
+    typer.echo(f"{model}@{row['version']}: {row['state']}")
+
+
+@models_app.command("load", cls=_Command)
+def models_load(ctx: typer.Context, target: Annotated[str, typer.Argument(
+        help="MODEL@VERSION", metavar="MODEL@VERSION")]) -> None:
+    """Load a version (it serves requests that pin it; activate makes it the default)."""
+    _version_action(ctx, "load", target)
+
+
+@models_app.command("unload", cls=_Command)
+def models_unload(ctx: typer.Context, target: Annotated[str, typer.Argument(
+        help="MODEL@VERSION", metavar="MODEL@VERSION")]) -> None:
+    """Unload a version once the requests using it finish."""
+    _version_action(ctx, "unload", target)
+
+
+@models_app.command("activate", cls=_Command)
+def models_activate(ctx: typer.Context, target: Annotated[str, typer.Argument(
+        help="MODEL@VERSION", metavar="MODEL@VERSION")]) -> None:
+    """Load a version and switch new requests to it; the old one drains and unloads."""
+    model, version = _model_version(target)
+    _print_model(_admin(ctx, "POST", f"/{model}/activate", {"version": version}))
+
+
+@models_app.command("rollback", cls=_Command)
+def models_rollback(ctx: typer.Context, model: Annotated[str, typer.Argument(
+        help="The model", metavar="MODEL")]) -> None:
+    """Activate the version that was active before the current one."""
+    _print_model(_admin(ctx, "POST", f"/{model}/rollback"))
+
+
+@models_app.command("remove", cls=_Command)
+def models_remove(ctx: typer.Context, target: Annotated[str, typer.Argument(
+        help="MODEL@VERSION", metavar="MODEL@VERSION")]) -> None:
+    """Delete a version that is not active from the repository."""
+    model, version = _model_version(target)
+    _admin(ctx, "DELETE", f"/{model}/versions/{version}")
+    typer.echo(f"removed {model}@{version}")
+
+
+@models_app.command("sync", cls=_Command)
+def models_sync(ctx: typer.Context) -> None:
+    """Make the server follow the repository's active pointers now."""
+    changed = _admin(ctx, "POST", "/sync")["changed"]
+    typer.echo(f"changed: {', '.join(changed) or 'nothing'}")

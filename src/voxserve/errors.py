@@ -273,3 +273,37 @@ class LexiconNotFound(VoxserveError):
     """No lexicon of that name (HTTP 404)."""
 
     code = "lexicon_not_found"
+# --- the model repository (issue 19: versioned, hot-swappable models) -------------------
+
+
+class InvalidModel(InvalidRequest):
+    """A model directory or manifest that cannot be used: missing or corrupt files, a
+    checksum mismatch, an unknown or disabled engine, a bad name (HTTP 422)."""
+
+    code = "invalid_model"
+
+
+class ModelVersionNotFound(ModelNotFound):
+    """No such model, or no such version of it, in the model repository (HTTP 404)."""
+
+    code = "model_version_not_found"
+
+
+class ModelConflict(VoxserveError):
+    """The repository or the loaded models do not allow this now: a version that exists
+    already, a read-only version, removing the active version, nothing to roll back to
+    (HTTP 409)."""
+
+    code = "model_conflict"
+
+
+class ModelMemoryExceeded(VoxserveError):
+    """Loading this version would exceed ``VOXSERVE_MODEL_MEMORY_BYTES`` (HTTP 507)."""
+
+    code = "model_memory_exceeded"
+
+
+class ModelSourceUnavailable(VoxserveError):
+    """An import source (an MLflow server, an S3 repository) cannot be reached (HTTP 502)."""
+
+    code = "model_source_unavailable"

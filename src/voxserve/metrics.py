@@ -124,3 +124,22 @@ MAYA1_SNAC_DECODE = Histogram(
     "voxserve_maya1_snac_decode_seconds", "Duration of one batched SNAC decode call.",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0),
 )
+
+# --- model repository (issue 19) ----------------------------------------------------------
+MODEL_LOADS = Counter(
+    "voxserve_model_loads_total", "Model version loads, by model and result (ok, failed).",
+    ["model", "result"],
+)
+MODEL_UNLOADS = Counter(
+    "voxserve_model_unloads_total",
+    "Model version unloads, by model and reason (admin, swap, idle, removed).",
+    ["model", "reason"],
+)
+MODEL_LOAD_SECONDS = Histogram(
+    "voxserve_model_load_seconds", "Time to load and warm up one model version (all replicas).",
+    ["model"], buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0),
+)
+MODELS_LOADED = Gauge("voxserve_models_loaded", "Repository model versions loaded now.")
+MODEL_BYTES = Gauge(
+    "voxserve_model_bytes", "File bytes of the loaded repository model versions (times replicas).",
+)

@@ -327,6 +327,29 @@ class Settings(BaseSettings):
     #: ``int8_per_channel_weight_only``); unset: the checkpoint's (none for Maya1).
     maya1_vllm_quantization: str | None = None
 
+    # --- model repository (issue 19: versioned, hot-swappable models) -------------------
+    #: Where model versions live (``<model>/<version>/`` + ``manifest.json``, an ``active.json``
+    #: pointer per model): a directory, or ``s3://bucket/prefix`` (the ``s3`` extra; the
+    #: ``VOXSERVE_S3_*`` endpoint settings apply); default the models directory
+    #: (``<data_dir>/models``), where Piper voices in the old flat layout are still found.
+    model_repository: str | None = None
+    #: Unload a repository model version unused for this long (it loads again on the next
+    #: request, which waits for it); 0: never.
+    model_idle_unload_s: float = Field(default=0.0, ge=0.0)
+    #: Refuse to load a version when the loaded versions' file bytes (times the engine's
+    #: replicas) would exceed this; 0: no budget.
+    model_memory_bytes: int = Field(default=0, ge=0)
+    #: Re-read every model's active pointer this often and follow it (pods sharing one
+    #: repository pick up an activation); 0: only on an admin request.
+    model_poll_s: float = Field(default=0.0, ge=0.0)
+    #: The MLflow tracking server whose Model Registry ``voxserve models import
+    #: mlflow:models:/NAME@ALIAS`` reads (the ``mlflow`` extra), e.g. ``http://mlflow:5000``.
+    mlflow_tracking_uri: str | None = None
+    #: What a voice's preview clip (``GET /v1/voices/{id}/preview``) says.
+    model_preview_text: str = Field(
+        default="Hello! This is a short preview of my voice.", min_length=1, max_length=400
+    )
+
     #: Per-engine scheduling overrides, e.g. ``{"maya1": {"queue_budget_ms": 3000}}``.
     engine_overrides: dict[str, EngineOverrides] = Field(default_factory=dict)
 

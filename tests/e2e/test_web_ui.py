@@ -422,3 +422,26 @@ def test_phone_layout_keeps_chapter_rows_on_the_screen(
         _screenshot(page, "projects-phone")
     finally:
         context.close()
+
+
+def test_voice_details_and_preview_play(page: Page, server: Server) -> None:
+    """Issue 19's catalog: the voice's names and version show, and its preview plays."""
+    page.goto(f"{server.url}/")
+    page.wait_for_selector("#voice option", state="attached")
+    details = page.locator("#voice-details")
+    deadline = time.monotonic() + 20
+    while "OpenAI names:" not in details.inner_text():
+        assert time.monotonic() < deadline, details.inner_text()
+        time.sleep(0.05)
+    text = details.inner_text()
+    assert "alloy" in text and "version bundled" in text and "en_US" in text
+    with page.expect_response(lambda r: "/preview" in r.url) as preview:
+        page.get_by_role("button", name="Preview voice").click()
+    assert preview.value.status == 200
+    assert preview.value.headers["content-type"] == "audio/mpeg"
+    deadline = time.monotonic() + 20
+    status = page.locator("#speak-status")
+    while "preview" not in status.inner_text():
+        assert time.monotonic() < deadline, status.inner_text()
+        time.sleep(0.05)
+    assert "Playing a preview of en_US-joe-medium" in status.inner_text()

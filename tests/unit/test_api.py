@@ -67,8 +67,10 @@ def test_models_and_voices(client: TestClient) -> None:
     assert joe == {
         "id": "en_US-joe-medium", "object": "voice", "engine": "piper", "language": "en_US",
         "sample_rate": 22050, "description": joe["description"], "speakers": [],
-        "aliases": ["joe"],
+        "aliases": ["joe"], "openai_voices": joe["openai_voices"], "version": "bundled",
+        "versions": ["bundled"], "preview_url": "/v1/voices/en_US-joe-medium/preview",
     }
+    assert {"alloy", "nova"} <= set(joe["openai_voices"])
 
 
 def test_speech_mp3_default(client: TestClient) -> None:

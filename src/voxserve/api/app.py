@@ -21,7 +21,7 @@ from voxserve.api.middleware.request_limits import RequestLimitsMiddleware
 from voxserve.api.middleware.security_headers import SecurityHeadersMiddleware
 from voxserve.api.routes import artifacts as artifact_routes
 from voxserve.api.routes import catalog as catalog_routes
-from voxserve.api.routes import docs, health, lexicons, projects, speech, web
+from voxserve.api.routes import docs, health, lexicons, models_admin, projects, speech, web
 from voxserve.api.routes import metrics as metrics_routes
 from voxserve.cache import create_segment_cache
 from voxserve.engines.catalog import EngineCatalog
@@ -34,6 +34,8 @@ from voxserve.security.config_check import check_security_settings
 from voxserve.security.limits import RateLimiter
 from voxserve.security.principal import SCOPE_ADMIN, SCOPE_PROJECTS, SCOPE_SPEECH
 from voxserve.service.lifecycle import ServiceState
+from voxserve.service.models import ModelService
+from voxserve.service.previews import VoicePreviews
 from voxserve.service.projects import ProjectService
 from voxserve.service.speech import SpeechService
 from voxserve.settings import Settings
@@ -56,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     jobs = JobRuntime(settings, catalog, scheduler, artifacts)
     project_service = ProjectService(settings, catalog, jobs.repository, jobs.queue, artifacts,
                                      stop_work=jobs.worker.cancel_project)
+    model_service = ModelService(settings, catalog)
     rate_limiter = RateLimiter.from_settings(settings)
     audit_log = create_audit_log(settings)
 
@@ -70,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         register_gpu_metrics()
         state.started = True
         logger.info("engines ready", extra={"engines": list(catalog.replicas())})
+        await model_service.maintain()  # idle unload, pointer polling (issue 19), if set
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -103,6 +107,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.artifacts = artifacts
     app.state.jobs = jobs
     app.state.projects = project_service
+    app.state.models = model_service
+    app.state.previews = VoicePreviews(settings, speech_service)
     install_error_handlers(app)
     for warning in check_security_settings(settings):  # raises ConfigurationError when fatal
         logger.warning(warning)
@@ -131,6 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(artifact_routes.router, dependencies=_guarded(SCOPE_SPEECH))
     app.include_router(catalog_routes.router, dependencies=_guarded(SCOPE_SPEECH))
     app.include_router(lexicons.router, dependencies=_guarded(SCOPE_ADMIN))
+    app.include_router(models_admin.router, dependencies=_guarded(SCOPE_ADMIN))
     app.include_router(health.router)
     app.include_router(web.router)  # the browser UI: no auth, it holds no data
     app.include_router(docs.router)

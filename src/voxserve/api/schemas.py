@@ -100,6 +100,13 @@ class VoiceObject(BaseModel):
     description: str
     speakers: list[str]
     aliases: list[str]
+    #: OpenAI voice names (``alloy`` …) that reach this voice (issue 19's catalog).
+    openai_voices: list[str] = []
+    #: The model version new requests get, and every version in the model repository.
+    version: str | None = None
+    versions: list[str] = []
+    #: A short clip of this voice (``GET /v1/voices/{id}/preview``).
+    preview_url: str | None = None
 
 
 class VoiceList(BaseModel):

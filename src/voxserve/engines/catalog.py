@@ -11,7 +11,10 @@ import threading
 from dataclasses import dataclass
 
 from voxserve.engines.base import Engine, create_engine
+from voxserve.engines.hosted import HostedModels, Lease
 from voxserve.errors import ModelNotFound, NotReady, VoiceNotFound
+from voxserve.models.factory import create_model_repository
+from voxserve.models.mlflow_source import MlflowRegistry
 from voxserve.settings import Settings
 from voxserve.types import VoiceInfo
 
@@ -37,6 +40,13 @@ class EngineCatalog:
         self._voices: dict[str, list[VoiceInfo]] = {}
         self._ready = threading.Event()
         self.load_error: str | None = None
+        #: Versioned models of the repository, loaded into the engines that host them.
+        self.hosted = HostedModels(
+            create_model_repository(settings),
+            memory_budget_bytes=settings.model_memory_bytes,
+            registry=(lambda: MlflowRegistry(settings.mlflow_tracking_uri))
+            if settings.mlflow_tracking_uri else None,
+        )
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -58,6 +68,7 @@ class EngineCatalog:
                     self._wide[name] = wide
                 self._engines[name] = replicas[0]
                 self._voices[name] = list(replicas[0].voices())
+            self.hosted.start(self._replicas, self._voices)
         except Exception as exc:
             self.load_error = str(exc)
             logger.exception("engine loading failed")
@@ -65,6 +76,7 @@ class EngineCatalog:
         self._ready.set()
 
     def close(self) -> None:
+        self.hosted.close()
         for replicas in self._replicas.values():
             for engine in replicas:
                 engine.close()
@@ -102,18 +114,35 @@ class EngineCatalog:
         return listed
 
     def voices(self) -> list[VoiceInfo]:
-        return [voice for voices in self._voices.values() for voice in voices]
+        """Every voice clients can name: the engines' own, each repository model (its active
+        version, under the model's name) in place of an engine voice of the same name."""
+        listed: dict[str, VoiceInfo] = {
+            voice.id: voice for voices in self._voices.values() for voice in voices
+        }
+        for model in self.hosted.served_models():
+            voice = self.hosted.listed_voice(model)
+            if voice is not None:
+                listed[model] = voice
+        return list(listed.values())
+
+    def acquire(self, voice: VoiceInfo) -> Lease:
+        """Hold the model version of a resolved voice while a request uses it."""
+        return self.hosted.acquire(voice)
 
     def resolve(self, model: str | None, voice: str | None) -> tuple[Engine, VoiceInfo]:
         """A request's (model, voice) -> (engine, voice). Raises ModelNotFound/VoiceNotFound."""
         self._require_ready()
         if model is None and voice is not None:
-            owner = self._engine_owning(self._settings.voice_aliases.get(voice, voice))
+            named = self._settings.voice_aliases.get(voice, voice)
+            owner = self.hosted.engine_of(named) or self._engine_owning(named)
             model = owner or self._settings.default_model
         engine_name = self._engine_name(model or self._settings.default_model)
         voices = self._voices[engine_name]
         wanted = voice or self._default_voice_id(engine_name)
         wanted = self._settings.voice_aliases.get(wanted, wanted)
+        hosted = self.hosted.resolve(wanted, engine_name)
+        if hosted is not None:
+            return self._engines[engine_name], hosted
         for info in voices:
             if wanted == info.id or wanted in info.aliases:
                 return self._engines[engine_name], info
@@ -123,6 +152,10 @@ class EngineCatalog:
             "see GET /v1/voices)",
             param="voice",
         )
+
+    def require_ready(self) -> None:
+        """``NotReady`` until the engines are loaded."""
+        self._require_ready()
 
     # --- internals ------------------------------------------------------------------
 
@@ -147,6 +180,8 @@ class EngineCatalog:
     def _default_voice_id(self, engine_name: str) -> str:
         voices = self._voices[engine_name]
         default = self._settings.default_voice
+        if self.hosted.engine_of(default) == engine_name:
+            return default
         if any(default == v.id or default in v.aliases for v in voices):
             return default
         return voices[0].id

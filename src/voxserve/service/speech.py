@@ -17,8 +17,10 @@ segment and stops the running one after its current chunk.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 import uuid
+import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -35,6 +37,7 @@ from voxserve.cache import (
 )
 from voxserve.engines.base import SegmentRequest
 from voxserve.engines.catalog import EngineCatalog
+from voxserve.engines.hosted import Lease
 from voxserve.errors import DeadlineExceeded, NotReady, Overloaded, ShuttingDown
 from voxserve.scheduler import EngineScheduler, Priority, QueueReservation, Scheduler, SegmentTask
 from voxserve.scheduler.engine_scheduler import Backlog
@@ -290,11 +293,19 @@ class SpeechService:
         from the cache when present (and are stored after synthesis) unless ``use_cache`` is
         False.
         """
-        if reservation is None and admit:
-            reservation = self._scheduler.engine(job.engine.name).reserve(
-                priority, chars=len(job.segments[0]),
-                total_chars=sum(len(text) for text in job.segments),
-            )
+        # The request holds its model version to its last byte (issue 19: hot swaps).
+        lease = self._catalog.acquire(job.voice)
+        if lease.voice is not job.voice:  # unloaded since planning: the active version
+            job = dataclasses.replace(job, voice=lease.voice)
+        try:
+            if reservation is None and admit:
+                reservation = self._scheduler.engine(job.engine.name).reserve(
+                    priority, chars=len(job.segments[0]),
+                    total_chars=sum(len(text) for text in job.segments),
+                )
+        except BaseException:
+            lease.release()
+            raise
         backlog = reservation.backlog if reservation is not None else None
         try:
             submit = self._submitter(job, priority, use_cache=use_cache)
@@ -304,8 +315,11 @@ class SpeechService:
                 reservation.release()
             if backlog is not None:
                 backlog.close()
+            lease.release()
             raise
-        return self._stream(job, stats or SpeechStats(), submit, first, backlog)
+        audio = self._stream(job, stats or SpeechStats(), submit, first, backlog, lease)
+        weakref.finalize(audio, lease.release)  # also when it is closed before it started
+        return audio
 
     async def fully_cached(self, job: SpeechJob) -> bool:
         """Whether every segment of the job is in the cache now (so it needs no engine)."""
@@ -360,6 +374,7 @@ class SpeechService:
         submit: Callable[[int], _SegmentSource],
         first: _SegmentSource,
         backlog: Backlog | None = None,
+        lease: Lease | None = None,
     ) -> AsyncGenerator[bytes, None]:
         renderer = AudioRenderer(job, self._settings, stats)
         render_inline = job.audio_format in _PASSTHROUGH_FORMATS and (
@@ -416,6 +431,8 @@ class SpeechService:
             for source in (current, upcoming):
                 if source is not None:
                     source.cancel()
+            if lease is not None:
+                lease.release()
 
     async def _cached_segment(
         self, request: SegmentRequest, job: SpeechJob, priority: Priority,

@@ -1,6 +1,6 @@
 // Catalog: the models and voices this server offers, in the pages' select boxes.
 
-import { apiJson } from "./api.js";
+import { apiJson, mediaUrl, releaseMediaUrl } from "./api.js";
 import { $, setStatus } from "./ui.js";
 
 const catalog = { models: [], voices: [] };
@@ -19,6 +19,48 @@ function fillVoices(select, engine) {
     select.append(option);
   }
   if ([...select.options].some((o) => o.value === previous)) select.value = previous;
+}
+
+/** Under the playground's voice: its names, OpenAI names, language and model version. */
+function showVoiceDetails() {
+  const voice = catalog.voices.find((v) => v.id === $("#voice").value);
+  const parts = [];
+  if (voice) {
+    if (voice.language) parts.push(voice.language);
+    if (voice.aliases?.length) parts.push(`also: ${voice.aliases.join(", ")}`);
+    if (voice.openai_voices?.length) parts.push(`OpenAI names: ${voice.openai_voices.join(", ")}`);
+    if (voice.version) {
+      const others = (voice.versions || []).filter((v) => v !== voice.version);
+      parts.push(`version ${voice.version}` + (others.length ? ` (also ${others.join(", ")})` : ""));
+    }
+  }
+  $("#voice-details").textContent = parts.join(" · ");
+  $("#voice-preview").disabled = !voice?.preview_url;
+}
+
+let previewAudio = null;
+
+/** Play the selected voice's preview clip (synthesized once per version on the server). */
+async function playPreview() {
+  const voice = catalog.voices.find((v) => v.id === $("#voice").value);
+  if (!voice?.preview_url) return;
+  const button = $("#voice-preview");
+  button.disabled = true;
+  try {
+    if (previewAudio) {
+      previewAudio.pause();
+      releaseMediaUrl(previewAudio.src);
+    }
+    const url = await mediaUrl(voice.preview_url);
+    previewAudio = new Audio(url);
+    previewAudio.dataset.voice = voice.id;
+    await previewAudio.play();
+    setStatus($("#speak-status"), `Playing a preview of ${voice.id}.`);
+  } catch (error) {
+    setStatus($("#speak-status"), `Could not play the preview: ${error.message}`, true);
+  } finally {
+    button.disabled = false;
+  }
 }
 
 function showFailure(message) {
@@ -42,7 +84,10 @@ export async function loadCatalog() {
     });
     $("#model").addEventListener("change", () => {
       fillVoices($("#voice"), $("#model").selectedOptions[0]?.dataset.engine);
+      showVoiceDetails();
     });
+    $("#voice").addEventListener("change", showVoiceDetails);
+    $("#voice-preview").addEventListener("click", playPreview);
   }
   try {
     const [models, voices] = await Promise.all([apiJson("/v1/models"), apiJson("/v1/voices")]);
@@ -69,6 +114,7 @@ export async function loadCatalog() {
   if (own) modelSelect.value = own.id;
   const engine = modelSelect.selectedOptions[0]?.dataset.engine;
   fillVoices($("#voice"), engine);
+  showVoiceDetails();
   const projectVoice = $("#project-voice");
   const chosen = projectVoice.value;
   fillVoices(projectVoice, null);

@@ -9,6 +9,7 @@ import numpy as np
 from voxserve.audio import pcm16
 from voxserve.engines.base import SegmentRequest, SynthesisParams, parse_options
 from voxserve.engines.catalog import EngineCatalog
+from voxserve.engines.hosted import Lease
 from voxserve.jobs.store.records import ProjectRecord
 from voxserve.scheduler import Priority, Scheduler
 
@@ -23,23 +24,31 @@ class SegmentPCM:
         return len(self.pcm_s16le) / 2 / self.sample_rate_hz
 
 
-def segment_request(catalog: EngineCatalog, project: ProjectRecord, text: str) -> SegmentRequest:
+def segment_request(
+    catalog: EngineCatalog, project: ProjectRecord, text: str
+) -> tuple[SegmentRequest, Lease]:
+    """The segment's request, and a lease on the model version it names (release it when
+    the segment is done: the version is not unloaded under it)."""
     engine, voice = catalog.resolve(project.model, project.voice)
     params = SynthesisParams(speed=project.speed, options=parse_options(engine, project.options))
-    return SegmentRequest(text, voice.id, params)
+    lease = catalog.acquire(voice)
+    return SegmentRequest(text, lease.voice.id, params), lease
 
 
 async def synthesize_segment(
     catalog: EngineCatalog, scheduler: Scheduler, project: ProjectRecord, text: str
 ) -> SegmentPCM:
     """Queue the segment at batch priority (interactive requests go first) and collect it."""
-    request = segment_request(catalog, project, text)
-    engine_scheduler = scheduler.engine(project.model)
-    task = engine_scheduler.submit(request, Priority.BATCH)
+    request, lease = segment_request(catalog, project, text)
     try:
-        chunks = [chunk async for chunk in task.chunks()]
+        engine_scheduler = scheduler.engine(project.model)
+        task = engine_scheduler.submit(request, Priority.BATCH)
+        try:
+            chunks = [chunk async for chunk in task.chunks()]
+        finally:
+            engine_scheduler.cancel(task)
     finally:
-        engine_scheduler.cancel(task)
+        lease.release()
     rate = chunks[0].sample_rate_hz if chunks else project.sample_rate_hz
     samples = (
         np.concatenate([chunk.samples for chunk in chunks]) if chunks
