@@ -101,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         "ttfa_cut_over_raw_p95": percentile(cut_ratio, 95),
         "ttfa_whole_over_raw_p50": statistics.median(whole_ratio),
     }
-    print(f"{len(texts)} paragraphs, first sentence raw p50 {report['raw_first_sentence_s_p50']:.3f} s")
+    print(f"{len(texts)} paragraphs, first sentence raw p50 "
+          f"{report['raw_first_sentence_s_p50']:.3f} s")
     print(f"TTFA cut / raw first sentence: p50 {report['ttfa_cut_over_raw_p50']:.2f}, "
           f"p95 {report['ttfa_cut_over_raw_p95']:.2f} (target <= 0.6)")
     print(f"TTFA whole (batch, no cut) / raw first sentence: p50 "
