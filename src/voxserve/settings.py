@@ -127,6 +127,10 @@ class Settings(BaseSettings):
     # --- requests ------------------------------------------------------------------
     max_input_chars: int = Field(default=4096, ge=1, le=1_000_000)
     max_segment_chars: int = Field(default=400, ge=20, le=10_000)
+    #: An interactive request whose first sentence has at least this many words speaks it in
+    #: two parts cut at a clause boundary (first audio sooner); 0: off. Never for batch work
+    #: or conversions.
+    first_chunk_min_words: int = Field(default=12, ge=0, le=1000)
     default_response_format: AudioFormat = AudioFormat.MP3
 
     #: Server-Sent Events streams send a comment after this long without an event (proxies

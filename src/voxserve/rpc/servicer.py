@@ -108,7 +108,7 @@ class SpeechServicer(speech_pb2_grpc.SpeechServicer):
         and wait for the first audio."""
         speech, limiter = self._env.speech, self._env.rate_limiter
         priority = convert.priority(request.priority)
-        job = await asyncio.to_thread(speech.plan, convert.speech_input(request))
+        job = await asyncio.to_thread(speech.plan, convert.speech_input(request), priority)
         call.text = request.text
         call.record.update(characters=job.input_chars, segments=len(job.segments),
                            engine=job.engine.name, voice=job.voice.id)

@@ -179,8 +179,11 @@ class SpeechService:
 
     # --- the use case -------------------------------------------------------------------
 
-    def plan(self, request: SpeechInput) -> SpeechJob:
-        """Validate what a client asked for into a :class:`SpeechJob`.
+    def plan(
+        self, request: SpeechInput, priority: Priority = Priority.INTERACTIVE
+    ) -> SpeechJob:
+        """Validate what a client asked for into a :class:`SpeechJob`. An interactive
+        request's long first sentence is cut at a clause (``first_chunk_min_words``).
 
         Raises ``ShuttingDown`` while the process drains, ``NotReady`` while engines load,
         else the request's own errors. Blocking (text normalization): call it off the loop
@@ -196,6 +199,8 @@ class SpeechService:
             voice=request.voice, audio_format=request.audio_format, speed=request.speed,
             sample_rate_hz=request.sample_rate_hz, options=request.options,
             instructions=request.instructions, input_type=request.input_type,
+            first_chunk_min_words=(self._settings.first_chunk_min_words
+                                   if priority is Priority.INTERACTIVE else 0),
             lexicons=self._lexicons,
         )
 

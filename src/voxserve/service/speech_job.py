@@ -117,6 +117,7 @@ def plan_job(
     instructions: str | None = None,
     input_type: InputType = "auto",
     lexicons: LexiconStore | None = None,
+    first_chunk_min_words: int = 0,
 ) -> SpeechJob:
     """Validate request fields into a :class:`SpeechJob`; raises a ``VoxserveError``."""
     if not text or not text.strip():
@@ -143,6 +144,7 @@ def plan_job(
         language=voice_info.language or "en", input_type=input_type, lexicon=lexicon,
         phonemes=capabilities.phoneme_input, engine_tags=capabilities.engine_tags,
         languages=capabilities.languages, max_segment_chars=settings.max_segment_chars,
+        first_chunk_min_words=first_chunk_min_words,
     ))
     segments = plan.texts
     if not segments:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from voxserve.errors import PhonemesUnsupported
+from voxserve.text.first_chunk import first_clause_end
 from voxserve.text.lexicon import Lexicon
 from voxserve.text.normalize import normalize_tracked
 from voxserve.text.numbers.languages import base_language, spec_for
@@ -59,6 +60,9 @@ class TextOptions:
     #: other languages the voice can speak (SSML <lang>)
     languages: tuple[str, ...] = ()
     max_segment_chars: int = 400
+    #: a first sentence of at least this many words is spoken in two parts, cut at a clause
+    #: boundary, so its first audio comes sooner (interactive requests); 0: never
+    first_chunk_min_words: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +120,7 @@ def prepare(text: str, options: TextOptions | None = None) -> TextPlan:
         visible = _blank(text, _markup(options.engine_tags, options.inline_phonemes))
     segments: list[Segment] = []
     for block in blocks:
-        segments += _block_segments(block, options, visible, ssml)
+        segments += _block_segments(block, options, visible, ssml, split_first=not segments)
     return TextPlan(tuple(segments), options.language, ssml, leading)
 
 
@@ -188,7 +192,7 @@ def _lexicon_runs(text: TrackedText, options: TextOptions) -> Iterator[Run]:
 
 
 def _block_segments(
-    block: Block, options: TextOptions, visible: str, ssml: bool
+    block: Block, options: TextOptions, visible: str, ssml: bool, *, split_first: bool = False
 ) -> list[Segment]:
     language = block.language or options.language
     pieces: list[TrackedText] = []
@@ -212,8 +216,16 @@ def _block_segments(
         return []
     paragraph = TrackedText.join(pieces)
     spans = _locate(paragraph.text, options.max_segment_chars, language, protected)
+    pauses: dict[int, int] = {}
+    if split_first and spans:
+        start, end = spans[0]
+        cut = first_clause_end(paragraph.text, start, end, language, protected=protected,
+                               min_words=options.first_chunk_min_words)
+        if cut is not None:
+            spans[0:1] = [(start, cut.first_end), (cut.rest_start, end)]
+            pauses[0] = cut.pause_ms
     segments = []
-    for start, end in spans:
+    for index, (start, end) in enumerate(spans):
         spoken = paragraph.slice(start, end)
         span = spoken.source_span()
         assert span is not None
@@ -222,6 +234,7 @@ def _block_segments(
             text=spoken.text, source_start=span[0], source_end=span[1],
             source_text=html.unescape(shown) if ssml else shown, rate=block.rate,
             language=language, words=spoken_words(visible, spoken),
+            pause_after_ms=pauses.get(index),
         ))
     if segments and block.pause_after_ms is not None:
         last = segments[-1]

@@ -117,7 +117,7 @@ async def create_speech(
         reservation = None  # open() serves it if all of it is cached, else refuses
     try:
         # Text normalization and segmentation take milliseconds on long inputs: off the loop.
-        job = await asyncio.to_thread(service.plan, speech_input)
+        job = await asyncio.to_thread(service.plan, speech_input, priority)
     except BaseException:
         if reservation is not None:
             reservation.release()
