@@ -74,7 +74,8 @@ def test_import_activate_rollback_remove(client: TestClient, source: Path) -> No
     assert _states(client, "amy") == {"1": ("loaded", 0), "2": ("unloaded", 0)}
     speech = client.post("/v1/audio/speech", json={"input": "Hi.", "voice": "amy",
                                                    "response_format": "wav"})
-    assert speech.status_code == 200 and speech.headers["x-voxserve-voice"] == "amy@1"
+    assert speech.status_code == 200, speech.text
+    assert speech.headers["x-voxserve-voice"] == "amy@1"
     activated = client.post("/v1/admin/models/amy/activate", json={"version": "2"})
     assert activated.status_code == 200 and activated.json()["active_version"] == "2"
     assert _states(client, "amy") == {"1": ("unloaded", 0), "2": ("loaded", 0)}

@@ -68,7 +68,10 @@ class EngineCatalog:
                     self._wide[name] = wide
                 self._engines[name] = replicas[0]
                 self._voices[name] = list(replicas[0].voices())
-            self.hosted.start(self._replicas, self._voices)
+            # Repository versions load into every instance, the all-core one included.
+            self.hosted.start({name: [*replicas, *([self._wide[name]] if name in self._wide
+                                                   else [])]
+                               for name, replicas in self._replicas.items()}, self._voices)
         except Exception as exc:
             self.load_error = str(exc)
             logger.exception("engine loading failed")
