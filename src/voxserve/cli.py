@@ -271,7 +271,7 @@ async def _speak(settings: Settings, request: Any, sink: Any) -> None:
         await asyncio.to_thread(catalog.load)
         scheduler.start(catalog.replicas())
         service = SpeechService(settings, catalog, scheduler)
-        stream = await service.open(service.plan(request), transport="cli")
+        stream = await service.speak(request, transport="cli")
         async for data in stream:
             sink.write(data)
     finally:

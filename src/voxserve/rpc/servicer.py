@@ -104,25 +104,26 @@ class SpeechServicer(speech_pb2_grpc.SpeechServicer):
     async def _open(
         self, request: pb.SynthesizeRequest, context: Context, call: Call
     ) -> tuple[SpeechStream, StreamSlot]:
-        """Plan, count the characters, take a stream slot (the caller releases it), admit
-        and wait for the first audio."""
+        """Count the characters, take a stream slot (the caller releases it), then the
+        speech use case: admit, plan, wait for the first audio."""
         speech, limiter = self._env.speech, self._env.rate_limiter
         priority = convert.priority(request.priority)
-        job = await asyncio.to_thread(speech.plan, convert.speech_input(request), priority)
         call.text = request.text
-        call.record.update(characters=job.input_chars, segments=len(job.segments),
-                           engine=job.engine.name, voice=job.voice.id)
-        await limiter.check_characters(call.identity, job.input_chars)
+        call.record.update(characters=len(request.text))
+        await limiter.check_characters(call.identity, len(request.text))
         slot = await limiter.acquire_stream(call.identity)
         try:
-            stream = await speech.open(
-                job, priority, use_cache=not request.bypass_cache,
+            stream = await speech.speak(
+                convert.speech_input(request), priority, use_cache=not request.bypass_cache,
                 first_audio_timeout_s=self._first_audio_timeout_s(context),
                 received_at_s=call.received_at_s, transport="grpc",
             )
         except BaseException:
             await asyncio.shield(slot.release())
             raise
+        job = stream.job
+        call.record.update(characters=job.input_chars, segments=len(job.segments),
+                           engine=job.engine.name, voice=job.voice.id)
         return stream, slot
 
     def _first_audio_timeout_s(self, context: Context) -> float | None:

@@ -1,11 +1,12 @@
 """The speech use case: one request's text in, its encoded audio out, for every transport.
 
-``SpeechService.plan`` turns request fields into a validated :class:`SpeechJob`;
-``SpeechService.open`` admits it, falls back to the cache when the engine is overloaded,
-waits for its first audio within the request's deadline and hands back a
-:class:`SpeechStream` (the first bytes, then the rest as they are synthesized);
-``SpeechService.store`` keeps a whole stream as a file (``return_url``). HTTP, the CLI and
-every later transport call these and nothing below them.
+``SpeechService.speak`` is the use case every transport (HTTP, gRPC, WebSocket, the CLI)
+calls: ``admit`` gives the request its place from the raw input (before any text work),
+``plan`` turns request fields into a validated :class:`SpeechJob`, ``open`` falls back to
+the cache when the engine is overloaded, waits for its first audio within the request's
+deadline and hands back a :class:`SpeechStream` (the first bytes, then the rest as they are
+synthesized); ``store`` keeps a whole stream as a file (``return_url``). Transports call these
+and nothing below them.
 
 Concurrency: the service lives on one event loop. A job's place in its engine's queue is
 held from admission (a :class:`~voxserve.scheduler.QueueReservation`) until its first
@@ -41,7 +42,7 @@ from voxserve.engines.hosted import Lease
 from voxserve.errors import DeadlineExceeded, NotReady, Overloaded, ShuttingDown
 from voxserve.scheduler import EngineScheduler, Priority, QueueReservation, Scheduler, SegmentTask
 from voxserve.scheduler.engine_scheduler import Backlog
-from voxserve.service.admission import admit_early
+from voxserve.service.admission import admit_early, may_use_cache_when_refused
 from voxserve.service.lifecycle import ServiceState
 from voxserve.service.renderer import AudioRenderer
 from voxserve.service.speech_job import SpeechInput, SpeechJob, SpeechStats, plan_job
@@ -258,6 +259,40 @@ class SpeechService:
         waited_s = time.perf_counter() - started
         metrics.TIME_TO_FIRST_AUDIO.labels(job.engine.name, transport).observe(waited_s)
         return SpeechStream(job, stats, first, audio, waited_s)
+
+    async def speak(
+        self,
+        request: SpeechInput,
+        priority: Priority = Priority.INTERACTIVE,
+        *,
+        use_cache: bool = True,
+        first_audio_timeout_s: float | None = None,
+        received_at_s: float | None = None,
+        transport: str = "http",
+    ) -> SpeechStream:
+        """The whole use case for one request, as every transport runs it: admission from the
+        raw input before any text work (:meth:`admit`: a refusal costs microseconds, even in a
+        burst), then the plan off the event loop (:meth:`plan`), then :meth:`open`. A refused
+        request that is short enough to be all in the cache is planned anyway and served from
+        the cache if it is (:meth:`open`); otherwise ``Overloaded`` with the estimated wait.
+        """
+        try:
+            reservation: QueueReservation | None = self.admit(request, priority)
+        except Overloaded:
+            if not may_use_cache_when_refused(self._settings, request, use_cache):
+                raise
+            reservation = None  # open() serves it if all of it is cached, else refuses
+        try:
+            # Text normalization and segmentation take milliseconds on long inputs.
+            job = await asyncio.to_thread(self.plan, request, priority)
+        except BaseException:
+            if reservation is not None:
+                reservation.release()
+            raise
+        return await self.open(
+            job, priority, use_cache=use_cache, first_audio_timeout_s=first_audio_timeout_s,
+            received_at_s=received_at_s, transport=transport, reservation=reservation,
+        )
 
     async def store(self, stream: SpeechStream) -> StoredAudio:
         """Synthesize ``stream`` to the end and keep it in the artifact store."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -20,9 +19,8 @@ from voxserve.api.middleware.rate_limit import (
 )
 from voxserve.api.schemas import ErrorResponse, SpeechRequest, StoredSpeech
 from voxserve.api.sse import speech_events, sse_response
-from voxserve.errors import InvalidRequest, Overloaded
+from voxserve.errors import InvalidRequest
 from voxserve.scheduler import Priority
-from voxserve.service.admission import may_use_cache_when_refused
 from voxserve.service.speech import SpeechService, SpeechStream
 from voxserve.service.speech_job import SpeechInput, openai_sample_rate
 
@@ -109,29 +107,17 @@ async def create_speech(
     # Released by RateLimitMiddleware when the response (or its stream) is over.
     hold_stream_slot(request, await limiter.acquire_stream(identity))
     use_cache = (x_voxserve_cache or "").strip().lower() != "bypass"
-    try:
-        reservation = service.admit(speech_input, priority)
-    except Overloaded:
-        if not may_use_cache_when_refused(settings, speech_input, use_cache):
-            raise
-        reservation = None  # open() serves it if all of it is cached, else refuses
-    try:
-        # Text normalization and segmentation take milliseconds on long inputs: off the loop.
-        job = await asyncio.to_thread(service.plan, speech_input, priority)
-    except BaseException:
-        if reservation is not None:
-            reservation.release()
-        raise
+    # The wait for the first audio (504 past the timeout) happens here, before the response
+    # starts: a failure there is a proper error status; afterwards the stream is committed.
+    stream = await service.speak(
+        speech_input, priority, use_cache=use_cache, first_audio_timeout_s=timeout_s,
+        received_at_s=received_at_s,
+    )
+    job = stream.job
     record = access_record_var.get()
     if record is not None:
         record.characters, record.segments = job.input_chars, len(job.segments)
         record.engine, record.voice = job.engine.name, job.voice.id
-    # The wait for the first audio (504 past the timeout) happens here, before the response
-    # starts: a failure there is a proper error status; afterwards the stream is committed.
-    stream = await service.open(
-        job, priority, use_cache=use_cache, first_audio_timeout_s=timeout_s,
-        received_at_s=received_at_s, reservation=reservation,
-    )
     if body.return_url:
         return await _store(stream, service, request)
     headers = {
