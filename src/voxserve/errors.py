@@ -242,3 +242,17 @@ class UnsafeUrl(InvalidRequest):
     or its host does not resolve (HTTP 400; at submission, and again before each call)."""
 
     code = "unsafe_url"
+
+
+# --- WebSocket streaming input (issue 21) -----------------------------------------------
+
+
+class ProtocolViolation(InvalidRequest):
+    """A WebSocket client broke the protocol; ``close_code`` is the standard close code
+    (1003 binary where text is expected, 1007 not JSON, 1008 policy, 1009 too big)."""
+
+    code = "invalid_message"
+
+    def __init__(self, message: str, close_code: int, *, param: str | None = None) -> None:
+        super().__init__(message, param=param)
+        self.close_code = close_code

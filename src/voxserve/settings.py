@@ -252,6 +252,24 @@ class Settings(BaseSettings):
     #: Put request text in audit records (off: only its length and SHA-256).
     audit_log_text: bool = False
 
+    # --- WebSocket streaming input (/v1/audio/speech/stream; issue 21) ------------------
+    #: Text that stalls this long mid-sentence is spoken up to its last clause boundary.
+    ws_stall_s: float = Field(default=0.6, gt=0.0, le=60.0)
+    #: Largest client message (a bigger one closes the connection with 1009).
+    ws_max_message_bytes: int = Field(default=65_536, ge=1024, le=16_777_216)
+    #: Client messages per second at most, averaged over a second (more: close 1008).
+    ws_max_messages_per_s: int = Field(default=200, ge=1, le=100_000)
+    #: A connection with no client message for this long is closed (1008).
+    ws_idle_timeout_s: float = Field(default=60.0, gt=0.0, le=3600.0)
+    #: Time for the first message (config, with the token when no header carried one).
+    ws_auth_timeout_s: float = Field(default=10.0, gt=0.0, le=300.0)
+    #: A client that reads no audio for this long is closed (1008); until then it is paused.
+    ws_send_timeout_s: float = Field(default=30.0, gt=0.0, le=3600.0)
+    #: Complete pieces waiting to be spoken at most; past that the server stops reading.
+    ws_max_pending_pieces: int = Field(default=8, ge=1, le=1000)
+    #: Browser origins allowed besides the server's own (``Origin`` matching ``Host``).
+    ws_allowed_origins: list[str] = Field(default_factory=list)
+
     # --- maya1 engine (voxserve.engines.maya1; needs the ``maya1`` extra) ------------------
     #: Directory with the Maya1 LLM in transformers layout; default ``<models_dir>/maya1``.
     maya1_model_dir: Path | None = None
@@ -336,7 +354,8 @@ class Settings(BaseSettings):
             return self.piper_intra_op_threads
         return max(1, usable_cpus() // self.replicas_for("piper"))
 
-    @field_validator("engines", "forwarded_allow_ips", "webhook_allowed_hosts", mode="before")
+    @field_validator("engines", "forwarded_allow_ips", "webhook_allowed_hosts",
+                     "ws_allowed_origins", mode="before")
     @classmethod
     def _split_comma_lists(cls, value: object) -> object:
         if isinstance(value, str):

@@ -80,6 +80,7 @@ class TextStream:
         deadline = self.stall_deadline()
         if deadline is None or now_s < deadline:
             return []
+        self._last_add_s = None  # one cut per stall; the next fragment starts the clock again
         end = _clause_end(self._buffer)
         pieces: list[str] = []
         if end is not None:
@@ -118,9 +119,9 @@ def _sentence_end(text: str) -> int | None:
             continue  # "3.14", "e.g", "U.S.A", "?!x": not an end yet
         if not any(c.isalnum() for c in text[:index]):
             continue  # punctuation alone: it goes with the next piece
-        if "." in text[index:end] and not any(c in _TERMINALS for c in text[index:end]):
-            if not _period_ends(text[:index], at_end=end == length):
-                continue
+        only_periods = not any(c in _TERMINALS for c in text[index:end])
+        if only_periods and not _period_ends(text[:index], at_end=end == length):
+            continue
         return end
     return None
 
@@ -135,9 +136,7 @@ def _period_ends(before: str, *, at_end: bool) -> bool:
         return False
     if len(word) == 1 and word.isalpha():
         return False  # an initial
-    if at_end and word[-1].isdigit():
-        return False  # may be a decimal point
-    return True
+    return not (at_end and word[-1].isdigit())  # "3." may be a decimal point
 
 
 def _clause_end(text: str) -> int | None:
