@@ -1,0 +1,146 @@
+"""Word start/end times of one segment, from an engine's per-phoneme alignment or estimated.
+
+espeak phonemizes word by word and separates words with a space phoneme, so the phonemes
+between spaces are one spoken word. :func:`align_words` maps those groups onto the spoken
+words of each :class:`~voxserve.text.words.SpokenWord` (a user's "$25.50" says several
+spoken words: it spans all their groups); when the counts disagree (espeak joined or split
+words) the groups are shared out in proportion, in order. :func:`estimate_words` shares a
+segment's duration by characters, for engines that report no alignment (Maya1): callers mark
+those times as estimated. The times are in seconds of the segment's own audio as the engine
+made it; shifting them by what the server adds (trims, pauses, speed, resampling) is the
+caller's job. Both results are monotonic, inside ``[0, duration]`` and one per word.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from voxserve.text.words import SpokenWord
+
+#: Piper/espeak markers that carry no word: begin, end, pad, the word separator.
+_NOT_WORD = frozenset({"^", "$", "_", " "})
+_SPOKEN_TOKEN = re.compile(r"\S+")
+#: Punctuation phonemes: pauses between words, not part of one.
+_PAUSES = frozenset(",.;:!?…—–-\"'()")
+
+
+def fallback_words(text: str, offset: int = 0) -> tuple[SpokenWord, ...]:
+    """One :class:`SpokenWord` per white-space word of ``text`` (a segment's spoken text,
+    for segments that carry no mapping of their own); ``offset`` is where the segment starts
+    in the request's input (the source offsets)."""
+    return tuple(
+        SpokenWord(offset + m.start(), offset + m.end(), m.start(), m.end())
+        for m in _SPOKEN_TOKEN.finditer(text)
+    )
+
+
+def _word_groups(phonemes: Sequence[tuple[str, int]]) -> list[tuple[int, int]]:
+    """(start, end) samples of each run of word phonemes; punctuation-only runs ("," ".")
+    are pauses, not words."""
+    groups: list[tuple[int, int]] = []
+    position = 0
+    start: int | None = None
+    speaks = False
+    for phoneme, samples in phonemes:
+        if phoneme in _NOT_WORD or all(char in _PAUSES for char in phoneme):
+            if start is not None and speaks:
+                groups.append((start, position))
+            start, speaks = None, False
+        else:
+            if start is None:
+                start = position
+            speaks = speaks or any(char.isalpha() for char in phoneme)
+        position += samples
+    if start is not None and speaks:
+        groups.append((start, position))
+    return groups
+
+
+def _tokens(text: str, word: SpokenWord) -> list[int]:
+    """The character lengths of the spoken words ``word`` covers (at least one)."""
+    spoken = text[word.spoken_start:word.spoken_end]
+    lengths = [len(m.group()) for m in _SPOKEN_TOKEN.finditer(spoken)
+               if any(char.isalnum() for char in m.group())]
+    return lengths or [max(1, len(spoken))]
+
+
+def _token_times(lengths: list[int], groups: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Samples of each spoken word: the groups shared out in order; when espeak joined
+    words into one group ("on the"), its span is split by the words' characters."""
+    tokens, count = len(lengths), len(groups)
+    if tokens == count:
+        return groups
+    spans: list[tuple[int, int]] = []
+    sharing: dict[int, list[int]] = {}
+    for index in range(tokens):
+        sharing.setdefault(index * count // tokens, []).append(index)
+    for index in range(tokens):
+        first = index * count // tokens
+        last = max(first, -(-(index + 1) * count // tokens) - 1)
+        members = sharing[first]
+        if len(members) == 1:
+            spans.append((groups[first][0], groups[last][1]))
+            continue
+        start, end = groups[first]
+        total = sum(lengths[m] for m in members)
+        before = sum(lengths[m] for m in members if m < index)
+        spans.append((start + (end - start) * before // total,
+                      start + (end - start) * (before + lengths[index]) // total))
+    return spans
+
+
+def align_words(
+    text: str,
+    words: Sequence[SpokenWord],
+    phonemes: Sequence[tuple[str, int]],
+    sample_rate_hz: int,
+) -> list[tuple[float, float]]:
+    """``(start_s, end_s)`` of each of ``words`` in a segment whose spoken ``text`` the
+    engine aligned as ``phonemes`` (``(phoneme, samples)`` in order, e.g. Piper's)."""
+    if not words:
+        return []
+    total_samples = sum(samples for _, samples in phonemes)
+    groups = _word_groups(phonemes)
+    if not groups:
+        return estimate_words(text, words, total_samples / sample_rate_hz)
+    per_word = [_tokens(text, word) for word in words]
+    spans = _token_times([length for lengths in per_word for length in lengths], groups)
+    times: list[tuple[float, float]] = []
+    first = 0
+    for lengths in per_word:
+        last = first + len(lengths) - 1
+        times.append((spans[first][0] / sample_rate_hz, spans[last][1] / sample_rate_hz))
+        first = last + 1
+    return _monotonic(times, total_samples / sample_rate_hz)
+
+
+def estimate_words(
+    text: str, words: Sequence[SpokenWord], duration_s: float
+) -> list[tuple[float, float]]:
+    """``(start_s, end_s)`` of each word when the engine reports no alignment: the duration
+    shared by the words' spoken characters (a word's gap before it included)."""
+    if not words:
+        return []
+    weights = [max(1, word.spoken_end - word.spoken_start) for word in words]
+    total = sum(weights) + len(words) - 1  # a space's worth between words
+    times: list[tuple[float, float]] = []
+    position = 0.0
+    for weight in weights:
+        start = position
+        end = start + weight
+        times.append((start / total * duration_s, end / total * duration_s))
+        position = end + 1
+    return _monotonic(times, duration_s)
+
+
+def _monotonic(times: list[tuple[float, float]], duration_s: float) -> list[tuple[float, float]]:
+    """Clamp into ``[0, duration_s]`` and make starts and ends non-decreasing."""
+    result: list[tuple[float, float]] = []
+    previous_start = 0.0
+    for start, end in times:
+        start = min(max(start, previous_start), duration_s)
+        end = min(max(end, start), duration_s)
+        result.append((round(start, 4), round(end, 4)))
+        previous_start = start
+    return result
