@@ -5,7 +5,8 @@ word alignment.
    WebSocket sends all of it but its final period as 1-4 character fragments, waits, sends
    the period and times the first audio frame. Beside it, in this process, the raw engine
    (voxserve's ``PiperEngine``, the server's thread settings) synthesizes the same sentence.
-   Prints the ratio of the medians and of the sums (target: <= 1.1).
+   Prints the ratio of the medians and of the sums (target: <= 1.1), and the same
+   sentences' time to first byte over ``POST /v1/audio/speech`` for comparison.
 2. In this process, Piper synthesizes the sentences with and without
    ``include_alignments`` (the model patched in memory) plus the word mapping of
    ``voxserve.text.word_timing``, alternating; prints the throughput overhead (target: <= 5 %).
@@ -23,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness import Server, load_sentences
+from harness import Server, load_sentences, timed_post
 from websockets.sync.client import connect
 
 
@@ -47,6 +48,18 @@ def ws_latencies(server: Server, sentences: list[str]) -> list[float]:
             for _ in ws:
                 pass
     return latencies
+
+
+def http_ttfb(server: Server, sentences: list[str]) -> list[float]:
+    """The same sentences through ``POST /v1/audio/speech``: where the WebSocket's extra
+    time is not its own."""
+    connection = server.connect()
+    try:
+        return [timed_post(connection, json.dumps({"input": sentence,
+                                                   "response_format": "pcm"}).encode()).ttfb_s
+                for sentence in sentences]
+    finally:
+        connection.close()
 
 
 def raw_engine_times(sentences: list[str]) -> list[float]:
@@ -110,6 +123,7 @@ def main() -> None:
             server.wait_ready()
             raw = raw_engine_times(sentences)
             ws = ws_latencies(server, sentences)
+            http = http_ttfb(server, sentences)
     plain_s, aligned_s = alignment_overhead(sentences, args.rounds)
     result = {
         "sentences": len(sentences),
@@ -117,6 +131,8 @@ def main() -> None:
         "ws_last_fragment_to_first_audio_median_s": statistics.median(ws),
         "latency_ratio_median": statistics.median(ws) / statistics.median(raw),
         "latency_ratio_sum": sum(ws) / sum(raw),
+        "http_ttfb_median_s": statistics.median(http),
+        "ws_vs_http_ratio_median": statistics.median(ws) / statistics.median(http),
         "synthesis_plain_s": plain_s,
         "synthesis_aligned_s": aligned_s,
         "alignment_overhead": aligned_s / plain_s - 1.0,
