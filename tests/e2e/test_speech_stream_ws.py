@@ -134,6 +134,25 @@ def test_fragments_that_split_words_and_numbers(live: LiveServer) -> None:
     assert ws.close_code == 1000
 
 
+def test_word_timestamps_cover_every_word_inside_the_audio(live: LiveServer) -> None:
+    ws, ready = open_stream(live, model="fake", timestamps="word")
+    ws.send(json.dumps({"type": "text", "text": "One two three. Four five, six seven."}))
+    ws.send(json.dumps({"type": "close"}))
+    audio, messages = receive_all(ws)
+    alignments = [m for m in messages if m["type"] == "alignment"]
+    assert [w["word"] for m in alignments for w in m["words"]] == [
+        "One", "two", "three.", "Four", "five,", "six", "seven."]
+    assert all(m["estimated"] is True for m in alignments)
+    duration_s = len(audio) / 2 / ready["sample_rate"]
+    previous = 0.0
+    for word in (w for m in alignments for w in m["words"]):
+        assert previous <= word["start"] < word["end"] <= duration_s + 0.002
+        previous = word["start"]
+    second = alignments[1]["words"][0]["start"]
+    first_segment = next(m for m in messages if m["type"] == "segment")
+    assert second == pytest.approx(first_segment["audio_seconds"], abs=0.002)
+
+
 def test_flush_speaks_an_unfinished_sentence_at_once(live: LiveServer) -> None:
     ws, _ = open_stream(live, model="fake")
     ws.send(json.dumps({"type": "text", "text": "no end in sight yet"}))

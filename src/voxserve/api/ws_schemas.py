@@ -27,6 +27,9 @@ class StreamConfig(_Message):
     instructions: str | None = Field(default=None, max_length=4096)
     #: ``binary``: audio in binary frames; ``base64``: ``{"type": "audio", "audio": ...}``.
     audio: Literal["binary", "base64"] = "binary"
+    #: ``word``: an ``alignment`` message with each piece's word times (seconds from the
+    #: start of the connection's audio).
+    timestamps: Literal["none", "word"] = "none"
     #: A credential for clients that cannot send an ``Authorization`` header (browsers).
     token: str | None = Field(default=None, max_length=8192)
 

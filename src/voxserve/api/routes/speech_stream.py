@@ -48,12 +48,25 @@ from voxserve.service.speech import SpeechService
 from voxserve.service.speech_job import SpeechInput
 from voxserve.service.text_stream import TextStream
 from voxserve.settings import Settings
+from voxserve.text.word_timing import estimate_words, fallback_words
 from voxserve.types import AudioFormat
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["speech"])
 
 _PROBE_TEXT = "Ready."
+
+
+def word_alignment(piece: str, offset_s: float, duration_s: float) -> dict[str, Any]:
+    """The ``alignment`` message of one spoken piece: its words' times from the start of the
+    connection's audio. Estimated from the characters (no engine alignment is wired into
+    the stream yet), and marked so."""
+    words = fallback_words(piece)
+    times = estimate_words(piece, words, duration_s)
+    return {"type": "alignment", "estimated": True, "words": [
+        {"word": piece[word.spoken_start:word.spoken_end],
+         "start": round(offset_s + start, 3), "end": round(offset_s + end, 3)}
+        for word, (start, end) in zip(words, times, strict=True)]}
 
 
 class _ClientGone(Exception):
@@ -217,6 +230,8 @@ class _Session:
             finally:
                 await stream.aclose()
             self.input_chars += job.input_chars
+            if config.timestamps == "word":
+                await self._send_json(word_alignment(piece, self.audio_s, stream.stats.audio_s))
             self.audio_s += stream.stats.audio_s
             await self._send_json({"type": "segment", "text": piece,
                                    "audio_seconds": round(stream.stats.audio_s, 3)})
