@@ -24,8 +24,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness import Server, load_sentences, timed_post
 from websockets.sync.client import connect
+
+from harness import Server, load_sentences, timed_post
 
 
 def ws_latencies(server: Server, sentences: list[str]) -> list[float]:
