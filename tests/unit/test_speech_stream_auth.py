@@ -95,3 +95,57 @@ def test_close_codes_follow_the_http_statuses() -> None:
     code, reason, message = close_for(ValueError("secret detail"))
     assert code == 1011 and "secret" not in reason and "secret" not in json.dumps(message)
     assert len(close_for(errors.InvalidRequest("é" * 200))[1].encode()) <= 123
+
+
+@pytest.fixture(scope="module")
+def impatient(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    settings = Settings(data_dir=tmp_path_factory.mktemp("ws-idle"), engines=["fake"],
+                        default_model="fake", ws_idle_timeout_s=0.3, ws_auth_timeout_s=0.3)
+    with TestClient(create_app(settings)) as client:
+        deadline = time.monotonic() + 30
+        while client.get("/readyz").status_code != 200:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        yield client
+
+
+def test_a_silent_client_is_closed(impatient: TestClient) -> None:
+    with impatient.websocket_connect(PATH) as ws:  # never sends its config
+        message = ws.receive_json()
+        assert message["error"]["message"] == "no config message in time"
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_text()
+        assert closed.value.code == 1008
+    with impatient.websocket_connect(PATH) as ws:
+        ws.send_text(json.dumps({"type": "config"}))
+        assert ws.receive_json()["type"] == "ready"
+        ws.send_text(json.dumps({"type": "text", "text": "Said, then nothing"}))
+        frames: list[Any] = []
+        with pytest.raises(WebSocketDisconnect) as closed:
+            while True:
+                frames.append(ws.receive())
+                if frames[-1]["type"] == "websocket.close":
+                    raise WebSocketDisconnect(frames[-1]["code"])
+        assert closed.value.code == 1008
+        texts = [json.loads(f["text"]) for f in frames if f.get("text")]
+        assert texts[-1]["error"]["message"] == "no message within the idle timeout"
+
+
+def test_a_second_config_is_refused(impatient: TestClient) -> None:
+    message, code = first_answer_after(impatient, [{"type": "config"}])
+    assert code == 4400 and message["error"]["message"] == "config may only be sent once"
+
+
+def first_answer_after(client: TestClient,
+                       messages: list[dict[str, Any]]) -> tuple[dict[str, Any], int | None]:
+    with client.websocket_connect(PATH) as ws:
+        ws.send_text(json.dumps({"type": "config"}))
+        assert ws.receive_json()["type"] == "ready"
+        for message in messages:
+            ws.send_text(json.dumps(message))
+        answer = ws.receive_json()
+        try:
+            ws.receive_text()
+        except WebSocketDisconnect as closed:
+            return answer, closed.code
+    raise AssertionError("not closed")

@@ -250,9 +250,9 @@ class _Session:
             raise ProtocolViolation("binary messages are not accepted; send JSON text",
                                     UNSUPPORTED_DATA)
         raw: str = message["text"]
-        if len(raw) > self.settings.ws_max_message_bytes:  # characters >= bytes / 4
-            raise ProtocolViolation("message too big", MESSAGE_TOO_BIG)
-        if len(raw.encode("utf-8")) > self.settings.ws_max_message_bytes:
+        # (uvicorn refuses bigger frames itself: server.py sets its ws_max_size)
+        limit = self.settings.ws_max_message_bytes
+        if len(raw) > limit or len(raw.encode("utf-8")) > limit:
             raise ProtocolViolation("message too big", MESSAGE_TOO_BIG)
         try:
             data = json.loads(raw)
