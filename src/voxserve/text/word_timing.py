@@ -3,8 +3,9 @@
 espeak phonemizes word by word and separates words with a space phoneme, so the phonemes
 between spaces are one spoken word. :func:`align_words` maps those groups onto the spoken
 words of each :class:`~voxserve.text.words.SpokenWord` (a user's "$25.50" says several
-spoken words: it spans all their groups); when the counts disagree (espeak joined or split
-words) the groups are shared out in proportion, in order. :func:`estimate_words` shares a
+spoken words: it spans all their groups); when the counts disagree (espeak joined "in the"
+into one group, or split a word) words and groups are matched in order by size
+(characters against phonemes, by dynamic programming). :func:`estimate_words` shares a
 segment's duration by characters, for engines that report no alignment (Maya1): callers mark
 those times as estimated. The times are in seconds of the segment's own audio as the engine
 made it; shifting them by what the server adds (trims, pauses, speed, resampling) is the
@@ -35,26 +36,57 @@ def fallback_words(text: str, offset: int = 0) -> tuple[SpokenWord, ...]:
     )
 
 
-def _word_groups(phonemes: Sequence[tuple[str, int]]) -> list[tuple[int, int]]:
-    """(start, end) samples of each run of word phonemes; punctuation-only runs ("," ".")
-    are pauses, not words."""
-    groups: list[tuple[int, int]] = []
+def _word_groups(phonemes: Sequence[tuple[str, int]]) -> list[tuple[int, int, int]]:
+    """(start, end) samples and phoneme count of each run of word phonemes;
+    punctuation-only runs ("," ".") are pauses, not words."""
+    groups: list[tuple[int, int, int]] = []
     position = 0
     start: int | None = None
-    speaks = False
+    sounds = 0
     for phoneme, samples in phonemes:
         if phoneme in _NOT_WORD or all(char in _PAUSES for char in phoneme):
-            if start is not None and speaks:
-                groups.append((start, position))
-            start, speaks = None, False
+            if start is not None and sounds:
+                groups.append((start, position, sounds))
+            start, sounds = None, 0
         else:
             if start is None:
                 start = position
-            speaks = speaks or any(char.isalpha() for char in phoneme)
+            sounds += any(char.isalpha() for char in phoneme)
         position += samples
-    if start is not None and speaks:
-        groups.append((start, position))
+    if start is not None and sounds:
+        groups.append((start, position, sounds))
     return groups
+
+
+def _partition(longer: Sequence[float], shorter: Sequence[float]) -> list[int]:
+    """Split ``longer`` into ``len(shorter)`` consecutive non-empty blocks whose sizes best
+    match ``shorter``'s (both scaled to the same total): for each element of ``longer``, the
+    index of its block. Dynamic programming, O(len(longer)^2 * len(shorter))."""
+    n, m = len(longer), len(shorter)
+    scale = sum(shorter) / sum(longer)
+    prefix = [0.0]
+    for value in longer:
+        prefix.append(prefix[-1] + value * scale)
+    inf = float("inf")
+    cost = [[inf] * (n + 1) for _ in range(m + 1)]
+    back = [[0] * (n + 1) for _ in range(m + 1)]
+    cost[0][0] = 0.0
+    for j in range(1, m + 1):
+        for i in range(j, n - (m - j) + 1):
+            for k in range(j - 1, i):
+                if cost[j - 1][k] == inf:
+                    continue
+                value = cost[j - 1][k] + abs(prefix[i] - prefix[k] - shorter[j - 1])
+                if value < cost[j][i]:
+                    cost[j][i], back[j][i] = value, k
+    blocks = [0] * n
+    i = n
+    for j in range(m, 0, -1):
+        k = back[j][i]
+        for index in range(k, i):
+            blocks[index] = j - 1
+        i = k
+    return blocks
 
 
 def _tokens(text: str, word: SpokenWord) -> list[int]:
@@ -65,28 +97,30 @@ def _tokens(text: str, word: SpokenWord) -> list[int]:
     return lengths or [max(1, len(spoken))]
 
 
-def _token_times(lengths: list[int], groups: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Samples of each spoken word: the groups shared out in order; when espeak joined
-    words into one group ("on the"), its span is split by the words' characters."""
-    tokens, count = len(lengths), len(groups)
-    if tokens == count:
-        return groups
-    spans: list[tuple[int, int]] = []
-    sharing: dict[int, list[int]] = {}
-    for index in range(tokens):
-        sharing.setdefault(index * count // tokens, []).append(index)
-    for index in range(tokens):
-        first = index * count // tokens
-        last = max(first, -(-(index + 1) * count // tokens) - 1)
-        members = sharing[first]
-        if len(members) == 1:
-            spans.append((groups[first][0], groups[last][1]))
-            continue
-        start, end = groups[first]
+def _token_times(lengths: list[int],
+                 groups: list[tuple[int, int, int]]) -> list[tuple[int, int]]:
+    """Samples of each spoken word. Equal counts map one to one; otherwise the words and
+    the groups are matched in order by size (characters vs phonemes): several words in one
+    group (espeak joined "in the") share its span by characters, one word over several
+    groups spans them all."""
+    if len(lengths) == len(groups):
+        return [(start, end) for start, end, _ in groups]
+    if len(lengths) < len(groups):
+        blocks = _partition([g[2] for g in groups], lengths)
+        spans = [(groups[blocks.index(t)][0],
+                  groups[len(blocks) - 1 - blocks[::-1].index(t)][1])
+                 for t in range(len(lengths))]
+        return spans
+    blocks = _partition(lengths, [g[2] for g in groups])
+    spans = []
+    for index, length in enumerate(lengths):
+        group = blocks[index]
+        start, end, _ = groups[group]
+        members = [m for m in range(len(lengths)) if blocks[m] == group]
         total = sum(lengths[m] for m in members)
         before = sum(lengths[m] for m in members if m < index)
         spans.append((start + (end - start) * before // total,
-                      start + (end - start) * (before + lengths[index]) // total))
+                      start + (end - start) * (before + length) // total))
     return spans
 
 
