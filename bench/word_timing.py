@@ -9,7 +9,7 @@ mean absolute boundary error (word starts and ends) and the largest (targets: <=
 no word > 150 ms, on >= 50 sentences). Word starts are compared as they are; the largest
 errors are listed.
 
-    .venv/bin/python bench/word_timing.py [--sentences 60] [--json out.json]
+    .venv/bin/python bench/word_timing.py [--sentences 60] [--skip 0] [--json out.json]
 """
 
 from __future__ import annotations
@@ -62,6 +62,8 @@ def reference_times(decoder: Decoder, words: list[str],
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sentences", type=int, default=60)
+    parser.add_argument("--skip", type=int, default=0,
+                        help="start after this many usable sentences (another held-out set)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     dictionary_path = os.path.join(get_model_path(), "en-us", "cmudict-en-us.dict")
@@ -80,6 +82,9 @@ def main() -> None:
             break
         words = re.sub(r"[^a-z' ]", " ", sentence.lower()).split()
         if not sentence or not all(word in dictionary for word in words):
+            continue
+        if args.skip:
+            args.skip -= 1
             continue
         chunks = list(voice.synthesize(sentence, include_alignments=True))
         if len(chunks) != 1 or not chunks[0].phoneme_alignments:

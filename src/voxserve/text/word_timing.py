@@ -15,7 +15,9 @@ caller's job. Both results are monotonic, inside ``[0, duration]`` and one per w
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from voxserve.text.words import SpokenWord
 
@@ -36,25 +38,33 @@ def fallback_words(text: str, offset: int = 0) -> tuple[SpokenWord, ...]:
     )
 
 
-def _word_groups(phonemes: Sequence[tuple[str, int]]) -> list[tuple[int, int, int]]:
-    """(start, end) samples and phoneme count of each run of word phonemes;
-    punctuation-only runs ("," ".") are pauses, not words."""
-    groups: list[tuple[int, int, int]] = []
+class _Group(NamedTuple):
+    """One run of word phonemes: its samples and where each of its sounds starts."""
+
+    start: int
+    end: int
+    sounds: tuple[int, ...]
+
+
+def _word_groups(phonemes: Sequence[tuple[str, int]]) -> list[_Group]:
+    """The runs of word phonemes; punctuation-only runs ("," ".") are pauses, not words."""
+    groups: list[_Group] = []
     position = 0
     start: int | None = None
-    sounds = 0
+    sounds: list[int] = []
     for phoneme, samples in phonemes:
         if phoneme in _NOT_WORD or all(char in _PAUSES for char in phoneme):
             if start is not None and sounds:
-                groups.append((start, position, sounds))
-            start, sounds = None, 0
+                groups.append(_Group(start, position, tuple(sounds)))
+            start, sounds = None, []
         else:
             if start is None:
                 start = position
-            sounds += any(char.isalpha() for char in phoneme)
+            if any(char.isalpha() and unicodedata.category(char) != "Lm" for char in phoneme):
+                sounds.append(position)  # a sound; not a stress or length mark (ˈ ˌ ː)
         position += samples
     if start is not None and sounds:
-        groups.append((start, position, sounds))
+        groups.append(_Group(start, position, tuple(sounds)))
     return groups
 
 
@@ -97,31 +107,38 @@ def _tokens(text: str, word: SpokenWord) -> list[int]:
     return lengths or [max(1, len(spoken))]
 
 
-def _token_times(lengths: list[int],
-                 groups: list[tuple[int, int, int]]) -> list[tuple[int, int]]:
+def _token_times(lengths: list[int], groups: list[_Group]) -> list[tuple[int, int]]:
     """Samples of each spoken word. Equal counts map one to one; otherwise the words and
     the groups are matched in order by size (characters vs phonemes): several words in one
-    group (espeak joined "in the") share its span by characters, one word over several
-    groups spans them all."""
+    group (espeak joined "in the") share its sounds by characters, cut where a sound
+    starts; one word over several groups spans them all."""
     if len(lengths) == len(groups):
-        return [(start, end) for start, end, _ in groups]
+        return [(group.start, group.end) for group in groups]
+    sizes = [float(len(group.sounds)) for group in groups]
     if len(lengths) < len(groups):
-        blocks = _partition([g[2] for g in groups], lengths)
-        spans = [(groups[blocks.index(t)][0],
-                  groups[len(blocks) - 1 - blocks[::-1].index(t)][1])
-                 for t in range(len(lengths))]
-        return spans
-    blocks = _partition(lengths, [g[2] for g in groups])
+        blocks = _partition(sizes, [float(length) for length in lengths])
+        return [(groups[blocks.index(t)].start,
+                 groups[len(blocks) - 1 - blocks[::-1].index(t)].end)
+                for t in range(len(lengths))]
+    blocks = _partition([float(length) for length in lengths], sizes)
     spans = []
     for index, length in enumerate(lengths):
-        group = blocks[index]
-        start, end, _ = groups[group]
-        members = [m for m in range(len(lengths)) if blocks[m] == group]
+        group = groups[blocks[index]]
+        members = [m for m in range(len(lengths)) if blocks[m] == blocks[index]]
         total = sum(lengths[m] for m in members)
         before = sum(lengths[m] for m in members if m < index)
-        spans.append((start + (end - start) * before // total,
-                      start + (end - start) * (before + length) // total))
+        spans.append((_cut(group, before / total), _cut(group, (before + length) / total)))
     return spans
+
+
+def _cut(group: _Group, fraction: float) -> int:
+    """The sample at ``fraction`` of the group's sounds, on the start of a sound."""
+    if fraction <= 0.0:
+        return group.start
+    if fraction >= 1.0:
+        return group.end
+    index = min(len(group.sounds) - 1, max(1, round(fraction * len(group.sounds))))
+    return group.sounds[index]
 
 
 def align_words(
