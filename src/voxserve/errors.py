@@ -273,6 +273,8 @@ class LexiconNotFound(VoxserveError):
     """No lexicon of that name (HTTP 404)."""
 
     code = "lexicon_not_found"
+
+
 # --- the model repository (issue 19: versioned, hot-swappable models) -------------------
 
 
@@ -307,3 +309,17 @@ class ModelSourceUnavailable(VoxserveError):
     """An import source (an MLflow server, an S3 repository) cannot be reached (HTTP 502)."""
 
     code = "model_source_unavailable"
+
+
+# --- WebSocket streaming input (issue 21) -----------------------------------------------
+
+
+class ProtocolViolation(InvalidRequest):
+    """A WebSocket client broke the protocol; ``close_code`` is the standard close code
+    (1003 binary where text is expected, 1007 not JSON, 1008 policy, 1009 too big)."""
+
+    code = "invalid_message"
+
+    def __init__(self, message: str, close_code: int, *, param: str | None = None) -> None:
+        super().__init__(message, param=param)
+        self.close_code = close_code

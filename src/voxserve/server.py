@@ -104,6 +104,8 @@ def run_server(
         server_header=False,
         proxy_headers=bool(settings.forwarded_allow_ips),
         forwarded_allow_ips=settings.forwarded_allow_ips or None,
+        # A bigger WebSocket message is refused (1009) before it is buffered whole.
+        ws_max_size=settings.ws_max_message_bytes,
     )
     if settings.metrics_port:
         _serve_metrics(settings.host, settings.metrics_port)

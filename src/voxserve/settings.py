@@ -292,6 +292,23 @@ class Settings(BaseSettings):
     grpc_keepalive_min_ping_interval_s: float = Field(default=10.0, ge=1.0, le=3600.0)
     #: On shutdown, after the drain: time running calls still get before they are cancelled.
     grpc_stop_grace_s: float = Field(default=5.0, ge=0.0, le=600.0)
+    # --- WebSocket streaming input (/v1/audio/speech/stream; issue 21) ------------------
+    #: Text that stalls this long mid-sentence is spoken up to its last clause boundary.
+    ws_stall_s: float = Field(default=0.6, gt=0.0, le=60.0)
+    #: Largest client message (a bigger one closes the connection with 1009).
+    ws_max_message_bytes: int = Field(default=65_536, ge=1024, le=16_777_216)
+    #: Client messages per second at most, averaged over a second (more: close 1008).
+    ws_max_messages_per_s: int = Field(default=200, ge=1, le=100_000)
+    #: A connection with no client message for this long is closed (1008).
+    ws_idle_timeout_s: float = Field(default=60.0, gt=0.0, le=3600.0)
+    #: Time for the first message (config, with the token when no header carried one).
+    ws_auth_timeout_s: float = Field(default=10.0, gt=0.0, le=300.0)
+    #: A client that reads no audio for this long is closed (1008); until then it is paused.
+    ws_send_timeout_s: float = Field(default=30.0, gt=0.0, le=3600.0)
+    #: Complete pieces waiting to be spoken at most; past that the server stops reading.
+    ws_max_pending_pieces: int = Field(default=8, ge=1, le=1000)
+    #: Browser origins allowed besides the server's own (``Origin`` matching ``Host``).
+    ws_allowed_origins: list[str] = Field(default_factory=list)
 
     # --- maya1 engine (voxserve.engines.maya1; needs the ``maya1`` extra) ------------------
     #: Directory with the Maya1 LLM in transformers layout; default ``<models_dir>/maya1``.
@@ -411,7 +428,8 @@ class Settings(BaseSettings):
             return 0
         return cpus
 
-    @field_validator("engines", "forwarded_allow_ips", "webhook_allowed_hosts", mode="before")
+    @field_validator("engines", "forwarded_allow_ips", "webhook_allowed_hosts",
+                     "ws_allowed_origins", mode="before")
     @classmethod
     def _split_comma_lists(cls, value: object) -> object:
         if isinstance(value, str):

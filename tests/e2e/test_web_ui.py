@@ -134,6 +134,21 @@ def test_playground_streams_and_plays_audio(page: Page, server: Server) -> None:
     assert path.read_bytes()[:4] == b"RIFF" and path.stat().st_size > 44_000
 
 
+def test_type_and_hear_speaks_each_sentence_as_it_is_typed(page: Page, server: Server) -> None:
+    page.goto(f"{server.url}/")
+    page.wait_for_selector("#voice option", state="attached")
+    page.fill("#text", "")
+    page.check("#type-and-hear")
+    _wait_text(page.locator("#speak-status"), "Type and hear")
+    page.locator("#text").press_sequentially("Hello from the keyboard. And then", delay=20)
+    _wait_text(page.locator("#speak-status"), "Spoke: Hello from the keyboard.")
+    _wait_until(page, "#player", "data-heard-seconds", lambda v: float(v or 0) > 0.5)
+    page.locator("#text").press_sequentially(" more.", delay=20)
+    _wait_text(page.locator("#speak-status"), "Spoke: And then more.")
+    page.uncheck("#type-and-hear")
+    _wait_text(page.locator("#speak-status"), "Type and hear is off.")
+
+
 def test_empty_text_shows_the_api_message(page: Page, server: Server) -> None:
     page.goto(f"{server.url}/")
     page.wait_for_selector("#voice option", state="attached")

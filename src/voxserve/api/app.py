@@ -21,7 +21,16 @@ from voxserve.api.middleware.request_limits import RequestLimitsMiddleware
 from voxserve.api.middleware.security_headers import SecurityHeadersMiddleware
 from voxserve.api.routes import artifacts as artifact_routes
 from voxserve.api.routes import catalog as catalog_routes
-from voxserve.api.routes import docs, health, lexicons, models_admin, projects, speech, web
+from voxserve.api.routes import (
+    docs,
+    health,
+    lexicons,
+    models_admin,
+    projects,
+    speech,
+    speech_stream,
+    web,
+)
 from voxserve.api.routes import metrics as metrics_routes
 from voxserve.cache import create_segment_cache
 from voxserve.engines.catalog import EngineCatalog
@@ -133,6 +142,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestContextMiddleware, state=state)
     app.include_router(speech.router, dependencies=_guarded(SCOPE_SPEECH))
+    # The WebSocket authenticates and counts in its session (a header or a first-message
+    # token): HTTP dependencies do not run on it.
+    app.include_router(speech_stream.router)
     app.include_router(projects.router, dependencies=_guarded(SCOPE_PROJECTS))
     app.include_router(artifact_routes.router, dependencies=_guarded(SCOPE_SPEECH))
     app.include_router(catalog_routes.router, dependencies=_guarded(SCOPE_SPEECH))

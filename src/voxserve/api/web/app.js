@@ -5,12 +5,14 @@
 //   ui.js          page helpers: element lookup, status lines, durations, saving files
 //   catalog.js     models and voices in the select boxes
 //   playground.js  the speech playground, with player.js (streaming playback, waveform)
+//   typeandhear.js the playground's "type and hear" mode (the streaming WebSocket)
 //   projects.js    document projects, with chapters.js (chapter player, subtitles, downloads)
 
 import { initForgetKey } from "./api.js";
 import { loadCatalog } from "./catalog.js";
 import { playground } from "./playground.js";
 import { projects } from "./projects.js";
+import { typeAndHear } from "./typeandhear.js";
 import { $ } from "./ui.js";
 
 /** Show the page the hash names (#playground, #projects), the playground by default. */
@@ -30,6 +32,7 @@ function showPage() {
 function main() {
   initForgetKey();
   playground.init();
+  typeAndHear.init();
   projects.init();
   window.addEventListener("hashchange", () => {
     showPage();
