@@ -19,7 +19,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from tests.asr import harvard_sentences, transcribe, word_error_rate
-from tests.audio_tools import pcm_to_float
+from tests.audio_tools import longest_quiet_s, pcm_to_float
 from tests.conftest import free_port, wait_ready
 from voxserve.api.app import create_app
 from voxserve.engines.fake import FakeEngine
@@ -118,6 +118,8 @@ def test_an_llm_like_stream_is_heard_as_it_arrives(live: LiveServer, lm_dir: Pat
     samples = pcm_to_float(bytes(audio))
     rate = ready["sample_rate"]
     assert done["usage"]["output_audio_seconds"] == pytest.approx(len(samples) / rate, abs=0.01)
+    # the sentences do not run into each other: the usual pause between sentences
+    assert longest_quiet_s(samples, rate) >= 0.15
     assert word_error_rate([(text, transcribe(samples, rate, lm_dir))]) <= 0.25
 
 

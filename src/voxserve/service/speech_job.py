@@ -35,6 +35,9 @@ class SpeechInput:
     instructions: str | None = None
     #: "text", "ssml", or "auto" (SSML when the input's root is <speak>)
     input_type: InputType = "auto"
+    #: silence before the speech: a streamed conversation's later sentences (WebSocket)
+    #: start with the pause between sentences
+    leading_pause_ms: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +121,7 @@ def plan_job(
     input_type: InputType = "auto",
     lexicons: LexiconStore | None = None,
     first_chunk_min_words: int = 0,
+    leading_pause_ms: int = 0,
 ) -> SpeechJob:
     """Validate request fields into a :class:`SpeechJob`; raises a ``VoxserveError``."""
     if not text or not text.strip():
@@ -146,6 +150,8 @@ def plan_job(
         languages=capabilities.languages, max_segment_chars=settings.max_segment_chars,
         first_chunk_min_words=first_chunk_min_words,
     ))
+    if leading_pause_ms:
+        plan = replace(plan, leading_pause_ms=plan.leading_pause_ms + leading_pause_ms)
     segments = plan.texts
     if not segments:
         raise EmptyText("input has nothing to speak", param="input")

@@ -218,12 +218,17 @@ class _Session:
     async def _speak(self, pieces: asyncio.Queue[str | None], template: SpeechInput,
                      identity: str, config: StreamConfig) -> None:
         timeout_s = self.settings.request_timeout_s or None
+        pause_ms = round(self.settings.sentence_silence_ms)
         while (piece := await pieces.get()) is not None:
             received_at_s = time.perf_counter()
-            job = await asyncio.to_thread(self.service.plan, replace(template, text=piece))
-            await self.limiter.check_characters(identity, job.input_chars)
-            stream = await self.service.open(job, first_audio_timeout_s=timeout_s,
-                                             received_at_s=received_at_s)
+            await self.limiter.check_characters(identity, len(piece))
+            # Every piece after the first starts with the pause between sentences.
+            stream = await self.service.speak(
+                replace(template, text=piece, leading_pause_ms=pause_ms if self.audio_s else 0),
+                first_audio_timeout_s=timeout_s, received_at_s=received_at_s,
+                transport="websocket",
+            )
+            job = stream.job
             try:
                 async for data in stream:
                     await self._send_audio(data, config)
