@@ -367,12 +367,13 @@ def paragraph_main(args: argparse.Namespace) -> dict[str, object]:
     report: dict[str, object] = {}
     with tempfile.TemporaryDirectory(prefix="voxserve-bench-") as tmp, \
             Server(Path(tmp) / "data", {"VOXSERVE_CACHE_URL": "none",
+                                        "VOXSERVE_QUEUE_BUDGET_MS": str(args.paragraph_budget_ms),
                                         "VOXSERVE_RATE_LIMIT_CONCURRENT_STREAMS": "0",
                                         "VOXSERVE_RATE_LIMIT_REQUESTS_PER_MINUTE": "0",
                                         "VOXSERVE_RATE_LIMIT_CHARS_PER_MINUTE": "0"},
                    log_path=Path(tmp) / "server.log") as server:
         server.wait_ready()
-        budget_ms = 10_000.0
+        budget_ms = args.paragraph_budget_ms
         closed_loop(server, 2, 3.0)  # warm-up: the learned rate starts from real requests
         report["burst"] = burst(server, args.burst, budget_ms)
         time.sleep(2.0)
@@ -396,6 +397,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--paragraphs", action="store_true",
                         help="only the paragraph burst and steady-overload runs (issue 17)")
     parser.add_argument("--burst", type=int, default=60)
+    parser.add_argument("--paragraph-budget-ms", type=float, default=10_000.0,
+                        help="VOXSERVE_QUEUE_BUDGET_MS of the --paragraphs runs (the default's)")
     args = parser.parse_args(argv)
     if args.paragraphs:
         paragraph_report = paragraph_main(args)
