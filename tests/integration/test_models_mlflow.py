@@ -5,7 +5,6 @@ unreachable server) through the admin API."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.api_tools import ready_client
+from tests.integration.services import free_port
 from tests.models_tools import joe_version_dir
 from voxserve.api.app import create_app
 from voxserve.settings import Settings
@@ -28,17 +29,10 @@ pytestmark = pytest.mark.integration
 REGISTERED = "joe-voice"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def tracking_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("mlflow")
-    port = _free_port()
+    port = free_port()
     log = (root / "server.log").open("wb")
     command = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1",
                "--port", str(port), "--workers", "1",
@@ -154,12 +148,8 @@ def test_registry_errors_are_clear(client: TestClient, tmp_path: Path) -> None:
 
 def test_unreachable_mlflow_is_a_502_and_nothing_changes(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, engines=["piper"], engine_replicas=1,
-                        mlflow_tracking_uri=f"http://127.0.0.1:{_free_port()}")
-    with TestClient(create_app(settings)) as client:
-        deadline = time.monotonic() + 60
-        while client.get("/readyz").status_code != 200:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+                        mlflow_tracking_uri=f"http://127.0.0.1:{free_port()}")
+    with ready_client(settings) as client:
         started = time.monotonic()
         response = client.post("/v1/admin/models/import",
                                json={"path": f"mlflow:models:/{REGISTERED}@champion"})

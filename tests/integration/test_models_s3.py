@@ -3,7 +3,6 @@ download with checksums, errors; and a server loading and swapping versions from
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.integration.s3_tools import REGION, moto_endpoint, use_fake_credentials
 from tests.models_tools import joe_version_dir
 from voxserve.engines.catalog import EngineCatalog
 from voxserve.errors import InvalidModel, ModelConflict, ModelSourceUnavailable
@@ -18,44 +18,23 @@ from voxserve.models import Pointer
 from voxserve.settings import Settings
 
 boto3 = pytest.importorskip("boto3", reason="an S3 repository needs boto3 (the s3 extra)")
-ThreadedMotoServer = pytest.importorskip(
-    "moto.server", reason="the S3 tests need moto[server]"
-).ThreadedMotoServer
+pytest.importorskip("moto.server", reason="the S3 tests need moto[server]")
 
 from voxserve.models.s3 import S3ModelRepository  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
-REGION = "us-east-1"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    with moto_endpoint() as url:
+        yield url
 
 
 @pytest.fixture(autouse=True)
 def fake_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
+    use_fake_credentials(monkeypatch, tmp_path)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,50 +12,30 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.integration.s3_tools import REGION, moto_endpoint, use_fake_credentials
 from voxserve.settings import Settings
 from voxserve.storage import create_artifact_store
 
 boto3 = pytest.importorskip("boto3", reason="S3 storage needs boto3 (the s3 extra)")
-ThreadedMotoServer = pytest.importorskip(
-    "moto.server", reason="the S3 tests need moto[server]"
-).ThreadedMotoServer
+pytest.importorskip("moto.server", reason="the S3 tests need moto[server]")
 
 from voxserve.storage.s3 import S3ArtifactStore  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
-REGION = "us-east-1"
 MIB = 1024 * 1024
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    with moto_endpoint() as url:
+        yield url
 
 
 @pytest.fixture(autouse=True)
 def fake_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Fake keys from the environment only: no profile or config file of the machine."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
+    use_fake_credentials(monkeypatch, tmp_path)
 
 
 @pytest.fixture

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.api_tools import ready_client
 from tests.audio_tools import decode_audio
 from voxserve.api.app import create_app
 from voxserve.settings import Settings
@@ -18,11 +18,7 @@ from voxserve.settings import Settings
 
 @pytest.fixture(scope="module")
 def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as test_client:
-        deadline = time.monotonic() + 60
-        while test_client.get("/readyz").status_code != 200:
-            assert time.monotonic() < deadline, "engines did not load"
-            time.sleep(0.05)
+    with ready_client(settings) as test_client:
         yield test_client
 
 

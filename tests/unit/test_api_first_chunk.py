@@ -3,16 +3,15 @@ with no seam a listener or a recognizer notices; batch requests keep it whole (i
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.api_tools import ready_client
 from tests.asr import transcribe, word_errors
 from tests.audio_tools import decode_audio
-from voxserve.api.app import create_app
 from voxserve.settings import Settings
 
 # Harvard sentences (tests/data/harvard-dev.txt), the first two joined at a comma
@@ -23,11 +22,7 @@ QUIET = {"noise_scale": 0.0, "noise_w_scale": 0.0}
 
 @pytest.fixture(scope="module")
 def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as test_client:
-        deadline = time.monotonic() + 60
-        while test_client.get("/readyz").status_code != 200:
-            assert time.monotonic() < deadline, "engines did not load"
-            time.sleep(0.05)
+    with ready_client(settings) as test_client:
         yield test_client
 
 
@@ -58,9 +53,5 @@ def test_interactive_cuts_the_first_sentence_batch_does_not(
 
 def test_off_when_configured(settings: Settings) -> None:
     off = settings.model_copy(update={"first_chunk_min_words": 0})
-    with TestClient(create_app(off)) as test_client:
-        deadline = time.monotonic() + 60
-        while test_client.get("/readyz").status_code != 200:
-            assert time.monotonic() < deadline, "engines did not load"
-            time.sleep(0.05)
+    with ready_client(off) as test_client:
         assert _speak(test_client, "interactive")[0] == 2

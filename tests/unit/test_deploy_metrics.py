@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
-from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from voxserve.api.app import create_app
+from tests.api_tools import ready_client
 from voxserve.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -65,11 +63,7 @@ def _gpu_metric_names() -> set[str]:
 def exported(tmp_path_factory: pytest.TempPathFactory) -> Iterator[set[str]]:
     settings = Settings(data_dir=tmp_path_factory.mktemp("deploy-metrics"), engines=["fake"],
                         default_model="fake")
-    with TestClient(create_app(settings)) as client:
-        deadline = time.monotonic() + 30
-        while client.get("/readyz").status_code != 200:
-            assert time.monotonic() < deadline, "engines did not load"
-            time.sleep(0.05)
+    with ready_client(settings, timeout_s=30) as client:
         speech = client.post("/v1/audio/speech",
                              json={"input": "Hello.", "response_format": "pcm"})
         assert speech.status_code == 200, speech.text

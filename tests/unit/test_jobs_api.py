@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.api_tools import wait_ready
 from tests.audio_tools import decode_audio
 from tests.jobs_tools import BOOK_MD, new_project
 from voxserve.api.app import create_app
@@ -23,12 +24,6 @@ from voxserve.settings import Settings
 FAKE = {"model": "fake", "voice": "fake-tone", "response_format": "wav"}
 
 
-def _wait_ready(client: TestClient) -> None:
-    deadline = time.monotonic() + 60
-    while client.get("/readyz").status_code != 200:
-        assert time.monotonic() < deadline, "engines did not load"
-        time.sleep(0.05)
-
 
 @pytest.fixture(scope="module")
 def app_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
@@ -39,7 +34,7 @@ def app_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 @pytest.fixture(scope="module")
 def client(app_settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(app_settings)) as test_client:
-        _wait_ready(test_client)
+        wait_ready(test_client)
         yield test_client
 
 
@@ -266,7 +261,7 @@ def test_restart_resumes_unfinished_projects(tmp_path: Path) -> None:
     repository.record_segment(project.id, 0, key, len(pcm) / 2 / 16000)
     repository.close()
     with TestClient(create_app(settings)) as client:
-        _wait_ready(client)
+        wait_ready(client)
         done = _wait_state(client, project.id)
         assert done["state"] == "completed", done
         vtt = client.get(f"/v1/projects/{project.id}/subtitles.vtt").text
@@ -278,7 +273,7 @@ def test_a_long_chapter_is_converted_in_parts(tmp_path: Path) -> None:
                         max_chapter_segments=4)
     sentences = " ".join(f"Sentence number {n} of ten." for n in range(1, 11))
     with TestClient(create_app(settings)) as client:
-        _wait_ready(client)
+        wait_ready(client)
         created = client.post("/v1/projects", json={
             "text": f"# Only chapter\n\n{sentences}\n", "markdown": True, **FAKE})
         assert created.status_code == 201, created.text

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.api_tools import wait_ready
 from tests.models_tools import joe_version_dir
 from voxserve.api.app import create_app
 from voxserve.security.api_keys import ApiKeyStore
@@ -20,12 +21,6 @@ from voxserve.settings import Settings
 
 LONG_TEXT = " ".join(f"This is sentence number {n} of a long answer." for n in range(1, 25))
 
-
-def _ready(client: TestClient) -> None:
-    deadline = time.monotonic() + 60
-    while client.get("/readyz").status_code != 200:
-        assert time.monotonic() < deadline, "engines did not load"
-        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +33,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     settings = Settings(data_dir=tmp_path_factory.mktemp("data"), engines=["piper", "fake"],
                         engine_replicas=2)
     with TestClient(create_app(settings)) as test_client:
-        _ready(test_client)
+        wait_ready(test_client)
         yield test_client
 
 
@@ -202,7 +197,7 @@ def test_admin_scope_is_required(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, auth="api_key", engines=["fake"],
                         default_model="fake", default_voice="fake-tone")
     with TestClient(create_app(settings)) as client:
-        _ready(client)
+        wait_ready(client)
         assert client.get("/v1/admin/models").status_code == 401
         refused = client.get("/v1/admin/models",
                              headers={"Authorization": f"Bearer {speech_key}"})
