@@ -149,3 +149,34 @@ def first_answer_after(client: TestClient,
         except WebSocketDisconnect as closed:
             return answer, closed.code
     raise AssertionError("not closed")
+
+
+def test_a_conversation_is_in_flight_and_logged(
+    keyed: tuple[TestClient, str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The drain waits for a running conversation (it counts as a request in flight), and
+    it ends with one access line: close code, characters and audio, never the text."""
+    client, speech_key, _ = keyed
+    lifecycle = client.app.state.service_state  # type: ignore[attr-defined]
+    before = lifecycle.in_flight
+    caplog.set_level("INFO", logger="voxserve.access")
+    with client.websocket_connect(PATH, headers={"Authorization": f"Bearer {speech_key}",
+                                                 "X-Request-Id": "ws-log-1"}) as ws:
+        ws.send_text(json.dumps({"type": "config", "response_format": "pcm"}))
+        assert ws.receive_json()["type"] == "ready"
+        assert lifecycle.in_flight == before + 1
+        ws.send_text(json.dumps({"type": "text", "text": "A secret sentence."}))
+        ws.send_text(json.dumps({"type": "close"}))
+        while not isinstance(message := ws.receive(), dict) or message.get("text") is None \
+                or json.loads(message["text"])["type"] != "done":
+            pass
+    deadline = time.monotonic() + 10
+    while lifecycle.in_flight != before:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    lines = [r for r in caplog.records if getattr(r, "path", None) == PATH]
+    assert len(lines) == 1
+    line = lines[0]
+    assert line.status == 1000 and line.characters == len("A secret sentence.")  # type: ignore[attr-defined]
+    assert line.audio_s > 0  # type: ignore[attr-defined]
+    assert "secret" not in line.getMessage()

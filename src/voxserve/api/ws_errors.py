@@ -15,6 +15,8 @@ from voxserve import errors
 from voxserve.api.errors import error_body, status_for
 
 NORMAL = 1000
+#: the peer went away (the client left: logged, nothing is sent)
+GOING_AWAY = 1001
 UNSUPPORTED_DATA = 1003
 INVALID_PAYLOAD = 1007
 MESSAGE_TOO_BIG = 1009

@@ -50,7 +50,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        request_id = _request_id(scope)
+        request_id = request_id_of(scope)
         record = AccessRecord()
         id_token = request_id_var.set(request_id)
         record_token = access_record_var.set(record)
@@ -86,7 +86,8 @@ class RequestContextMiddleware:
             access_record_var.reset(record_token)
 
 
-def _request_id(scope: Scope) -> str:
+def request_id_of(scope: Scope) -> str:
+    """The client's valid ``X-Request-Id``, else a new one."""
     for name, value in scope.get("headers", []):
         if name == b"x-request-id":
             candidate = bytes(value).decode("latin-1")

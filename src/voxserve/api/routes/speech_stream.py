@@ -31,7 +31,10 @@ from fastapi import APIRouter, WebSocket
 from pydantic import ValidationError
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
+from voxserve import metrics
+from voxserve.api.middleware.context import access_logger, request_id_of
 from voxserve.api.ws_errors import (
+    GOING_AWAY,
     INVALID_PAYLOAD,
     MESSAGE_TOO_BIG,
     NORMAL,
@@ -41,9 +44,11 @@ from voxserve.api.ws_errors import (
 )
 from voxserve.api.ws_schemas import CLIENT_MESSAGE, Close, Flush, StreamConfig, TextFragment
 from voxserve.errors import InvalidRequest, ProtocolViolation
+from voxserve.logs import request_id_var
 from voxserve.security.authenticator import Authenticator
 from voxserve.security.limits import RateLimiter
 from voxserve.security.principal import SCOPE_SPEECH, Principal
+from voxserve.service.lifecycle import ServiceState
 from voxserve.service.speech import SpeechService
 from voxserve.service.speech_job import SpeechInput
 from voxserve.service.text_stream import TextStream
@@ -55,6 +60,7 @@ logger = logging.getLogger(__name__)
 router = APIRouter(tags=["speech"])
 
 _PROBE_TEXT = "Ready."
+PATH = "/v1/audio/speech/stream"
 
 
 def word_alignment(piece: str, offset_s: float, duration_s: float) -> dict[str, Any]:
@@ -73,22 +79,43 @@ class _ClientGone(Exception):
     """The client closed the connection or it broke."""
 
 
-@router.websocket("/v1/audio/speech/stream")
+@router.websocket(PATH)
 async def speech_stream(websocket: WebSocket) -> None:
-    """Streaming text in, audio out (see the module doc and the README)."""
-    await websocket.accept()
-    session = _Session(websocket)
+    """Streaming text in, audio out (see the module doc and the README).
+
+    A conversation counts as a request in flight (the drain on SIGTERM waits for it, as for
+    an HTTP request) and ends with one access line (close code, duration, characters, audio
+    seconds; never the text)."""
+    lifecycle: ServiceState = websocket.app.state.service_state
+    started = time.perf_counter()
+    id_token = request_id_var.set(request_id_of(websocket.scope))
+    lifecycle.request_started()
+    session: _Session | None = None
+    code = NORMAL
     try:
+        await websocket.accept()
+        session = _Session(websocket)
         await session.run()
     except _ClientGone:
-        return
+        code = GOING_AWAY
     except Exception as exc:  # every failure leaves as a close code, never a traceback
         code, reason, message = close_for(exc)
         if code == 1011:
             logger.exception("websocket stream failed")
         await _close(websocket, code, reason, message)
-        return
-    await _close(websocket, NORMAL, "done", None)
+    else:
+        await _close(websocket, NORMAL, "done", None)
+    finally:
+        lifecycle.request_finished()
+        duration_s = time.perf_counter() - started
+        metrics.HTTP_REQUESTS.labels("WEBSOCKET", PATH, str(code)).inc()
+        metrics.HTTP_REQUEST_DURATION.labels("WEBSOCKET", PATH).observe(duration_s)
+        usage = {} if session is None else {
+            "characters": session.input_chars, "audio_s": round(session.audio_s, 3)}
+        access_logger.info("WEBSOCKET %s %s", PATH, code, extra={
+            "method": "WEBSOCKET", "path": PATH, "status": code,
+            "duration_ms": round(duration_s * 1000, 2), **usage})
+        request_id_var.reset(id_token)
 
 
 async def _close(websocket: WebSocket, code: int, reason: str,
