@@ -32,6 +32,8 @@ def _instance(cls: type[errors.VoxserveError]) -> errors.VoxserveError:
         return errors.Forbidden("speech")
     if cls is errors.Unauthenticated:
         return errors.Unauthenticated()
+    if cls is errors.ProtocolViolation:
+        return errors.ProtocolViolation("not JSON", 1007)
     return cls("message", param="field")
 
 

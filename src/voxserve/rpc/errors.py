@@ -40,6 +40,8 @@ _CODES: dict[type[errors.VoxserveError], grpc.StatusCode] = {
     errors.ProjectNotFound: grpc.StatusCode.NOT_FOUND,
     errors.ProjectNotReady: grpc.StatusCode.FAILED_PRECONDITION,
     errors.ProjectConflict: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.LexiconNotFound: grpc.StatusCode.NOT_FOUND,
+    errors.ModelConflict: grpc.StatusCode.FAILED_PRECONDITION,
     errors.NotReady: grpc.StatusCode.UNAVAILABLE,
     errors.ShuttingDown: grpc.StatusCode.UNAVAILABLE,
     errors.Overloaded: grpc.StatusCode.RESOURCE_EXHAUSTED,
