@@ -26,9 +26,9 @@ import numpy as np
 from piper import PiperVoice
 from pocketsphinx import Decoder, get_model_path
 
+from harness import load_sentences
 from voxserve.text.word_timing import align_words, fallback_words
 
-SENTENCES = Path(__file__).resolve().parents[1] / "tests" / "data" / "harvard-dev.txt"
 #: pocketsphinx needs this much silence around the audio; its times are shifted back.
 PAD_S = 0.5
 
@@ -76,8 +76,7 @@ def main() -> None:
     errors: list[float] = []
     worst: list[tuple[float, str, str]] = []
     used = skipped = 0
-    for line in SENTENCES.read_text("utf-8").splitlines():
-        sentence = line.strip()
+    for sentence in load_sentences():
         if used >= args.sentences:
             break
         words = re.sub(r"[^a-z' ]", " ", sentence.lower()).split()
