@@ -47,7 +47,8 @@ def test_raw_samples_land_at_offset_plus_index(chunked: bool) -> None:
         loud_first = int(np.argmax(np.abs(raw) > joiner.trim_threshold))
         assert placement.first == max(0, loud_first - joiner.trim_margin_samples)
     # the leading pause: the first segment's first kept sample is after it
-    assert placements[0].offset + placements[0].first == round(0.3 * RATE) - joiner.trim_margin_samples
+    leading = round(0.3 * RATE) - joiner.trim_margin_samples
+    assert placements[0].offset + placements[0].first == leading
 
 
 def test_a_silent_segment_has_no_placement() -> None:

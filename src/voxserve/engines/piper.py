@@ -20,9 +20,9 @@ import numpy as np
 import onnx
 import onnxruntime
 from piper import PiperVoice
+from piper.config import PiperConfig, SynthesisConfig
 from piper.patch_voice_with_alignment import add_alignment_output
 from piper.voice import AudioChunk as PiperChunk
-from piper.config import PiperConfig, SynthesisConfig
 from pydantic import Field
 
 from voxserve.engines.base import EngineOptions, SynthesisParams
