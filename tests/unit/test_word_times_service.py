@@ -11,6 +11,7 @@ import pytest
 
 from tests.audio_tools import decode_audio
 from tests.conftest import running_service
+from voxserve.cache.base import CachedSegment
 from voxserve.cache.memory import MemoryCache
 from voxserve.engines.catalog import EngineCatalog
 from voxserve.scheduler import Scheduler
@@ -107,14 +108,23 @@ def test_engine_without_alignment_gets_marked_estimates(
     _check_shape(words, text, len(samples) / rate)
 
 
-def test_a_cache_hit_gives_marked_estimates_on_the_same_audio(
-    settings: Settings, catalog: EngineCatalog
+@pytest.mark.parametrize("stored", [False, True])
+def test_cache_hits_keep_the_alignment_in_memory_else_give_marked_estimates(
+    settings: Settings, catalog: EngineCatalog, stored: bool
 ) -> None:
+    """The memory cache keeps a segment's alignment; a value that was stored as bytes
+    (disk, Redis) has none: its words are estimated, and marked."""
+
+    class EncodingCache(MemoryCache):
+        async def put(self, key: str, value: CachedSegment) -> None:
+            await super().put(key, CachedSegment.decode(value.encode()))
+
     async def run() -> list[list[WordTime]]:
         scheduler = Scheduler(settings)
         scheduler.start(catalog.replicas())
+        cache = EncodingCache(10**8) if stored else MemoryCache(10**8)
         try:
-            service = SpeechService(settings, catalog, scheduler, cache=MemoryCache(10**8))
+            service = SpeechService(settings, catalog, scheduler, cache=cache)
             runs = []
             for _ in range(2):
                 stream = await service.speak(SpeechInput(
@@ -128,6 +138,10 @@ def test_a_cache_hit_gives_marked_estimates_on_the_same_audio(
 
     first, second = asyncio.run(run())
     assert [w.word for w in second] == [w.word for w in first]
+    assert not any(w.estimated for w in first)  # a miss: the engine's own alignment
+    if not stored:
+        assert second == first
+        return
     assert all(w.estimated for w in second)
     # the estimate spans the same speech
     assert second[0].start_s == pytest.approx(first[0].start_s, abs=0.1)
