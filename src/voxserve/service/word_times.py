@@ -103,10 +103,12 @@ class SegmentWordTimer:
             text, segment.source_start if segment is not None else offset)
         if not words or not any(piece.placement for piece in pieces):
             return []
-        total = sum(piece.samples for piece in pieces)
         phonemes = _joined([piece.phonemes for piece in pieces])
         estimated = phonemes is None
         if phonemes is None:
+            # shared over what the joiner kept of the pieces (not the trimmed quiet)
+            pieces = [_kept(piece) for piece in pieces if piece.placement is not None]
+            total = sum(piece.samples for piece in pieces)
             raw = estimate_words(text, words, total / self._rate)
         else:
             raw = align_words(text, words, phonemes, self._rate)
@@ -127,6 +129,13 @@ class SegmentWordTimer:
         if 0 <= word.source_start < word.source_end <= len(self._input):
             return self._input[word.source_start:word.source_end]
         return text[word.spoken_start:word.spoken_end]
+
+
+def _kept(piece: _Piece) -> _Piece:
+    """Only what the joiner kept of ``piece`` (placed), as a piece of its own."""
+    assert piece.placement is not None
+    first, end = piece.placement.first, piece.placement.end
+    return _Piece(end - first, None, Placement(piece.placement.offset + first, 0, end - first))
 
 
 def _joined(
