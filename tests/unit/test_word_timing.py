@@ -33,7 +33,8 @@ def test_groups_map_one_to_one_onto_words() -> None:
     phonemes = [("^", 100), ("a", 100), ("b", 100), (" ", 50), ("c", 100), ("d", 100),
                 (" ", 50), ("e", 100), ("f", 100), (".", 200), ("$", 100)]
     times = align_words(text, fallback_words(text), phonemes, 1000)
-    assert times == [(0.1, 0.3), (0.35, 0.55), (0.6, 0.8)]
+    # a word separator's samples are the next word's onset
+    assert times == [(0.1, 0.3), (0.3, 0.55), (0.55, 0.8)]
 
 
 def test_a_source_word_spanning_several_spoken_words() -> None:

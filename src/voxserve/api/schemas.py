@@ -32,8 +32,10 @@ class SpeechRequest(BaseModel):
         default=None, description="wav, pcm (s16le mono), mp3, opus (Ogg), flac or aac."
     )
     speed: float = Field(default=1.0, ge=MIN_SPEED, le=MAX_SPEED, allow_inf_nan=False)
-    stream_format: Literal["audio", "sse"] = Field(
-        default="audio", description="raw audio bytes, or Server-Sent Events with base64 deltas"
+    stream_format: Literal["audio", "sse", "json"] = Field(
+        default="audio",
+        description="raw audio bytes, Server-Sent Events with base64 deltas, or one JSON "
+                    "object with the whole audio in base64 (and the words with timestamps)",
     )
     sample_rate: int | None = Field(
         default=None, description="Resample the output to this rate (Hz)."
@@ -51,6 +53,34 @@ class SpeechRequest(BaseModel):
         description="text, ssml (a subset: speak, break, p, s, say-as, sub, phoneme, prosody "
                     "rate, lang), or auto: SSML when the input's root element is <speak>.",
     )
+    # Word timestamps (issue 21)
+    timestamps: Literal["none", "word"] = Field(
+        default="none",
+        description="word: each word's start/end seconds in the output audio; with "
+                    "stream_format sse (speech.word_timestamps events) or json ('words').",
+    )
+
+
+class WordTimestamp(BaseModel):
+    """One word of the input and when the output audio says it (seconds)."""
+
+    word: str
+    start: float
+    end: float
+    #: shared out by characters (no engine alignment: Maya1, a cached sentence)
+    estimated: bool
+
+
+class SpeechJson(BaseModel):
+    """Answer to ``stream_format: "json"``: the whole audio and, asked for, its words."""
+
+    object: Literal["speech"] = "speech"
+    audio: str = Field(description="The encoded audio, base64.")
+    content_type: str
+    sample_rate: int
+    audio_seconds: float
+    words: list[WordTimestamp] | None = None
+    usage: dict[str, float | int]
 
 
 class StoredSpeech(BaseModel):

@@ -72,9 +72,21 @@ def sse_response(
 
 
 async def speech_events(
-    audio: AsyncIterator[bytes], usage: Callable[[], dict[str, Any]]
+    audio: AsyncIterator[bytes], usage: Callable[[], dict[str, Any]],
+    words: Callable[[], list[dict[str, Any]]] | None = None,
 ) -> AsyncIterator[bytes]:
-    """``speech.audio.delta`` per audio piece (base64), then ``speech.audio.done`` with usage."""
+    """``speech.audio.delta`` per audio piece (base64), then ``speech.audio.done`` with usage.
+    With ``words`` (the words timed since its last call), a ``speech.word_timestamps`` event
+    follows each delta after which a sentence's words are known (issue 21)."""
+
+    def timestamps() -> bytes:
+        new = words() if words is not None else []
+        return sse_event({"type": "speech.word_timestamps", "words": new}) if new else b""
+
     async for data in audio:
         yield sse_event({"type": "speech.audio.delta", "audio": base64.b64encode(data).decode()})
+        if frame := timestamps():
+            yield frame
+    if frame := timestamps():
+        yield frame
     yield sse_event({"type": "speech.audio.done", "usage": usage()})

@@ -19,10 +19,11 @@ from voxserve.audio.formats import (
     content_type_for_file,
     extension_for,
 )
-from voxserve.audio.join import SegmentJoiner
+from voxserve.audio.join import Placement, SegmentJoiner
 from voxserve.audio.resample import StreamResampler, as_mono_float32
 
 __all__ = [
+    "Placement",
     "SegmentJoiner",
     "StreamResampler",
     "StreamingEncoder",

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from voxserve.audio.resample import as_mono_float32
 from voxserve.types import FloatSamples
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where one segment went in the joined output (word timing): its raw sample ``i``,
+    for ``first <= i < end`` (what the trim kept), is output sample ``offset + i``
+    (``offset`` counts the pauses before it and what the trim dropped at its start)."""
+
+    offset: int
+    first: int
+    end: int
 
 
 class SegmentJoiner:
@@ -23,6 +36,8 @@ class SegmentJoiner:
        first segment that emits anything.
 
     Empty segments (or segments dropped in step 2) emit nothing and do not count as segments.
+    After each segment, :attr:`placement` says where its raw samples went in the output
+    (None for a dropped one); :attr:`output_samples` counts everything emitted so far.
 
     A segment may also arrive in chunks, as a streaming engine yields it: :meth:`push` each
     chunk, then :meth:`end_segment`. The output is the same as :meth:`add` of the whole
@@ -68,6 +83,12 @@ class SegmentJoiner:
         self._emitted_any = False
         self._pause_samples: int | None = None
         self._leading_samples = 0
+        #: samples emitted so far (all calls' results together)
+        self.output_samples = 0
+        #: where the last ended segment went (None: it emitted nothing)
+        self.placement: Placement | None = None
+        self._segment_offset = 0
+        self._segment_first = 0
         self._start_segment()
 
     def add(self, samples: FloatSamples) -> FloatSamples:
@@ -101,25 +122,35 @@ class SegmentJoiner:
         known_end = min(self._seen, self._last + 1 + margin)
         if not self._emitting and known_end - self._held_start < 2 * self.fade_samples:
             return _EMPTY  # too short yet to know the fade-in's length
+        first = self._held_start
         out = self._take(known_end - self.fade_samples)  # the fade-out's samples stay held
         if out.size == 0 or self._emitting:
+            self.output_samples += out.size
             return out
         self._emitting = True
         _fade_in(out, self.fade_samples)
-        return self._after_pause(out)
+        return self._after_pause(out, first)
 
     def end_segment(self) -> FloatSamples:
         """The current segment is complete: the rest of it (trimmed, faded out)."""
         rest = _EMPTY
+        emitting = self._emitting
         if self._first is not None:
+            first = self._held_start
             rest = self._take(min(self._seen, self._last + 1 + self.trim_margin_samples))
             if self._emitting:
                 _fade_out(rest, min(self.fade_samples, rest.size))
+                self.output_samples += rest.size
             elif rest.size:
                 length = min(self.fade_samples, (rest.size + 1) // 2)
                 _fade_in(rest, length)
                 _fade_out(rest, length)
-                rest = self._after_pause(rest)
+                rest = self._after_pause(rest, first)
+                emitting = True
+        self.placement = (
+            Placement(self._segment_offset, self._segment_first, self._held_start)
+            if emitting else None
+        )
         self._start_segment()
         return rest
 
@@ -143,6 +174,7 @@ class SegmentJoiner:
             return _EMPTY
         count = self._pause_samples + self._margin()
         self._pause_samples = None
+        self.output_samples += count
         return np.zeros(count, np.float32)
 
     def _margin(self) -> int:
@@ -163,8 +195,10 @@ class SegmentJoiner:
         self._held_start += count
         return taken
 
-    def _after_pause(self, samples: FloatSamples) -> FloatSamples:
-        """A segment's first samples, after the pause between segments."""
+    def _after_pause(self, samples: FloatSamples, first: int) -> FloatSamples:
+        """A segment's first samples (from its raw sample ``first``), after the pause
+        between segments."""
+        len_before = samples.size
         if self._emitted_any:
             pause = self.silence_samples if self._pause_samples is None else self._pause_samples
             self._pause_samples = None
@@ -172,6 +206,10 @@ class SegmentJoiner:
         elif self._leading_samples:
             samples = np.concatenate([np.zeros(self._leading_samples, np.float32), samples])
         self._emitted_any = True
+        pause = samples.size - len_before
+        self._segment_first = first
+        self._segment_offset = self.output_samples + pause - first
+        self.output_samples += samples.size
         return samples
 
     def _samples(self, ms: float) -> int:

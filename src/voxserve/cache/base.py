@@ -13,7 +13,7 @@ import threading
 import time
 import zlib
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -43,6 +43,9 @@ class CachedSegment:
     pcm_s16le: bytes
     sample_rate_hz: int
     chunk_lengths: tuple[int, ...]
+    #: each chunk's phoneme alignment (word timestamps), kept while the value stays in this
+    #: process (the memory cache, a miss); not encoded: a disk or Redis hit has none
+    phonemes: tuple[tuple[tuple[str, int], ...] | None, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         if 2 * sum(self.chunk_lengths) != len(self.pcm_s16le):
@@ -54,8 +57,9 @@ class CachedSegment:
 
     @property
     def nbytes(self) -> int:
-        """Approximate memory held by the value (PCM plus the chunk table)."""
-        return len(self.pcm_s16le) + 8 * len(self.chunk_lengths)
+        """Approximate memory held by the value (PCM, the chunk table, the alignments)."""
+        aligned = sum(len(alignment) for alignment in self.phonemes if alignment)
+        return len(self.pcm_s16le) + 8 * len(self.chunk_lengths) + 64 * aligned
 
     @classmethod
     def from_chunks(cls, chunks: Sequence[AudioChunk]) -> CachedSegment:
@@ -70,6 +74,7 @@ class CachedSegment:
             pcm_s16le=pcm.tobytes(),
             sample_rate_hz=rates.pop() if rates else 0,
             chunk_lengths=tuple(len(part) for part in parts),
+            phonemes=tuple(chunk.phonemes for chunk in chunks),
         )
 
     def to_chunks(self) -> list[AudioChunk]:
@@ -77,8 +82,11 @@ class CachedSegment:
         samples = pcm16_samples(self.pcm_s16le)
         chunks = []
         start = 0
-        for length in self.chunk_lengths:
-            chunks.append(AudioChunk(samples[start : start + length], self.sample_rate_hz))
+        phonemes = self.phonemes if len(self.phonemes) == len(self.chunk_lengths) else (
+            (None,) * len(self.chunk_lengths))
+        for length, alignment in zip(self.chunk_lengths, phonemes, strict=True):
+            chunks.append(AudioChunk(samples[start : start + length], self.sample_rate_hz,
+                                     alignment))
             start += length
         return chunks
 

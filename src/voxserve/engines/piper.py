@@ -17,9 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
 import onnxruntime
 from piper import PiperVoice
 from piper.config import PiperConfig, SynthesisConfig
+from piper.patch_voice_with_alignment import add_alignment_output
+from piper.voice import AudioChunk as PiperChunk
 from pydantic import Field
 
 from voxserve.engines.base import EngineOptions, SynthesisParams
@@ -170,6 +173,40 @@ class _VoiceConfig:
         )
 
 
+def _model_with_alignment(model_path: Path) -> bytes | str:
+    """The model, patched in memory so the session also returns samples per phoneme id
+    (piper's ``add_alignment_output``); the path itself when it cannot be patched (already
+    patched, or no duration tensor): such a voice then yields chunks without alignment."""
+    model = onnx.load(str(model_path))
+    try:
+        add_alignment_output(model)
+    except ValueError:
+        return str(model_path)
+    return model.SerializeToString()
+
+
+def phoneme_alignment(chunk: PiperChunk) -> tuple[tuple[str, int], ...] | None:
+    """``(phoneme, samples)`` of a Piper chunk, fitted to its length (the model's frame
+    counts may differ from the audio's by a few samples at the end); None without one."""
+    alignments = chunk.phoneme_alignments
+    if not alignments:
+        return None
+    phonemes = [(a.phoneme, int(a.num_samples)) for a in alignments]
+    excess = sum(samples for _, samples in phonemes) - len(chunk.audio_float_array)
+    while excess > 0 and phonemes:  # trim from the end (EOS first)
+        phoneme, samples = phonemes[-1]
+        cut = min(samples, excess)
+        excess -= cut
+        if samples - cut:
+            phonemes[-1] = (phoneme, samples - cut)
+        else:
+            phonemes.pop()
+    if excess < 0:
+        phoneme, samples = phonemes[-1] if phonemes else ("$", 0)
+        phonemes[-1:] = [(phoneme, samples - excess)]
+    return tuple(phonemes)
+
+
 def _create_session(files: PiperVoiceFiles, settings: Settings) -> onnxruntime.InferenceSession:
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = settings.resolved_piper_intra_op_threads
@@ -182,7 +219,7 @@ def _create_session(files: PiperVoiceFiles, settings: Settings) -> onnxruntime.I
         providers.insert(0, "CUDAExecutionProvider")
     try:
         return onnxruntime.InferenceSession(
-            str(files.model_path), sess_options=options, providers=providers
+            _model_with_alignment(files.model_path), sess_options=options, providers=providers
         )
     except Exception as exc:  # onnxruntime raises its own exception types
         raise EngineLoadError(
@@ -308,9 +345,10 @@ class PiperEngine:
             noise_w_scale=options.noise_w_scale,
         )
         try:
-            for chunk in voice.synthesize(text, syn_config=config):
+            for chunk in voice.synthesize(text, syn_config=config, include_alignments=True):
                 samples = np.asarray(chunk.audio_float_array, dtype=np.float32).reshape(-1)
-                yield AudioChunk(samples=samples, sample_rate_hz=chunk.sample_rate)
+                yield AudioChunk(samples=samples, sample_rate_hz=chunk.sample_rate,
+                                 phonemes=phoneme_alignment(chunk))
         except Exception as exc:
             raise EngineFailed(f"piper failed on voice '{voice_id}': {exc}") from exc
 

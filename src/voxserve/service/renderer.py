@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from voxserve.audio import SegmentJoiner, StreamResampler, create_encoder
 from voxserve.service.speech_job import SpeechJob, SpeechStats
+from voxserve.service.word_times import SegmentWordTimer
 from voxserve.settings import Settings
 from voxserve.types import AudioChunk, FloatSamples
 
@@ -29,6 +30,8 @@ class AudioRenderer:
             self._joiner.set_pause(job.plan.leading_pause_ms)
         self._resampler = StreamResampler(source_rate_hz, job.sample_rate_hz)
         self._encoder = create_encoder(job.audio_format, job.sample_rate_hz)
+        self._job = job
+        self._words = SegmentWordTimer(source_rate_hz, job.input_text)
         self._stats = stats
         self._stats.sample_rate_hz = job.sample_rate_hz
         self.content_type = self._encoder.content_type
@@ -37,13 +40,24 @@ class AudioRenderer:
         """The next chunk of the current segment, joined (trimmed, faded, after the pause)
         and resampled: the samples to encode now."""
         if self._chunks_are_sentences:
-            return self._resampler.process(self._joiner.add(chunk.samples))
+            joined = self._joiner.add(chunk.samples)
+            self._words.add(chunk, self._joiner.placement)
+            return self._resampler.process(joined)
+        self._words.add(chunk, None)
         return self._resampler.process(self._joiner.push(chunk.samples))
 
-    def end_segment(self, pause_after_ms: int | None = None) -> FloatSamples:
+    def end_segment(
+        self, pause_after_ms: int | None = None, index: int | None = None
+    ) -> FloatSamples:
         """The current segment has ended: its held-back end, to encode now.
-        ``pause_after_ms`` (an SSML break) replaces the usual pause after it."""
+        ``pause_after_ms`` (an SSML break) replaces the usual pause after it. With the
+        segment's ``index``, its words' output times join ``stats.words``."""
         samples = self._resampler.process(self._joiner.end_segment())
+        self._words.place_last(self._joiner.placement)
+        if index is not None:
+            plan = self._job.plan
+            segment = plan.segments[index] if plan is not None else None
+            self._stats.words.extend(self._words.end(segment, self._job.segments[index]))
         if pause_after_ms is not None:
             self._joiner.set_pause(pause_after_ms)
         return samples

@@ -46,6 +46,7 @@ from voxserve.service.admission import admit_early, may_use_cache_when_refused
 from voxserve.service.lifecycle import ServiceState
 from voxserve.service.renderer import AudioRenderer
 from voxserve.service.speech_job import SpeechInput, SpeechJob, SpeechStats, plan_job
+from voxserve.service.word_times import WordTimeline
 from voxserve.settings import Settings
 from voxserve.storage import ArtifactStore
 from voxserve.text.lexicon_store import LexiconStore
@@ -74,6 +75,11 @@ class SpeechStream:
     @property
     def content_type(self) -> str:
         return content_type_for(self.job.audio_format)
+
+    @property
+    def words(self) -> WordTimeline:
+        """Word times of the audio so far (seconds of the output), growing per segment."""
+        return self.stats.words
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
@@ -455,7 +461,7 @@ class SpeechService:
                         upcoming = submit(index + 1)
                     async for data in encoded(renderer.push(chunk)):
                         yield data
-                async for data in encoded(renderer.end_segment(job.pause_after_ms(index))):
+                async for data in encoded(renderer.end_segment(job.pause_after_ms(index), index)):
                     yield data
                 if upcoming is None and index + 1 < len(job.segments):
                     upcoming = submit(index + 1)  # this segment produced no audio

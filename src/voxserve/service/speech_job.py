@@ -9,6 +9,7 @@ from typing import Any
 from voxserve.engines.base import Engine, SynthesisParams, parse_options
 from voxserve.engines.catalog import EngineCatalog
 from voxserve.errors import EmptyText, InvalidRequest, TextTooLong, UnsupportedSampleRate
+from voxserve.service.word_times import WordTimeline
 from voxserve.settings import Settings
 from voxserve.text.lexicon_store import LexiconStore
 from voxserve.text.prepare import InputType, TextOptions, TextPlan, prepare
@@ -55,6 +56,8 @@ class SpeechJob:
     plan: TextPlan | None = None
     #: version of the lexicon the text was read with ("" for none): part of cache keys
     lexicon_version: str = ""
+    #: the request's input as given (word timestamps: the words' own text)
+    input_text: str = ""
 
     def segment_params(self, index: int) -> SynthesisParams:
         """The params of segment ``index``: an SSML prosody rate scales the speed."""
@@ -94,6 +97,8 @@ class SpeechStats:
     sample_rate_hz: int = 0
     segments_done: int = 0
     output_bytes: int = 0
+    #: word times of the output so far (issue 21), one segment at a time
+    words: WordTimeline = field(default_factory=WordTimeline)
 
     @property
     def audio_s(self) -> float:
@@ -168,4 +173,5 @@ def plan_job(
         input_chars=len(text),
         plan=plan,
         lexicon_version=lexicon.version if lexicon is not None else "",
+        input_text=text,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -17,7 +18,13 @@ from voxserve.api.middleware.rate_limit import (
     client_identity,
     hold_stream_slot,
 )
-from voxserve.api.schemas import ErrorResponse, SpeechRequest, StoredSpeech
+from voxserve.api.schemas import (
+    ErrorResponse,
+    SpeechJson,
+    SpeechRequest,
+    StoredSpeech,
+    WordTimestamp,
+)
 from voxserve.api.sse import speech_events, sse_response
 from voxserve.errors import InvalidRequest
 from voxserve.scheduler import Priority
@@ -83,8 +90,12 @@ async def create_speech(
     yields to interactive work), ``X-Voxserve-Timeout: SECONDS`` (504 if audio has not
     started by then), ``X-Voxserve-Cache: bypass`` (neither read nor write the cache).
     With ``return_url: true`` the audio is stored and the answer is JSON with its URL.
+    ``stream_format: "json"`` answers with one JSON object (the audio in base64);
+    ``timestamps: "word"`` adds each word's start/end seconds (SSE: ``speech.word_timestamps``
+    events beside the audio deltas; JSON: ``words``).
     """
     received_at_s = time.perf_counter()
+    _check_timestamps(body)
     priority = _priority(x_voxserve_priority)
     timeout_s = _timeout_s(x_voxserve_timeout, settings.request_timeout_s)
     speech_input = SpeechInput(
@@ -134,14 +145,41 @@ async def create_speech(
             await stream.aclose()
             _record_audio(stream)
 
-    if body.stream_format == "sse":
-        def usage() -> dict[str, Any]:
-            return {"input_characters": job.input_chars,
-                    "output_audio_seconds": stream.stats.audio_s}
+    def usage() -> dict[str, Any]:
+        return {"input_characters": job.input_chars,
+                "output_audio_seconds": stream.stats.audio_s}
 
-        return sse_response(speech_events(body_bytes(), usage),
+    timed = body.timestamps == "word"
+    if body.stream_format == "sse":
+        def words() -> list[dict[str, Any]]:
+            return [word.as_dict() for word in stream.words.take_new()]
+
+        return sse_response(speech_events(body_bytes(), usage, words if timed else None),
                             keepalive_s=settings.sse_keepalive_s, headers=headers)
+    if body.stream_format == "json":
+        audio = b"".join([data async for data in body_bytes()])
+        answer = SpeechJson(
+            audio=base64.b64encode(audio).decode(), content_type=stream.content_type,
+            sample_rate=job.sample_rate_hz, audio_seconds=round(stream.stats.audio_s, 3),
+            words=([WordTimestamp.model_validate(word.as_dict()) for word in stream.words.words]
+                   if timed else None),
+            usage=usage(),
+        )
+        return JSONResponse(answer.model_dump(exclude_none=True), headers=headers)
     return StreamingResponse(body_bytes(), media_type=stream.content_type, headers=headers)
+
+
+def _check_timestamps(body: SpeechRequest) -> None:
+    """Word timestamps need a response that can carry them beside the audio."""
+    if body.timestamps != "none" and (body.stream_format == "audio" or body.return_url):
+        raise InvalidRequest(
+            "timestamps need stream_format 'sse' (speech.word_timestamps events) or 'json' "
+            "(the audio in base64 and the words); a plain audio response has nowhere to put "
+            "them", param="timestamps",
+        )
+    if body.return_url and body.stream_format == "json":
+        raise InvalidRequest("return_url answers with JSON of its own (the audio's URL): "
+                             "use one or the other", param="return_url")
 
 
 def _record_audio(stream: SpeechStream) -> None:

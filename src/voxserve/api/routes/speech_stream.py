@@ -23,6 +23,7 @@ import json
 import logging
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -52,8 +53,8 @@ from voxserve.service.lifecycle import ServiceState
 from voxserve.service.speech import SpeechService
 from voxserve.service.speech_job import SpeechInput
 from voxserve.service.text_stream import TextStream
+from voxserve.service.word_times import WordTime
 from voxserve.settings import Settings
-from voxserve.text.word_timing import estimate_words, fallback_words
 from voxserve.types import AudioFormat
 
 logger = logging.getLogger(__name__)
@@ -63,16 +64,15 @@ _PROBE_TEXT = "Ready."
 PATH = "/v1/audio/speech/stream"
 
 
-def word_alignment(piece: str, offset_s: float, duration_s: float) -> dict[str, Any]:
-    """The ``alignment`` message of one spoken piece: its words' times from the start of the
-    connection's audio. Estimated from the characters (no engine alignment is wired into
-    the stream yet), and marked so."""
-    words = fallback_words(piece)
-    times = estimate_words(piece, words, duration_s)
-    return {"type": "alignment", "estimated": True, "words": [
-        {"word": piece[word.spoken_start:word.spoken_end],
-         "start": round(offset_s + start, 3), "end": round(offset_s + end, 3)}
-        for word, (start, end) in zip(words, times, strict=True)]}
+def word_alignment(words: Sequence[WordTime], offset_s: float) -> dict[str, Any]:
+    """The ``alignment`` message of a piece's words (a sentence's, as it renders): times
+    from the start of the connection's audio (``offset_s``: the audio sent before the
+    piece; the piece's own audio starts with the pause between pieces). ``estimated``
+    (also per word) when any has no engine alignment (Maya1, a cached sentence)."""
+    return {"type": "alignment", "estimated": any(word.estimated for word in words),
+            "words": [{"word": word.word, "start": round(offset_s + word.start_s, 3),
+                       "end": round(offset_s + word.end_s, 3), "estimated": word.estimated}
+                      for word in words]}
 
 
 class _ClientGone(Exception):
@@ -256,14 +256,17 @@ class _Session:
                 transport="websocket",
             )
             job = stream.job
+            timed = config.timestamps == "word"
             try:
                 async for data in stream:
                     await self._send_audio(data, config)
+                    if timed and (words := stream.words.take_new()):
+                        await self._send_json(word_alignment(words, self.audio_s))
             finally:
                 await stream.aclose()
             self.input_chars += job.input_chars
-            if config.timestamps == "word":
-                await self._send_json(word_alignment(piece, self.audio_s, stream.stats.audio_s))
+            if timed and (words := stream.words.take_new()):
+                await self._send_json(word_alignment(words, self.audio_s))
             self.audio_s += stream.stats.audio_s
             await self._send_json({"type": "segment", "text": piece,
                                    "audio_seconds": round(stream.stats.audio_s, 3)})
