@@ -146,3 +146,10 @@ def test_cache_hits_keep_the_alignment_in_memory_else_give_marked_estimates(
     # the estimate spans the same speech
     assert second[0].start_s == pytest.approx(first[0].start_s, abs=0.1)
     assert second[-1].end_s == pytest.approx(first[-1].end_s, abs=0.1)
+
+
+def test_ssml_words_are_the_inputs_own(settings: Settings, catalog: EngineCatalog) -> None:
+    text = '<speak>It costs <say-as interpret-as="characters">ABC</say-as> now.</speak>'
+    words, samples, rate = _speak(settings, catalog, text)
+    assert [w.word.strip(".") for w in words] == ["It", "costs", "ABC", "now"]
+    _check_shape(words, text, len(samples) / rate)

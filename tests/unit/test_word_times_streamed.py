@@ -5,6 +5,7 @@ audio and shifted by the placement."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from voxserve.audio import SegmentJoiner
 from voxserve.service.word_times import SegmentWordTimer
@@ -46,3 +47,21 @@ def test_streamed_segments_are_estimated_and_placed_after_the_trim_and_pause() -
     assert abs((second[0][1] - second[0][0]) - 4 / 13 * 2.01) < 0.003  # "four": 4 of 13
     starts = [start for start, _, _ in first + second]
     assert starts == sorted(starts)
+
+
+def test_an_alignment_that_cannot_be_read_falls_back_to_marked_estimates(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(*_: object) -> list[tuple[float, float]]:
+        raise ZeroDivisionError("bad alignment")
+
+    monkeypatch.setattr("voxserve.service.word_times.align_words", broken)
+    joiner = SegmentJoiner(RATE)
+    timer = SegmentWordTimer(RATE, "one two")
+    samples = _speech(1.0, 0.0)
+    joiner.add(samples)
+    timer.add(AudioChunk(samples, RATE, (("^", 100), ("w", samples.size - 100))),
+              joiner.placement)
+    words = timer.end(None, "one two")
+    assert [(w.word, w.estimated) for w in words] == [("one", True), ("two", True)]
+    assert words[-1].end_s == pytest.approx(1.0, abs=0.002)

@@ -12,6 +12,7 @@ follow it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ from voxserve.text.word_timing import align_words, estimate_words, fallback_word
 from voxserve.text.words import SpokenWord
 from voxserve.types import AudioChunk
 
+logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class WordTime:
@@ -104,14 +106,27 @@ class SegmentWordTimer:
         if not words or not any(piece.placement for piece in pieces):
             return []
         phonemes = _joined([piece.phonemes for piece in pieces])
-        estimated = phonemes is None
         if phonemes is None:
-            # shared over what the joiner kept of the pieces (not the trimmed quiet)
-            pieces = [_kept(piece) for piece in pieces if piece.placement is not None]
-            total = sum(piece.samples for piece in pieces)
-            raw = estimate_words(text, words, total / self._rate)
-        else:
+            return self._estimated(pieces, words, text)
+        try:
             raw = align_words(text, words, phonemes, self._rate)
+        except (ValueError, ArithmeticError, IndexError):
+            # an alignment the mapping cannot read must not break the audio
+            logger.warning("word alignment failed; estimating", exc_info=True)
+            return self._estimated(pieces, words, text)
+        return self._times(pieces, words, text, raw, estimated=False)
+
+    def _estimated(self, pieces: list[_Piece], words: Sequence[SpokenWord],
+                   text: str) -> list[WordTime]:
+        """Times shared by characters over what the joiner kept of the pieces (not the
+        trimmed quiet)."""
+        kept = [_kept(piece) for piece in pieces if piece.placement is not None]
+        total = sum(piece.samples for piece in kept)
+        raw = estimate_words(text, words, total / self._rate)
+        return self._times(kept, words, text, raw, estimated=True)
+
+    def _times(self, pieces: list[_Piece], words: Sequence[SpokenWord], text: str,
+               raw: list[tuple[float, float]], *, estimated: bool) -> list[WordTime]:
         mapped = _Mapping(pieces)
         result: list[WordTime] = []
         previous = 0
