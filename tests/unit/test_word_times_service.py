@@ -31,7 +31,7 @@ def _speak(settings: Settings, catalog: EngineCatalog, text: str, model: str = "
         async with running_service(settings, catalog) as service:
             stream = await service.speak(SpeechInput(
                 text=text, model=model, audio_format=AudioFormat.WAV,
-                sample_rate_hz=sample_rate_hz, speed=speed))
+                sample_rate_hz=sample_rate_hz, speed=speed, word_times=True))
             data = await stream.read_all()
             return list(stream.words.words), data
 
@@ -129,7 +129,7 @@ def test_cache_hits_keep_the_alignment_in_memory_else_give_marked_estimates(
             for _ in range(2):
                 stream = await service.speak(SpeechInput(
                     text="A cached sentence here.", model="piper",
-                    audio_format=AudioFormat.WAV))
+                    audio_format=AudioFormat.WAV, word_times=True))
                 await stream.read_all()
                 runs.append(list(stream.words.words))
             return runs

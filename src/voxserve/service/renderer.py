@@ -31,7 +31,8 @@ class AudioRenderer:
         self._resampler = StreamResampler(source_rate_hz, job.sample_rate_hz)
         self._encoder = create_encoder(job.audio_format, job.sample_rate_hz)
         self._job = job
-        self._words = SegmentWordTimer(source_rate_hz, job.input_text)
+        self._words = (SegmentWordTimer(source_rate_hz, job.input_text) if job.word_times
+                       else None)
         self._stats = stats
         self._stats.sample_rate_hz = job.sample_rate_hz
         self.content_type = self._encoder.content_type
@@ -41,9 +42,11 @@ class AudioRenderer:
         and resampled: the samples to encode now."""
         if self._chunks_are_sentences:
             joined = self._joiner.add(chunk.samples)
-            self._words.add(chunk, self._joiner.placement)
+            if self._words is not None:
+                self._words.add(chunk, self._joiner.placement)
             return self._resampler.process(joined)
-        self._words.add(chunk, None)
+        if self._words is not None:
+            self._words.add(chunk, None)
         return self._resampler.process(self._joiner.push(chunk.samples))
 
     def end_segment(
@@ -53,8 +56,9 @@ class AudioRenderer:
         ``pause_after_ms`` (an SSML break) replaces the usual pause after it. With the
         segment's ``index``, its words' output times join ``stats.words``."""
         samples = self._resampler.process(self._joiner.end_segment())
-        self._words.place_last(self._joiner.placement)
-        if index is not None:
+        if self._words is not None:
+            self._words.place_last(self._joiner.placement)
+        if self._words is not None and index is not None:
             plan = self._job.plan
             segment = plan.segments[index] if plan is not None else None
             self._stats.words.extend(self._words.end(segment, self._job.segments[index]))

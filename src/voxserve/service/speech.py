@@ -208,7 +208,7 @@ class SpeechService:
             instructions=request.instructions, input_type=request.input_type,
             first_chunk_min_words=(self._settings.first_chunk_min_words
                                    if priority is Priority.INTERACTIVE else 0),
-            leading_pause_ms=request.leading_pause_ms,
+            leading_pause_ms=request.leading_pause_ms, word_times=request.word_times,
             lexicons=self._lexicons,
         )
 

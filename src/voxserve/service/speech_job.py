@@ -39,6 +39,8 @@ class SpeechInput:
     #: silence before the speech: a streamed conversation's later sentences (WebSocket)
     #: start with the pause between sentences
     leading_pause_ms: int = 0
+    #: work out each word's output times (``SpeechStream.words``); off, the renderer skips it
+    word_times: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +60,8 @@ class SpeechJob:
     lexicon_version: str = ""
     #: the request's input as given (word timestamps: the words' own text)
     input_text: str = ""
+    #: the renderer works out word times (a transport asked for timestamps)
+    word_times: bool = False
 
     def segment_params(self, index: int) -> SynthesisParams:
         """The params of segment ``index``: an SSML prosody rate scales the speed."""
@@ -127,6 +131,7 @@ def plan_job(
     lexicons: LexiconStore | None = None,
     first_chunk_min_words: int = 0,
     leading_pause_ms: int = 0,
+    word_times: bool = False,
 ) -> SpeechJob:
     """Validate request fields into a :class:`SpeechJob`; raises a ``VoxserveError``."""
     if not text or not text.strip():
@@ -174,4 +179,5 @@ def plan_job(
         plan=plan,
         lexicon_version=lexicon.version if lexicon is not None else "",
         input_text=text,
+        word_times=word_times,
     )

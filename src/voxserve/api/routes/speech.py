@@ -109,6 +109,7 @@ async def create_speech(
         options=body.options,
         instructions=body.instructions,
         input_type=body.input_type,
+        word_times=body.timestamps == "word",
     )
     # Rate limits and admission come before any text work, so refusals stay cheap in a burst.
     limiter = request.app.state.rate_limiter

@@ -152,7 +152,7 @@ class _Session:
             text=_PROBE_TEXT, model=config.model, voice=config.voice,
             audio_format=AudioFormat(config.response_format), speed=config.speed,
             sample_rate_hz=config.sample_rate, options=config.options,
-            instructions=config.instructions,
+            instructions=config.instructions, word_times=config.timestamps == "word",
         )
         probe = await asyncio.to_thread(self.service.plan, template)  # bad config: 4400/4404
         slot = await self.limiter.acquire_stream(identity)
