@@ -210,6 +210,9 @@ def test_events_stream_progress_then_completed(client: TestClient) -> None:
         body = events.read().decode()
     kinds = [line.split(": ", 1)[1] for line in body.splitlines() if line.startswith("event:")]
     assert kinds[-1] == "completed" and "progress" in kinds
+    states = [json.loads(line[6:])["state"] for line in body.splitlines()
+              if line.startswith("data:") and '"state"' in line and '"id"' not in line]
+    assert states[-1] == "running" and len(states) == len(set(states)), states  # on change
     progress = [json.loads(line[6:]) for line in body.splitlines()
                 if line.startswith("data:") and '"chapters"' in line and '"id"' not in line]
     done = [p["segments_done"] for p in progress]

@@ -223,18 +223,23 @@ async def project_events(
     project_id: str, service: ProjectServiceDep, owner: ProjectOwnerDep,
     settings: SettingsDep,
 ) -> StreamingResponse:
-    """SSE: ``progress`` when progress changes, then ``completed``, ``failed`` or
-    ``canceled`` (with the project) and the end of the stream."""
+    """SSE: ``state`` (``{"state": ...}``) when the state changes (queued, running),
+    ``progress`` when progress changes, then ``completed``, ``failed`` or ``canceled``
+    (with the project) and the end of the stream."""
     await service.get(project_id, owner)  # 404 before the stream starts
 
     async def events() -> AsyncIterator[bytes]:
         last: bytes | None = None
+        last_state: str | None = None
         while True:
             status = await service.status(project_id)
             body = project_body(status.project, status).model_dump(mode="json")
             if status.project.state.finished:
                 yield sse_event(body, event=status.project.state.value)
                 return
+            if body["state"] != last_state:
+                last_state = body["state"]
+                yield sse_event({"state": last_state}, event="state")
             progress = sse_event(body["progress"], event="progress")
             if progress != last:
                 last = progress

@@ -198,6 +198,9 @@ export const projects = {
   listen(id) {
     const source = new EventSource(`/v1/projects/${id}/events`);
     this.watchers.set(id, () => source.close());
+    source.addEventListener("state", (event) => {
+      this.updateState(id, JSON.parse(event.data).state);
+    });
     source.addEventListener("progress", (event) => {
       this.updateProgress(id, JSON.parse(event.data));
     });
@@ -293,10 +296,8 @@ export const projects = {
       if (first) list.prepend(item);
       else list.append(item);
     }
-    item.dataset.state = project.state;
+    this.updateState(project.id, project.state);
     $(".project-name", item).textContent = project.title || project.name;
-    $(".state", item).textContent = project.state;
-    $(".cancel", item).hidden = FINISHED.has(project.state);
     const error = $(".project-error", item);
     error.hidden = !project.error;
     error.textContent = project.error || "";
@@ -304,6 +305,14 @@ export const projects = {
     item.dataset.summary = `${project.voice} · ${project.response_format} · ${project.chapters} chapter${project.chapters === 1 ? "" : "s"}`;
     if (project.progress) this.updateProgress(project.id, project.progress, project.state);
     else $(".summary", item).textContent = item.dataset.summary;
+  },
+
+  updateState(id, state) {
+    const item = this.items.get(id);
+    if (!item) return;
+    item.dataset.state = state;
+    $(".state", item).textContent = state;
+    $(".cancel", item).hidden = FINISHED.has(state);
   },
 
   updateProgress(id, progress, state) {
