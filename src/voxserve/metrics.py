@@ -76,6 +76,12 @@ REAL_TIME_FACTOR = Histogram(
 ENGINE_ERRORS = Counter(
     "voxserve_engine_errors_total", "Engine calls that failed.", ["engine"]
 )
+WIDE_INTERRUPTS = Counter(
+    "voxserve_wide_runs_interrupted_total",
+    "All-core runs stopped before their first audio because a second segment arrived "
+    "(the segment is run again on a replica).",
+    ["engine"],
+)
 
 # --- cache --------------------------------------------------------------------------------
 CACHE_HITS = Counter("voxserve_cache_hits_total", "Segment cache hits.", ["backend"])

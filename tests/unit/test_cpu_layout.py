@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from voxserve import metrics
 from voxserve import settings as settings_module
 from voxserve.engines.base import SegmentRequest, SynthesisParams
 from voxserve.engines.fake import FakeEngine
 from voxserve.scheduler import EngineScheduler, Priority
 from voxserve.scheduler.admission import AdmissionLimits
-from voxserve.scheduler.layout import run_on_wide
+from voxserve.scheduler.layout import interrupt_wide, run_on_wide
 from voxserve.settings import Settings
 
 
@@ -28,6 +29,22 @@ def test_a_lone_segment_on_idle_replicas_takes_the_wide_session() -> None:
     assert not run_on_wide(**{**alone, "batch_size": 2})
     # two clients alternating: within the window the replicas keep the work
     assert not run_on_wide(**alone, concurrent_recently=True)
+
+
+@pytest.mark.parametrize(
+    ("elapsed_s", "wide_s", "replica_s", "stop"),
+    [
+        (0.005, 0.130, 0.180, True),   # two clients arriving together: both run at once
+        (0.030, 0.130, 0.180, True),   # 30 < 130 - 90
+        (0.045, 0.130, 0.180, False),  # past the break-even point: the newcomer waits
+        (0.100, 0.130, 0.180, False),
+        (0.000, 0.0, 0.180, False),    # no estimate yet: never stop blind
+    ],
+)
+def test_a_wide_run_is_stopped_only_when_both_finish_sooner(
+    elapsed_s: float, wide_s: float, replica_s: float, stop: bool
+) -> None:
+    assert interrupt_wide(elapsed_s=elapsed_s, wide_s=wide_s, replica_s=replica_s) is stop
 
 
 @pytest.mark.parametrize(
@@ -115,3 +132,84 @@ def test_gang_scheduling_with_priorities(tmp_path: Path) -> None:
     order = [text for _, text in log]
     assert order.index("batch") > max(order.index("first"), order.index("second"))
     assert where["soon after"].startswith("replica")
+
+
+class _Stoppable(_Recording):
+    """The wide instance of an interruptible engine: segments starting with "slow" block
+    until :meth:`interrupt` (then raise, as onnxruntime does) or the gate opens; with
+    ``chunk_first`` one chunk comes out before the block."""
+
+    def __init__(self, *args: object, chunk_first: bool = False) -> None:
+        super().__init__(*args)  # type: ignore[arg-type]
+        self.stopped = threading.Event()
+        self.interrupts = 0
+        self._chunk_first = chunk_first
+
+    def interrupt(self) -> None:
+        self.interrupts += 1
+        self.stopped.set()
+
+    def synthesize(self, text, voice_id, params):  # type: ignore[no-untyped-def]
+        self._log.append((self.label, text))
+        if not text.startswith("slow"):
+            yield from FakeEngine.synthesize(self, text, voice_id, params)
+            return
+        if self._chunk_first:
+            yield from FakeEngine.synthesize(self, text, voice_id, params)
+        self.entered.set()
+        if self.stopped.wait(10) and not self._gate.is_set():
+            raise RuntimeError("Exiting due to terminate flag being set to true.")
+        if not self._chunk_first:
+            yield from FakeEngine.synthesize(self, text, voice_id, params)
+
+
+def _interrupt_scenario(tmp_path: Path, chunk_first: bool) -> tuple[list[tuple[str, str]],
+                                                                    _Stoppable, list[int]]:
+    settings = Settings(data_dir=tmp_path, engines=["fake"])
+    log: list[tuple[str, str]] = []
+    gate = threading.Event()
+    replicas = [_Recording(settings, f"replica{i}", log, gate) for i in range(2)]
+    wide = _Stoppable(settings, "wide", log, gate, chunk_first=chunk_first)
+    counts: list[int] = []
+
+    async def run() -> None:
+        scheduler = EngineScheduler("fake", replicas, AdmissionLimits(100, 60.0),
+                                    max_batch_size=1, max_queue_delay_s=0.0, wide=wide)
+        scheduler.wide_estimate.value = scheduler.estimate.value = 0.5  # seconds per char
+        scheduler.start()
+        try:
+            lone = scheduler.submit(_request("slow lone segment"), Priority.INTERACTIVE)
+            assert await asyncio.to_thread(wide.entered.wait, 10)
+            newcomer = scheduler.submit(_request("newcomer"), Priority.INTERACTIVE)
+            if chunk_first:  # it has spoken: the newcomer waits for the whole run
+                await asyncio.sleep(0.1)
+                assert [text for _, text in log] == ["slow lone segment"]
+                gate.set()
+                wide.stopped.set()
+            for task in (lone, newcomer):
+                counts.append(len([chunk async for chunk in task.chunks()]))
+        finally:
+            await scheduler.stop()
+
+    asyncio.run(run())
+    return log, wide, counts
+
+
+def test_a_second_segment_stops_a_wide_run_that_has_not_spoken(tmp_path: Path) -> None:
+    """Two clients arriving together: the first one's all-core run is stopped before its
+    first audio and both run on replicas, each segment's audio delivered exactly once."""
+    before = metrics.WIDE_INTERRUPTS.labels("fake")._value.get()
+    log, wide, counts = _interrupt_scenario(tmp_path, chunk_first=False)
+    assert wide.interrupts == 1
+    assert metrics.WIDE_INTERRUPTS.labels("fake")._value.get() == before + 1
+    runs = [label for label, text in log if text == "slow lone segment"]
+    assert runs[0] == "wide" and runs[1].startswith("replica") and len(runs) == 2
+    assert dict((text, label) for label, text in log)["newcomer"].startswith("replica")
+    assert counts == [1, 1]  # nothing from the stopped run
+
+
+def test_a_wide_run_that_has_spoken_is_never_stopped(tmp_path: Path) -> None:
+    log, wide, counts = _interrupt_scenario(tmp_path, chunk_first=True)
+    assert wide.interrupts == 0
+    assert [text for label, text in log if label == "wide"] == ["slow lone segment"]
+    assert counts == [1, 1]

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import shutil
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from voxserve.engines.base import Engine, SynthesisParams, create_engine, parse_options
+from voxserve.engines.base import (
+    Engine,
+    InterruptibleEngine,
+    SynthesisParams,
+    create_engine,
+    parse_options,
+)
 from voxserve.engines.catalog import EngineCatalog
 from voxserve.engines.piper import PiperEngine, PiperOptions, bundled_voice_files
 from voxserve.errors import (
     ConfigurationError,
+    EngineFailed,
     EngineLoadError,
     InvalidOption,
     VoiceNotFound,
@@ -174,3 +183,35 @@ def test_other_engines_leave_the_alignment_out() -> None:
     fake.load()
     chunk = next(iter(fake.synthesize("Hello.", fake.voices()[0].id, SynthesisParams())))
     assert chunk.phonemes is None
+
+
+def test_interrupt_stops_a_running_synthesis_and_the_next_one_runs(tmp_path: Path) -> None:
+    """The scheduler stops an all-core run before its first audio (scheduler/layout.py):
+    ``interrupt`` ends the onnxruntime run in progress, and the instance keeps working."""
+    engine = PiperEngine(Settings(data_dir=tmp_path, piper_intra_op_threads=1))
+    engine.load()
+    assert isinstance(engine, InterruptibleEngine)
+    text = ("The birch canoe slid on the smooth planks, then glued the sheet to the dark "
+            "blue background.")
+    session = engine._session(JOE).session
+    outcome: list[object] = []
+
+    def run() -> None:
+        try:
+            outcome.append(list(engine.synthesize(text, JOE, SynthesisParams())))
+        except EngineFailed as error:
+            outcome.append(error)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    for _ in range(2000):  # until the run is inside onnxruntime
+        if session._runs or outcome:
+            break
+        time.sleep(0.001)
+    engine.interrupt()
+    worker.join(30)
+    assert len(outcome) == 1 and isinstance(outcome[0], EngineFailed), outcome
+    assert "terminate" in str(outcome[0])
+    again = list(engine.synthesize("Still speaking.", JOE, SynthesisParams()))
+    assert sum(chunk.samples.size for chunk in again) > 0
+    engine.interrupt()  # nothing running: a no-op

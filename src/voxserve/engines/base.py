@@ -82,6 +82,18 @@ class BatchingEngine(Engine, Protocol):
         """Speak several segments in one pass; result ``i`` belongs to ``requests[i]``."""
 
 
+@runtime_checkable
+class InterruptibleEngine(Engine, Protocol):
+    """An engine whose running synthesis another thread can stop (the scheduler stops an
+    all-core run that has delivered nothing yet when a second segment arrives; see
+    ``scheduler/layout.py``)."""
+
+    def interrupt(self) -> None:
+        """Stop the synthesis running on this instance as soon as the runtime allows; that
+        ``synthesize`` call then raises. Thread-safe; a no-op when nothing runs; later
+        calls run normally."""
+
+
 def parse_options(engine: Engine, options: Mapping[str, Any]) -> EngineOptions:
     """Validate a request's raw ``options`` against the engine's options model."""
     try:

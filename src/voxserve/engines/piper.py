@@ -207,7 +207,34 @@ def phoneme_alignment(chunk: PiperChunk) -> tuple[tuple[str, int], ...] | None:
     return tuple(phonemes)
 
 
-def _create_session(files: PiperVoiceFiles, settings: Settings) -> onnxruntime.InferenceSession:
+class _StoppableSession(onnxruntime.InferenceSession):  # type: ignore[misc]
+    """An onnxruntime session whose running calls :meth:`stop` ends (``RunOptions.terminate``:
+    onnxruntime checks it between operators, so a run ends within a few milliseconds)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._runs_lock = threading.Lock()
+        self._runs: list[onnxruntime.RunOptions] = []
+
+    def run(
+        self, output_names: Any, input_feed: Any, run_options: Any = None
+    ) -> Any:
+        options = run_options if run_options is not None else onnxruntime.RunOptions()
+        with self._runs_lock:
+            self._runs.append(options)
+        try:
+            return super().run(output_names, input_feed, options)
+        finally:
+            with self._runs_lock:
+                self._runs.remove(options)
+
+    def stop(self) -> None:
+        with self._runs_lock:
+            for options in self._runs:
+                options.terminate = True
+
+
+def _create_session(files: PiperVoiceFiles, settings: Settings) -> _StoppableSession:
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = settings.resolved_piper_intra_op_threads
     options.inter_op_num_threads = settings.piper_inter_op_threads
@@ -218,7 +245,7 @@ def _create_session(files: PiperVoiceFiles, settings: Settings) -> onnxruntime.I
     if settings.piper_use_cuda:
         providers.insert(0, "CUDAExecutionProvider")
     try:
-        return onnxruntime.InferenceSession(
+        return _StoppableSession(
             _model_with_alignment(files.model_path), sess_options=options, providers=providers
         )
     except Exception as exc:  # onnxruntime raises its own exception types
@@ -351,6 +378,12 @@ class PiperEngine:
                                  phonemes=phoneme_alignment(chunk))
         except Exception as exc:
             raise EngineFailed(f"piper failed on voice '{voice_id}': {exc}") from exc
+
+    def interrupt(self) -> None:
+        """Stop the runs in progress on this instance's sessions (InterruptibleEngine)."""
+        for voice in list(self._sessions.values()):
+            if isinstance(voice.session, _StoppableSession):
+                voice.session.stop()
 
     # --- internals ------------------------------------------------------------------
 

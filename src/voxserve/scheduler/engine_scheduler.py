@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Hashable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from voxserve import metrics
-from voxserve.engines.base import BatchingEngine, Engine, SegmentRequest
+from voxserve.engines.base import BatchingEngine, Engine, InterruptibleEngine, SegmentRequest
 from voxserve.errors import EngineFailed, NotReady, Overloaded, VoxserveError
 from voxserve.scheduler.admission import (
     AdmissionLimits,
@@ -25,7 +26,7 @@ from voxserve.scheduler.admission import (
     check_admission,
     estimate_wait_s,
 )
-from voxserve.scheduler.layout import CONCURRENCY_WINDOW_S, run_on_wide
+from voxserve.scheduler.layout import CONCURRENCY_WINDOW_S, interrupt_wide, run_on_wide
 from voxserve.scheduler.queue import SegmentQueue
 from voxserve.scheduler.task import Priority, SegmentTask
 from voxserve.settings import Settings
@@ -43,6 +44,37 @@ class _RunResult:
     failed: bool
     #: characters of the segments' text
     chars: int = 0
+    #: a wide run stopped before its first audio (the task goes back to the queue)
+    interrupted: bool = False
+
+
+class _WideRun:
+    """The segment on the wide session: its first audio and an interruption exclude each
+    other (under a lock shared by the replica thread and the event loop), so a stopped run
+    never delivers anything and a run that has delivered is never stopped."""
+
+    def __init__(self, task: SegmentTask) -> None:
+        self.task = task
+        self.started_at_s = time.monotonic()
+        self._lock = threading.Lock()
+        self._delivered = False
+        self.interrupted = False
+
+    def claim_delivery(self) -> bool:
+        """Replica thread, before each chunk: False once the run was interrupted."""
+        with self._lock:
+            if self.interrupted:
+                return False
+            self._delivered = True
+            return True
+
+    def interrupt(self) -> bool:
+        """Event loop: mark the run stopped, unless it has delivered audio already."""
+        with self._lock:
+            if self._delivered:
+                return False
+            self.interrupted = True
+            return True
 
 
 class QueueReservation:
@@ -127,6 +159,7 @@ class EngineScheduler:
         #: The all-core instance (layout.py), gang-scheduled with the replicas.
         self._wide = wide
         self._wide_busy = False
+        self._wide_run: _WideRun | None = None
         self._wide_idle = asyncio.Event()
         self._wide_idle.set()
         #: Tasks taken from the queue that wait for the wide session to finish.
@@ -291,6 +324,7 @@ class EngineScheduler:
             first = await self._queue.get(self._batch_wait_s)
             if self._wide_busy:  # gang: no replica runs alongside the all-core session
                 self._concurrent_at_s = time.monotonic()
+                self._interrupt_wide_if_sooner()
                 self._held.add(first)
                 try:
                     while not self._wide_idle.is_set():
@@ -311,10 +345,15 @@ class EngineScheduler:
                 running=self.running(), held=len(self._held), queued=len(self._queue),
                 concurrent_recently=now - self._concurrent_at_s < CONCURRENCY_WINDOW_S,
             )
+            logger.debug("%s: segment of %d chars on %s (running %d, held %d, queued %d)",
+                         self.name, first.chars, "wide" if wide else f"replica{index}",
+                         self.running(), len(self._held), len(self._queue))
+            wide_run: _WideRun | None = None
             if wide:
                 assert self._wide is not None and self._wide_executor is not None
                 engine, executor = self._wide, self._wide_executor
                 self._wide_busy = True
+                self._wide_run = wide_run = _WideRun(first)
                 self._wide_idle.clear()
             else:
                 engine, executor = self._replicas[index], self._executors[index]
@@ -323,21 +362,49 @@ class EngineScheduler:
             self._start(batch, wide)
             try:
                 if len(batch) == 1:
-                    result = await loop.run_in_executor(executor, _run_single, engine, first)
+                    result = await loop.run_in_executor(
+                        executor, _run_single, engine, first, wide_run
+                    )
                 else:
                     result = await loop.run_in_executor(executor, _run_batch, engine, batch)
                 self._record(result, len(batch), wide)
+                if result.interrupted:
+                    self._put_back(first)
             except Exception:  # the runners report to tasks themselves; this is a bug guard
                 logger.exception("replica %s of %s failed", index, self.name)
             finally:
                 if wide:
                     self._wide_busy = False
+                    self._wide_run = None
                     self._wide_idle.set()
                 self._batch_replicas -= holds_batch_work
                 for task in batch:
                     self._running[task.priority] -= 1
                     self._running_work.pop(task, None)
                 self._update_gauges()
+
+    def _interrupt_wide_if_sooner(self) -> None:
+        """A second segment arrived while the wide session runs one: stop that run if it
+        has delivered nothing and both would finish sooner on replicas (layout.py)."""
+        run = self._wide_run
+        if run is None or not isinstance(self._wide, InterruptibleEngine):
+            return
+        chars = run.task.chars
+        if interrupt_wide(
+            elapsed_s=time.monotonic() - run.started_at_s,
+            wide_s=chars * self.wide_estimate.value, replica_s=chars * self.estimate.value,
+        ) and run.interrupt():
+            metrics.WIDE_INTERRUPTS.labels(self.name).inc()
+            self._wide.interrupt()
+
+    def _put_back(self, task: SegmentTask) -> None:
+        """A wide run stopped before its first audio: the segment goes back to the front of
+        the queue (a replica takes it at once), or ends if its client left meanwhile."""
+        if task.cancelled:
+            task.finish()
+            return
+        task.started_at_s = None
+        self._queue.put(task, front=True)
 
     def _batch_wait_s(self) -> float:
         """How long batch work must still wait for a replica (0: it may start now).
@@ -419,8 +486,10 @@ def _engine_error(engine: Engine, error: Exception) -> VoxserveError:
     return EngineFailed(f"engine '{engine.name}' failed: {error}")
 
 
-def _run_single(engine: Engine, task: SegmentTask) -> _RunResult:
-    """Runs on the replica's thread: stream one segment's chunks back to its task."""
+def _run_single(engine: Engine, task: SegmentTask, wide: _WideRun | None = None) -> _RunResult:
+    """Runs on the replica's thread: stream one segment's chunks back to its task. A wide
+    run that was interrupted before its first audio (``wide``) delivers nothing and leaves
+    the task open for another run."""
     started = time.monotonic()
     cpu_started = time.thread_time()
     audio_s = 0.0
@@ -429,7 +498,7 @@ def _run_single(engine: Engine, task: SegmentTask) -> _RunResult:
         chunks = engine.synthesize(request.text, request.voice_id, request.params)
         try:
             for chunk in chunks:
-                if task.cancelled:
+                if task.cancelled or (wide is not None and not wide.claim_delivery()):
                     break
                 audio_s += chunk.duration_s
                 task.deliver(chunk)
@@ -438,9 +507,15 @@ def _run_single(engine: Engine, task: SegmentTask) -> _RunResult:
             if close is not None:
                 close()
     except Exception as error:
+        if wide is not None and wide.interrupted:
+            return _RunResult(time.monotonic() - started, time.thread_time() - cpu_started,
+                              0.0, 1, failed=True, interrupted=True)
         task.fail(_engine_error(engine, error))
         return _RunResult(time.monotonic() - started, time.thread_time() - cpu_started,
                           audio_s, 1, failed=True)
+    if wide is not None and wide.interrupted:
+        return _RunResult(time.monotonic() - started, time.thread_time() - cpu_started,
+                          0.0, 1, failed=True, interrupted=True)
     task.finish()
     return _RunResult(time.monotonic() - started, time.thread_time() - cpu_started, audio_s, 1,
                       failed=task.cancelled, chars=task.chars)

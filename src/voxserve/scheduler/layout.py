@@ -12,6 +12,12 @@ before it sends again), so a lone segment goes wide only when no other segment w
 runnable within ``CONCURRENCY_WINDOW_S``: two clients alternating would otherwise run one
 after the other on the all-core session, which is slower than two replicas at once on a
 busy machine (its threads wait for each other at every operator).
+
+A second segment that arrives while the wide session runs would wait for all of it (two
+clients arriving together after a quiet spell). When the engine can stop a run
+(``InterruptibleEngine``) and the wide run has delivered no audio yet, it is stopped and its
+segment runs again on a replica beside the newcomer, if that finishes the two sooner
+(:func:`interrupt_wide`); the stopped run's audio is never delivered.
 """
 
 from __future__ import annotations
@@ -33,3 +39,15 @@ def run_on_wide(
     """
     return (has_wide and batch_size == 1 and running == 0 and held == 0 and queued == 0
             and not concurrent_recently)
+
+
+def interrupt_wide(*, elapsed_s: float, wide_s: float, replica_s: float) -> bool:
+    """Whether to stop a wide run ``elapsed_s`` into its estimated ``wide_s`` because a
+    second segment arrived (``replica_s``: the run's segment on one replica).
+
+    Letting it finish, the two segments end at ``wide_s`` and ``wide_s + replica_s`` (the
+    newcomer, about as long, waits, then runs on a replica); stopping it, both end at about
+    ``elapsed_s + replica_s`` (each on a replica). Stop when that sum of completion times is
+    smaller: ``elapsed_s < wide_s - replica_s / 2``.
+    """
+    return wide_s > 0 and elapsed_s < wide_s - replica_s / 2

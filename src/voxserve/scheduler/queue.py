@@ -32,6 +32,8 @@ class SegmentQueue:
     def __init__(self) -> None:
         self._heap: list[tuple[int, int, SegmentTask]] = []
         self._order = itertools.count()
+        #: Orders of tasks put back at the front (before every task of their priority).
+        self._front = itertools.count(-1, -1)
         self._waiting: dict[Priority, int] = dict.fromkeys(Priority, 0)
         #: Characters of segment text waiting, per priority (admission estimates from them).
         self._chars: dict[Priority, int] = dict.fromkeys(Priority, 0)
@@ -55,8 +57,11 @@ class SegmentQueue:
         """Characters of the tasks that would run before a new task of ``priority``."""
         return sum(chars for p, chars in self._chars.items() if p <= priority)
 
-    def put(self, task: SegmentTask) -> None:
-        heapq.heappush(self._heap, (int(task.priority), next(self._order), task))
+    def put(self, task: SegmentTask, *, front: bool = False) -> None:
+        """Queue ``task`` after the tasks of its priority, or before them with ``front``
+        (a task whose run was stopped before its first audio goes back first)."""
+        order = next(self._front) if front else next(self._order)
+        heapq.heappush(self._heap, (int(task.priority), order, task))
         self._waiting[task.priority] += 1
         self._chars[task.priority] += task.chars
         self._changed.set()
