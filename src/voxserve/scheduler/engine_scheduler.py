@@ -345,9 +345,10 @@ class EngineScheduler:
                 running=self.running(), held=len(self._held), queued=len(self._queue),
                 concurrent_recently=now - self._concurrent_at_s < CONCURRENCY_WINDOW_S,
             )
-            logger.debug("%s: segment of %d chars on %s (running %d, held %d, queued %d)",
-                         self.name, first.chars, "wide" if wide else f"replica{index}",
-                         self.running(), len(self._held), len(self._queue))
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug("%s: segment of %d chars on %s (running %d, held %d, queued %d)",
+                             self.name, first.chars, "wide" if wide else f"replica{index}",
+                             self.running(), len(self._held), len(self._queue))
             wide_run: _WideRun | None = None
             if wide:
                 assert self._wide is not None and self._wide_executor is not None
