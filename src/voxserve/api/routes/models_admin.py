@@ -13,7 +13,7 @@ from voxserve.service.models import ModelService
 router = APIRouter(tags=["admin: models"])
 
 
-def get_model_service(request: Request) -> ModelService:
+async def get_model_service(request: Request) -> ModelService:
     service: ModelService = request.app.state.models
     return service
 
