@@ -26,6 +26,7 @@ from voxserve.text.word_timing import (
 from voxserve.text.words import SpokenWord
 from voxserve.types import AudioChunk
 
+
 @dataclass(frozen=True, slots=True)
 class WordTime:
     """One word of the user's input and when the output audio says it."""
