@@ -139,7 +139,7 @@ def test_word_srt_is_one_subtitle_per_word() -> None:
 
 
 def test_words_json_round_trip_and_unreadable_values() -> None:
-    words = CUE.words + (CueWord("guess", 3.0, 3.2, estimated=True),)
+    words = (*CUE.words, CueWord("guess", 3.0, 3.2, estimated=True))
     assert words_from_json(words_to_json(words)) == words
     assert words_from_json(None) is None
     assert words_from_json("not json") is None
