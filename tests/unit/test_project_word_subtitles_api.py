@@ -132,7 +132,7 @@ def test_fake_engine_words_are_estimated_and_a_bad_granularity_is_a_400(
     word = client.get(f"{base}/subtitles.vtt", params={"granularity": "word"}).text
     assert word.count("-->") == sentence.count("-->") and "<00:" in word
     for path in ("subtitles.vtt", "subtitles.srt"):
-        for params in ({"granularity": "words"}, {"granularity": "", "chapter": 0}):
+        for params in ({"granularity": "words"}, {"granularity": "", "chapter": "0"}):
             response = client.get(f"{base}/{path}", params=params)
             assert response.status_code == 400, response.text
             error = response.json()["error"]
@@ -154,7 +154,7 @@ def test_chapters_recorded_before_word_times_get_estimated_words(
         record["cues"] = [cue[:5] for cue in record["cues"]]
         path.write_text(json.dumps(record))
     base = f"/v1/projects/{project_id}"
-    for params in ({"granularity": "word"}, {"granularity": "word", "chapter": 0}):
+    for params in ({"granularity": "word"}, {"granularity": "word", "chapter": "0"}):
         response = client.get(f"{base}/subtitles.vtt", params=params)
         assert response.status_code == 200, response.text
         cues = parse_word_vtt(response.text)
