@@ -160,3 +160,30 @@ def test_chapters_recorded_before_word_times_get_estimated_words(
         cues = parse_word_vtt(response.text)
         assert [text for _, _, spans in cues for _, text in spans] == [
             "First", "line", "here.", "Second", "one."]
+
+
+def test_book_words_are_each_chapters_words_at_its_start_in_the_book(
+    client: TestClient,
+) -> None:
+    project_id = _completed(client, {
+        "text": "# One\n\nFirst words here.\n\n# Two\n\nSecond chapter words. And more.",
+        "markdown": True, "model": "piper", "voice": "joe", "response_format": "mp3"})
+    base = f"/v1/projects/{project_id}"
+    manifest = client.get(f"{base}/manifest.json").json()
+    assert len(manifest["chapters"]) == 2 and manifest["manifest_version"] == 3
+    book = parse_word_vtt(client.get(f"{base}/subtitles.vtt",
+                                     params={"granularity": "word"}).text)
+    expected = []
+    for chapter in manifest["chapters"]:
+        cues = parse_word_vtt(client.get(f"{base}/subtitles.vtt", params={
+            "granularity": "word", "chapter": str(chapter["index"])}).text)
+        assert chapter["start_s"] is not None
+        expected += [(start + chapter["start_s"], end + chapter["start_s"],
+                      [(at + chapter["start_s"], text) for at, text in spans])
+                     for start, end, spans in cues]
+    assert len(book) == len(expected) == 2 + 3  # the spoken titles, then the sentences
+    for got, want in zip(book, expected, strict=True):
+        assert got[0] == pytest.approx(want[0], abs=0.0015)
+        assert [text for _, text in got[2]] == [text for _, text in want[2]]
+        assert [at for at, _ in got[2]] == pytest.approx([at for at, _ in want[2]], abs=0.0015)
+    assert book[2][0] > manifest["chapters"][1]["start_s"] - 0.001 > 0
