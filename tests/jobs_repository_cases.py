@@ -186,6 +186,18 @@ def check_pagination_and_delete(repository: JobRepository) -> None:
     assert repository.delete(ids[1]) is None
 
 
+def check_segments_keep_their_words(repository: JobRepository) -> None:
+    project = repository.create_project(new_project())
+    words = '[{"word": "Short", "start_s": 0.1, "end_s": 0.4, "estimated": false}]'
+    # a batch where only some segments have words: the others stay NULL
+    repository.finish_segments(project.id, [SegmentResult(3, "k/3", 1.5, words),
+                                            SegmentResult(2, "k/2", 1.0)])
+    with_words, without = repository.segment(project.id, 3), repository.segment(project.id, 2)
+    assert with_words is not None and with_words.words == words
+    assert without is not None and without.words is None and without.audio_key == "k/2"
+    assert repository.segments(project.id)[3].words == words
+
+
 ALL_CASES = [
     check_create_is_complete_and_ordered,
     check_create_is_atomic,
@@ -195,4 +207,5 @@ ALL_CASES = [
     check_a_task_of_several_segments,
     check_chapter_claimed_once_its_segments_are_done,
     check_pagination_and_delete,
+    check_segments_keep_their_words,
 ]

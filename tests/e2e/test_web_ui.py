@@ -208,6 +208,36 @@ def test_project_upload_converts_and_plays_with_subtitles(
 
 
 
+def test_the_word_being_spoken_is_marked_and_advances(
+    page: Page, server: Server, tmp_path: Path
+) -> None:
+    """The cue list shows each word of the chapter (word-level subtitles); while the chapter
+    plays, the word being spoken is marked, and the mark moves on through the sentence."""
+    # the file's one heading is the project's title, shown as its name
+    item = _convert(page, server, tmp_path / "karaoke.md",
+                    "# karaoke\n\nThe quick brown fox jumps over the lazy dog. It runs away.\n")
+    _wait_until(page, item, "data-state", lambda v: v == "completed", timeout_s=40)
+    _wait_until(page, item.locator("audio.chapter-player"), "data-duration",
+                lambda v: float(v or 0) > 0.5)
+    cues = item.locator("ol.cues li")
+    _wait_text(cues.nth(1), "The quick brown fox jumps over the lazy dog.")
+    words = item.locator("ol.cues .word")
+    # the spoken title, then every word of both sentences, each its own span
+    assert words.count() == 1 + 9 + 3
+    assert [words.nth(n).inner_text().strip() for n in (1, 9, 12)] == ["The", "dog.", "away."]
+    listing = item.locator("ol.cues")
+    cues.nth(1).get_by_role("button").click()  # play from the first sentence
+    first = int(_wait_until(page, listing, "data-word", lambda v: v != ""))
+    assert first >= 1
+    _wait_until(page, listing, "data-word", lambda v: v != "" and int(v) > first)
+    _wait_until(page, item.locator("ol.cues .word.current-word"), "aria-current",
+                lambda v: v == "time")
+    _screenshot(page, "projects-words")
+    page.once("dialog", lambda dialog: dialog.accept())
+    item.get_by_role("button", name="Delete").click()
+    page.wait_for_selector("li.project", state="detached")
+
+
 def test_a_converted_chapter_plays_while_the_rest_converts(
     page: Page, server: Server, tmp_path: Path
 ) -> None:

@@ -28,3 +28,20 @@ def test_format_seconds_rounds_before_choosing_the_unit() -> None:
     out = json.loads(result.stdout)
     assert dict(zip(cases, out["seconds"], strict=True)) == cases
     assert out["bytes"] == ["80 bytes", "1 byte", "1.5 KiB", "3.0 MiB"]
+
+
+WORDS_JS = UI_JS.with_name("words.js")
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+def test_cue_words_read_the_word_vtt_timestamps() -> None:
+    """``cueWords``: the text before the first timestamp starts with the cue, each
+    timestamp starts the text after it; character references are read, spaces collapsed."""
+    text = "Hello <00:00:01.500>&lt;big&gt;\n<00:00:02.000>world. <01:02:03.040>x"
+    script = (f"import {{ cueWords }} from {json.dumps(WORDS_JS.as_uri())};"
+              f"console.log(JSON.stringify(cueWords({json.dumps(text)}, 1.0)));")
+    result = subprocess.run([NODE or "node", "--input-type=module", "-e", script],
+                            capture_output=True, text=True, check=True, timeout=30)
+    words = json.loads(result.stdout)
+    assert [(w["start"], w["text"].strip()) for w in words] == [
+        (1.0, "Hello"), (1.5, "<big>"), (2.0, "world."), (3723.04, "x")]

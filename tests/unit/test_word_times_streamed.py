@@ -55,7 +55,7 @@ def test_an_alignment_that_cannot_be_read_falls_back_to_marked_estimates(
     def broken(*_: object) -> list[tuple[float, float]]:
         raise ZeroDivisionError("bad alignment")
 
-    monkeypatch.setattr("voxserve.service.word_times.align_words", broken)
+    monkeypatch.setattr("voxserve.text.word_timing.align_words", broken)
     joiner = SegmentJoiner(RATE)
     timer = SegmentWordTimer(RATE, "one two")
     samples = _speech(1.0, 0.0)

@@ -15,6 +15,7 @@ from voxserve.audio import content_type_for_file
 from voxserve.engines.base import parse_options
 from voxserve.engines.catalog import EngineCatalog
 from voxserve.errors import (
+    ArtifactNotFound,
     DocumentTooLarge,
     InvalidRequest,
     JsonTooDeep,
@@ -30,6 +31,12 @@ from voxserve.jobs.store.repository import JobRepository
 from voxserve.jobs.tasks.outbox import publish_project
 from voxserve.jobs.tasks.queue import TaskQueue
 from voxserve.jobs.work.chapters import chapter_audio_name, chapter_keys, file_key
+from voxserve.jobs.work.word_subtitles import (
+    SubtitleKind,
+    book_word_cues,
+    chapter_word_cues,
+    render_word_subtitles,
+)
 from voxserve.security.json_depth import json_depth
 from voxserve.security.outbound import OutboundPolicy, resolve_target
 from voxserve.service.speech_job import check_speed
@@ -46,6 +53,8 @@ from voxserve.text.lexicon_store import LexiconStore
 from voxserve.types import AudioFormat
 
 MAX_PAGE_SIZE = 100
+#: ``granularity`` of project subtitles: a cue per sentence, or words timed inside them
+GRANULARITIES = ("sentence", "word")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +88,26 @@ class Download:
     key: str
     filename: str
     content_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedFile:
+    """A file made on request (not stored)."""
+
+    content: bytes
+    filename: str
+    content_type: str
+
+
+def check_granularity(granularity: str) -> bool:
+    """True for word-level subtitles, False for sentence-level (the default); raises
+    ``InvalidRequest`` for anything else."""
+    if granularity not in GRANULARITIES:
+        raise InvalidRequest(
+            f"granularity must be one of {', '.join(GRANULARITIES)}, got '{granularity}'",
+            param="granularity",
+        )
+    return granularity == "word"
 
 
 def eta_s(project: ProjectRecord, progress: Progress, now: datetime | None = None) -> float | None:
@@ -299,6 +328,29 @@ class ProjectService:
             return await self.download(project_id, f"book.{kind}")
         return self._chapter_file(await self.get(project_id), chapter,
                                   f"{chapter_file_prefix(chapter)}.{kind}")
+
+    async def word_subtitles(
+        self, project_id: str, kind: SubtitleKind, chapter: int | None
+    ) -> RenderedFile:
+        """Word-level subtitles (:mod:`voxserve.jobs.work.word_subtitles`) of the book, or of
+        one ``chapter`` once it is ready; the same readiness rules as :meth:`subtitles`."""
+        project = await self.get(project_id)
+        if chapter is None:
+            self._completed_file(project, "manifest.json")
+            assert project.files is not None
+            name, what = f"book.words.{kind}", "the book"
+            load = book_word_cues(self._artifacts, project.id, project.files["manifest.json"])
+        else:
+            self._chapter_file(project, chapter, f"{chapter_file_prefix(chapter)}.{kind}")
+            name, what = f"{chapter_file_prefix(chapter)}.words.{kind}", f"chapter {chapter}"
+            load = chapter_word_cues(self._artifacts, project.id, chapter)
+        try:
+            cues = await load
+        except FileNotFoundError as exc:
+            raise ArtifactNotFound(f"project '{project.id}' has no stored cues for {what}") \
+                from exc
+        return RenderedFile(render_word_subtitles(cues, kind),
+                            f"{_safe_stem(project.name)}-{name}", content_type_for_file(name))
 
     async def read(self, download: Download) -> bytes:
         return await self._artifacts.get(download.key)

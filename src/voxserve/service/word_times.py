@@ -12,17 +12,20 @@ follow it.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from voxserve.audio import Placement
 from voxserve.text.prepare import Segment
-from voxserve.text.word_timing import align_words, estimate_words, fallback_words
+from voxserve.text.word_timing import (
+    align_or_none,
+    estimate_words,
+    fallback_words,
+    joined_alignment,
+)
 from voxserve.text.words import SpokenWord
 from voxserve.types import AudioChunk
 
-logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class WordTime:
@@ -94,7 +97,7 @@ class SegmentWordTimer:
             return
         pieces = self._pieces[start:]
         total = sum(piece.samples for piece in pieces)
-        phonemes = _joined([piece.phonemes for piece in pieces])
+        phonemes = joined_alignment([piece.phonemes for piece in pieces])
         self._pieces[start:] = [_Piece(total, phonemes, placement)]
 
     def end(self, segment: Segment | None, text: str, offset: int = 0) -> list[WordTime]:
@@ -105,14 +108,9 @@ class SegmentWordTimer:
             text, segment.source_start if segment is not None else offset)
         if not words or not any(piece.placement for piece in pieces):
             return []
-        phonemes = _joined([piece.phonemes for piece in pieces])
-        if phonemes is None:
-            return self._estimated(pieces, words, text)
-        try:
-            raw = align_words(text, words, phonemes, self._rate)
-        except (ValueError, ArithmeticError, IndexError):
-            # an alignment the mapping cannot read must not break the audio
-            logger.warning("word alignment failed; estimating", exc_info=True)
+        raw = align_or_none(text, words, joined_alignment([piece.phonemes for piece in pieces]),
+                            self._rate)
+        if raw is None:
             return self._estimated(pieces, words, text)
         return self._times(pieces, words, text, raw, estimated=False)
 
@@ -151,22 +149,6 @@ def _kept(piece: _Piece) -> _Piece:
     assert piece.placement is not None
     first, end = piece.placement.first, piece.placement.end
     return _Piece(end - first, None, Placement(piece.placement.offset + first, 0, end - first))
-
-
-def _joined(
-    alignments: Sequence[tuple[tuple[str, int], ...] | None],
-) -> tuple[tuple[str, int], ...] | None:
-    """One alignment of pieces laid end to end (None when any piece has none); a word
-    separator between pieces, so words do not run across them."""
-    if not alignments or any(alignment is None for alignment in alignments):
-        return None
-    joined: list[tuple[str, int]] = []
-    for alignment in alignments:
-        assert alignment is not None
-        if joined:
-            joined.append((" ", 0))
-        joined.extend(alignment)
-    return tuple(joined)
 
 
 class _Mapping:

@@ -15,12 +15,15 @@ caller's job. Both results are monotonic, inside ``[0, duration]`` and one per w
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from collections.abc import Sequence
 from typing import NamedTuple
 
 from voxserve.text.words import SpokenWord
+
+logger = logging.getLogger(__name__)
 
 #: Piper/espeak markers that carry no word: begin, end, pad, the word separator.
 _NOT_WORD = frozenset({"^", "$", "_", " "})
@@ -173,6 +176,39 @@ def align_words(
         times.append((spans[first][0] / sample_rate_hz, spans[last][1] / sample_rate_hz))
         first = last + 1
     return _monotonic(times, total_samples / sample_rate_hz)
+
+
+def align_or_none(
+    text: str,
+    words: Sequence[SpokenWord],
+    phonemes: Sequence[tuple[str, int]] | None,
+    sample_rate_hz: int,
+) -> list[tuple[float, float]] | None:
+    """:func:`align_words`, or None when there is no alignment or one the mapping cannot
+    read (logged): the caller then estimates, since word times must never break audio."""
+    if phonemes is None:
+        return None
+    try:
+        return align_words(text, words, phonemes, sample_rate_hz)
+    except (ValueError, ArithmeticError, IndexError):
+        logger.warning("word alignment failed; estimating", exc_info=True)
+        return None
+
+
+def joined_alignment(
+    alignments: Sequence[tuple[tuple[str, int], ...] | None],
+) -> tuple[tuple[str, int], ...] | None:
+    """One alignment of pieces (engine chunks) laid end to end; None when any piece has
+    none. A word separator between pieces, so words do not run across them."""
+    if not alignments or any(alignment is None for alignment in alignments):
+        return None
+    joined: list[tuple[str, int]] = []
+    for alignment in alignments:
+        assert alignment is not None
+        if joined:
+            joined.append((" ", 0))
+        joined.extend(alignment)
+    return tuple(joined)
 
 
 def estimate_words(

@@ -24,7 +24,14 @@ from voxserve.api.project_schemas import ProjectBody, ProjectList, ProjectTextRe
 from voxserve.api.schemas import ErrorResponse
 from voxserve.api.sse import sse_event, sse_response
 from voxserve.errors import DocumentTooLarge, InvalidRequest, UnsupportedFormat
-from voxserve.service.projects import Download, ProjectService, ProjectSpec, parse_options_field
+from voxserve.jobs.work.word_subtitles import SubtitleKind
+from voxserve.service.projects import (
+    Download,
+    ProjectService,
+    ProjectSpec,
+    check_granularity,
+    parse_options_field,
+)
 from voxserve.settings import Settings
 from voxserve.storage import LocalArtifactStore
 from voxserve.types import AudioFormat
@@ -304,21 +311,33 @@ async def book_audio(
 @router.get("/v1/projects/{project_id}/subtitles.vtt", responses=_ERRORS)
 async def subtitles_vtt(
     project_id: str, service: ProjectServiceDep, owner: ProjectOwnerDep,
-    chapter: int | None = None,
+    chapter: int | None = None, granularity: str = "sentence",
 ) -> Response:
-    """WebVTT cues of the whole book, or of one ``chapter`` (once that chapter is ready)."""
-    await service.get(project_id, owner)
-    return await _serve(service, await service.subtitles(project_id, "vtt", chapter))
+    """WebVTT cues of the whole book, or of one ``chapter`` (once that chapter is ready).
+    ``granularity=word``: the same cues with a timestamp tag before each word (karaoke)."""
+    return await _subtitles(service, owner, project_id, "vtt", chapter, granularity)
 
 
 @router.get("/v1/projects/{project_id}/subtitles.srt", responses=_ERRORS)
 async def subtitles_srt(
     project_id: str, service: ProjectServiceDep, owner: ProjectOwnerDep,
-    chapter: int | None = None,
+    chapter: int | None = None, granularity: str = "sentence",
 ) -> Response:
-    """SRT cues of the whole book, or of one ``chapter`` (once that chapter is ready)."""
+    """SRT cues of the whole book, or of one ``chapter`` (once that chapter is ready).
+    ``granularity=word``: one subtitle per word."""
+    return await _subtitles(service, owner, project_id, "srt", chapter, granularity)
+
+
+async def _subtitles(
+    service: ProjectService, owner: str | None, project_id: str, kind: SubtitleKind,
+    chapter: int | None, granularity: str,
+) -> Response:
     await service.get(project_id, owner)
-    return await _serve(service, await service.subtitles(project_id, "srt", chapter))
+    if not check_granularity(granularity):
+        return await _serve(service, await service.subtitles(project_id, kind, chapter))
+    rendered = await service.word_subtitles(project_id, kind, chapter)
+    return Response(rendered.content, media_type=rendered.content_type, headers={
+        "Content-Disposition": f'attachment; filename="{rendered.filename}"'})
 
 
 @router.get("/v1/projects/{project_id}/manifest.json", responses=_ERRORS)

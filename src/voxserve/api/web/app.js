@@ -7,6 +7,7 @@
 //   playground.js  the speech playground, with player.js (streaming playback, waveform)
 //   typeandhear.js the playground's "type and hear" mode (the streaming WebSocket)
 //   projects.js    document projects, with chapters.js (chapter player, subtitles, downloads)
+//                  and words.js (the word being spoken, marked in the cue list)
 
 import { initForgetKey } from "./api.js";
 import { loadCatalog } from "./catalog.js";

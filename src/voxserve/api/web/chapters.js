@@ -1,8 +1,10 @@
 // A project's chapters to hear and download: a player for each converted chapter with its
-// subtitles as a cue list, and download links (chapters when ready, the book once done).
+// subtitles as a cue list that marks the cue and the word being spoken (words.js), and
+// download links (chapters when ready, the book once done).
 
 import { api, apiKey, mediaUrl, releaseMediaUrl } from "./api.js";
 import { $, formatSeconds, saveBlob } from "./ui.js";
+import { followWords, renderWords } from "./words.js";
 
 /**
  * A completed project (``item``, its list item): every chapter in the player, and the
@@ -111,7 +113,10 @@ export function releaseMedia(item) {
   if (box) held.delete(box);
 }
 
-/** Point the player at one chapter with its WebVTT track, and list its cues. */
+/**
+ * Point the player at one chapter with its WebVTT track (word level: each word's start
+ * as a cue timestamp), and list its cues.
+ */
 async function loadChapter(box, base, index) {
   const wanted = String(index);
   box.dataset.loaded = wanted;
@@ -130,7 +135,7 @@ async function loadChapter(box, base, index) {
   const urls = [];
   try {
     urls.push(await mediaUrl(`${base}/chapters/${index}/audio`));
-    urls.push(await mediaUrl(`${base}/subtitles.vtt?chapter=${index}`));
+    urls.push(await mediaUrl(`${base}/subtitles.vtt?chapter=${index}&granularity=word`));
   } catch (error) {
     urls.forEach(releaseMediaUrl);
     if (box.dataset.loaded === wanted) list.textContent = error.message;
@@ -158,15 +163,19 @@ async function loadChapter(box, base, index) {
   track.addEventListener("load", () => listCues(audio, track.track, list));
 }
 
-/** The track's cues as buttons that play from there; the cue being spoken is marked. */
+/**
+ * The track's cues as buttons that play from there, their words as spans; the cue and
+ * the word being spoken are marked.
+ */
 function listCues(audio, textTrack, list) {
   list.replaceChildren();
+  let words = 0;
   for (const cue of textTrack.cues) {
     const li = document.createElement("li");
     const button = document.createElement("button");
     button.type = "button";
     button.className = "cue";
-    button.textContent = cue.text;
+    words += renderWords(button, cue.text, cue.startTime, words);
     button.title = `Play from ${formatSeconds(cue.startTime)}`;
     button.addEventListener("click", () => {
       audio.currentTime = cue.startTime;
@@ -174,9 +183,11 @@ function listCues(audio, textTrack, list) {
     });
     li.append(button);
     li.dataset.start = cue.startTime;
+    li.dataset.end = cue.endTime;
     list.append(li);
   }
   list.dataset.cues = textTrack.cues.length;
+  followWords(audio, list);
   textTrack.addEventListener("cuechange", () => {
     const active = new Set([...(textTrack.activeCues || [])].map((c) => c.startTime));
     for (const li of list.children) {

@@ -5,7 +5,9 @@ trailing near-silence and faded in and out by :class:`voxserve.audio.SegmentJoin
 pauses are even and the joins click-free), and the pause in front of it is
 ``sentence_silence_ms`` within a paragraph and ``paragraph_silence_ms`` at a paragraph change.
 A cue spans exactly the samples of its segment's (trimmed) audio, so subtitles start and end
-where the segment's audio does.
+where the segment's audio does. Each cue also carries its words' times in chapter time
+(:mod:`voxserve.jobs.outputs.cue_words`): the segment's own, moved with its audio, or
+estimated over the cue when it has none.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from voxserve.audio import SegmentJoiner, StreamResampler, create_encoder, pcm16_samples
+from voxserve.jobs.outputs.cue_words import CueWord, estimated_words, placed_words
 from voxserve.types import AudioFormat, FloatSamples
 
 
@@ -35,6 +38,8 @@ class SegmentAudio:
     sample_rate_hz: int
     #: What the engine read (the normalized text); "" when it is ``text``.
     spoken: str = ""
+    #: Its words' times in its own PCM (seconds); None: not aligned (estimated over the cue).
+    words: tuple[CueWord, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +53,8 @@ class Cue:
     segment_index: int
     #: what the engine read (normalized); "" when it is ``text``
     spoken: str = ""
+    #: its words, in the same time as the cue
+    words: tuple[CueWord, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +122,8 @@ def assemble_chapter(
             encoded.append(encoder.encode(np.zeros(gap, np.float32)))
             position += gap
         cues.append(Cue(position / rate, (position + audio.size) / rate, segment.text,
-                        segment.segment_index, segment.spoken))
+                        segment.segment_index, segment.spoken,
+                        _words(segment, joiner, position, audio.size, rate)))
         encoded.append(encoder.encode(audio))
         position += audio.size
         last_paragraph = paragraph
@@ -129,6 +137,17 @@ def assemble_chapter(
         cues=tuple(cues),
         sample_rate_hz=rate,
     )
+
+
+def _words(segment: SegmentAudio, joiner: SegmentJoiner, position: int, kept: int,
+           rate: int) -> tuple[CueWord, ...]:
+    """The segment's words in chapter time: moved as its audio was (trimmed, placed at
+    ``position``), or estimated over its cue."""
+    placement = joiner.placement
+    if segment.words is None or placement is None:
+        return estimated_words(segment.text, position / rate, (position + kept) / rate)
+    return placed_words(segment.words, first=placement.first, kept=kept, position=position,
+                        rate=rate)
 
 
 def _samples_at(segment: SegmentAudio, rate: int) -> FloatSamples:

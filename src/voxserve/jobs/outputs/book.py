@@ -53,6 +53,7 @@ from voxserve.audio import (
     wav_header,
 )
 from voxserve.jobs.outputs.assemble import ChapterAudio, Cue
+from voxserve.jobs.outputs.cue_words import shifted_words
 from voxserve.types import AudioFormat, FloatSamples
 
 _FRAME_SAMPLES = 8192
@@ -132,9 +133,18 @@ def build_book(
 
 def _shifted_cues(chapters: Sequence[ChapterAudio], starts_s: Sequence[float]) -> tuple[Cue, ...]:
     return tuple(
-        Cue(cue.start_s + start, cue.end_s + start, cue.text, cue.segment_index, cue.spoken)
+        cue
         for chapter, start in zip(chapters, starts_s, strict=True)
-        for cue in chapter.cues
+        for cue in shift_cues(chapter.cues, start)
+    )
+
+
+def shift_cues(cues: Sequence[Cue], by_s: float) -> tuple[Cue, ...]:
+    """A chapter's cues (and their words) moved to its start ``by_s`` in the book."""
+    return tuple(
+        Cue(cue.start_s + by_s, cue.end_s + by_s, cue.text, cue.segment_index, cue.spoken,
+            shifted_words(cue.words, by_s))
+        for cue in cues
     )
 
 

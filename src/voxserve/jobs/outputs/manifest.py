@@ -9,7 +9,9 @@ from voxserve.jobs.outputs.assemble import ChapterAudio
 from voxserve.jobs.outputs.book import BookAudio
 
 #: Version of the manifest's layout; bumped when fields change meaning.
-MANIFEST_VERSION = 2  # 2: chapters list their cues (the user's words and what was spoken)
+#: 2: chapters list their cues (the user's words and what was spoken); 3: cues list their
+#: words' times (``words``: word, start_s, end_s, estimated; chapter time like the cue)
+MANIFEST_VERSION = 3
 
 
 def chapter_file_prefix(index: int) -> str:
@@ -55,7 +57,8 @@ def build_manifest(
                 "files": _chapter_files(chapter.index, files),
                 "cues": [
                     {"start_s": round(cue.start_s, 3), "end_s": round(cue.end_s, 3),
-                     "text": cue.text, "spoken": cue.spoken or cue.text}
+                     "text": cue.text, "spoken": cue.spoken or cue.text,
+                     "words": [word.as_dict() for word in cue.words]}
                     for cue in chapter.cues
                 ],
             }

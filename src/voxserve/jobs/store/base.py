@@ -58,7 +58,7 @@ def mapping_to_segment_record(row: Mapping[Any, Any]) -> SegmentRecord:
         paragraph_index=row["paragraph_index"], segment_index=row["segment_index"],
         text=row["text"], state=SegmentState(row["state"]), audio_key=row["audio_key"],
         duration_s=row["duration_s"], attempts=row["attempts"],
-        source_text=row.get("source_text"),
+        source_text=row.get("source_text"), words=row.get("words"),
     )
 
 
@@ -88,5 +88,5 @@ def to_segment_record(row: Segment) -> SegmentRecord:
         project_id=row.project_id, index=row.index, chapter_index=row.chapter_index,
         paragraph_index=row.paragraph_index, segment_index=row.segment_index, text=row.text,
         state=SegmentState(row.state), audio_key=row.audio_key, duration_s=row.duration_s,
-        attempts=row.attempts, source_text=row.source_text,
+        attempts=row.attempts, source_text=row.source_text, words=row.words,
     )

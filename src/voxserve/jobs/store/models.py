@@ -127,6 +127,8 @@ class Segment(Base):
     text: Mapped[str] = mapped_column(Text)
     #: The user's words it says (subtitles, cues); NULL in rows written before (use text).
     source_text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: Its words' times in its audio, JSON; NULL: not aligned or written before (estimate).
+    words: Mapped[str | None] = mapped_column(Text, nullable=True)
     state: Mapped[str] = mapped_column(String(16), default=SegmentState.PENDING.value)
     audio_key: Mapped[str | None] = mapped_column(String(1024))
     duration_s: Mapped[float | None] = mapped_column(Float)

@@ -75,6 +75,9 @@ class SegmentRecord:
     attempts: int
     #: The user's words it says (None for rows from before they were kept: use ``text``).
     source_text: str | None = None
+    #: Its words' times in its audio, JSON (:mod:`voxserve.jobs.outputs.cue_words`); None:
+    #: not aligned, or a row from before they were kept (assembly estimates them).
+    words: str | None = None
 
     @property
     def shown_text(self) -> str:
@@ -89,6 +92,8 @@ class SegmentResult:
     index: int
     audio_key: str
     duration_s: float
+    #: its words' times, JSON (None: the engine gave no alignment)
+    words: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

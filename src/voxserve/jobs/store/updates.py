@@ -273,14 +273,18 @@ def _record(connection: Connection, project_id: str, results: Sequence[SegmentRe
     projects, segments = PROJECTS, SEGMENTS
     keys = {r.index: r.audio_key for r in results}
     durations = {r.index: r.duration_s for r in results}
+    words = {r.index: r.words for r in results if r.words is not None}
+    values: dict[str, Any] = {
+        "state": SegmentState.DONE.value, "audio_key": case(keys, value=segments.c.index),
+        "duration_s": case(durations, value=segments.c.index), "done_at": now,
+    }
+    if words:
+        values["words"] = case(words, value=segments.c.index)
     recorded = _rowcount(connection.execute(
         update(segments)
         .where(segments.c.project_id == project_id, segments.c.index.in_(list(keys)),
                segments.c.state == SegmentState.PENDING.value)
-        .values(state=SegmentState.DONE.value,
-                audio_key=case(keys, value=segments.c.index),
-                duration_s=case(durations, value=segments.c.index),
-                done_at=now)
+        .values(**values)
     ))
     if recorded:
         connection.execute(

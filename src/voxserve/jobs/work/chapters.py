@@ -3,10 +3,11 @@
 The worker that records a chapter's last segment claims the chapter
 (:meth:`JobRepository.claim_chapter`), joins and encodes its segments once, and stores the
 chapter's audio and subtitles under ``projects/{id}/files/`` plus a small JSON record
-(duration, rate, cues) under ``projects/{id}/chapters/``. So encoding overlaps synthesis
-instead of following it, and the project's finisher only has to copy the chapters into
-the book (:mod:`voxserve.jobs.work.finalize`). Assembly is idempotent: the same segments give the
-same bytes, so a chapter assembled twice (a stale claim taken over) is harmless.
+(duration, rate, cues with their words' times) under ``projects/{id}/chapters/``. So
+encoding overlaps synthesis instead of following it, and the project's finisher only has
+to copy the chapters into the book (:mod:`voxserve.jobs.work.finalize`). Assembly is
+idempotent: the same segments give the same bytes, so a chapter assembled twice (a stale
+claim taken over) is harmless.
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ from voxserve.audio import extension_for
 from voxserve.jobs.outputs import (
     ChapterAudio,
     Cue,
+    CueWord,
     SegmentAudio,
     assemble_chapter,
     chapter_file_prefix,
     to_srt,
     to_webvtt,
 )
+from voxserve.jobs.outputs.cue_words import estimated_words, words_from_dicts, words_from_json
 from voxserve.jobs.store.records import ProjectRecord
 from voxserve.jobs.store.repository import JobRepository
 from voxserve.jobs.work.background import BackgroundPool
@@ -96,7 +99,8 @@ def _record_json(chapter: ChapterAudio) -> bytes:
     return json.dumps({
         "index": chapter.index, "title": chapter.title, "content_type": chapter.content_type,
         "duration_s": chapter.duration_s, "sample_rate_hz": chapter.sample_rate_hz,
-        "cues": [[cue.start_s, cue.end_s, cue.text, cue.segment_index, cue.spoken]
+        "cues": [[cue.start_s, cue.end_s, cue.text, cue.segment_index, cue.spoken,
+                  [word.as_dict() for word in cue.words]]
                  for cue in chapter.cues],
     }).encode()
 
@@ -105,10 +109,35 @@ def _chapter_from_record(record: dict[str, Any], data: bytes | Path) -> ChapterA
     return ChapterAudio(
         index=int(record["index"]), title=str(record["title"]), data=data,
         content_type=str(record["content_type"]), duration_s=float(record["duration_s"]),
-        cues=tuple(Cue(float(a), float(b), str(text), int(n), str(rest[0]) if rest else "")
-                   for a, b, text, n, *rest in record["cues"]),
+        cues=cues_from_record(record),
         sample_rate_hz=int(record["sample_rate_hz"]),
     )
+
+
+def cues_from_record(record: dict[str, Any]) -> tuple[Cue, ...]:
+    """A chapter record's cues; records written before cues kept their words get words
+    estimated over each cue (marked ``estimated``)."""
+    cues = []
+    for a, b, text, n, *rest in record["cues"]:
+        start, end = float(a), float(b)
+        words = _record_words(rest[1] if len(rest) > 1 else None)
+        cues.append(Cue(start, end, str(text), int(n), str(rest[0]) if rest else "",
+                        words if words is not None else estimated_words(str(text), start, end)))
+    return tuple(cues)
+
+
+def _record_words(raw: Any) -> tuple[CueWord, ...] | None:
+    try:
+        return words_from_dicts(raw) if isinstance(raw, list) else None
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+async def stored_chapter_cues(
+    artifacts: ArtifactStore, project_id: str, index: int
+) -> tuple[Cue, ...]:
+    """The cues (with words) of an assembled chapter, from its stored record."""
+    return cues_from_record(json.loads(await artifacts.get(chapter_record_key(project_id, index))))
 
 
 async def assemble_stored_chapter(
@@ -129,7 +158,7 @@ async def assemble_stored_chapter(
             segment_index=record.index, text=record.shown_text,
             spoken=record.text if record.text != record.shown_text else "",
             pcm_s16le=await artifacts.get(record.audio_key),
-            sample_rate_hz=project.sample_rate_hz,
+            sample_rate_hz=project.sample_rate_hz, words=words_from_json(record.words),
         ))
     titles = {chapter.index: chapter.title for chapter in project.chapters}
     audio_format = AudioFormat(project.audio_format)

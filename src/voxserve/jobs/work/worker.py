@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 from voxserve.engines.catalog import EngineCatalog
+from voxserve.jobs.outputs.cue_words import words_to_json
 from voxserve.jobs.store.records import ProjectRecord, SegmentRecord, SegmentResult
 from voxserve.jobs.store.repository import JobRepository
 from voxserve.jobs.tasks.queue import SegmentTaskMessage
@@ -130,10 +131,12 @@ class SegmentWorker:
                 self._running.pop(project.id, None)
 
     async def _synthesize(self, project: ProjectRecord, segment: SegmentRecord) -> SegmentResult:
-        audio = await synthesize_segment(self.catalog, self.scheduler, project, segment.text)
+        audio = await synthesize_segment(self.catalog, self.scheduler, project, segment.text,
+                                         segment.source_text)
         key = segment_key(project.id, segment.index)
         await self.artifacts.put(key, audio.pcm_s16le, "audio/pcm")
-        return SegmentResult(segment.index, key, audio.duration_s)
+        words = None if audio.words is None else words_to_json(audio.words)
+        return SegmentResult(segment.index, key, audio.duration_s, words)
 
     async def _fail(self, task: SegmentTaskMessage, error: Exception) -> None:
         message = getattr(error, "message", None) or str(error) or type(error).__name__
