@@ -193,7 +193,6 @@ def test_interrupt_stops_a_running_synthesis_and_the_next_one_runs(tmp_path: Pat
     assert isinstance(engine, InterruptibleEngine)
     text = ("The birch canoe slid on the smooth planks, then glued the sheet to the dark "
             "blue background.")
-    session = engine._session(JOE).session
     outcome: list[object] = []
 
     def run() -> None:
@@ -204,14 +203,14 @@ def test_interrupt_stops_a_running_synthesis_and_the_next_one_runs(tmp_path: Pat
 
     worker = threading.Thread(target=run)
     worker.start()
-    for _ in range(2000):  # until the run is inside onnxruntime
-        if session._runs or outcome:
+    for _ in range(5000):  # until the call has started (phonemizing or inside onnxruntime)
+        if engine._interruptions or outcome:
             break
-        time.sleep(0.001)
+        time.sleep(0.0002)
     engine.interrupt()
     worker.join(30)
     assert len(outcome) == 1 and isinstance(outcome[0], EngineFailed), outcome
-    assert "terminate" in str(outcome[0])
+    assert "terminate" in str(outcome[0]) or "interrupted" in str(outcome[0])
     again = list(engine.synthesize("Still speaking.", JOE, SynthesisParams()))
     assert sum(chunk.samples.size for chunk in again) > 0
     engine.interrupt()  # nothing running: a no-op

@@ -207,31 +207,46 @@ def phoneme_alignment(chunk: PiperChunk) -> tuple[tuple[str, int], ...] | None:
     return tuple(phonemes)
 
 
+class _Interruption:
+    """One ``synthesize`` call's stop flag. :meth:`stop` (any thread) ends the onnxruntime run
+    in progress (``RunOptions.terminate``: checked between operators, so the run ends within
+    milliseconds) and refuses the call's later runs, so an interruption that comes while
+    the text is still being phonemized is not lost."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.stopped = False
+        self.running: onnxruntime.RunOptions | None = None
+
+    def stop(self) -> None:
+        with self.lock:
+            self.stopped = True
+            if self.running is not None:
+                self.running.terminate = True
+
+
+#: The interruption of the ``synthesize`` call running on this thread (piper calls the
+#: session from the thread that iterates the call).
+_current_call = threading.local()
+
+
 class _StoppableSession(onnxruntime.InferenceSession):  # type: ignore[misc]
-    """An onnxruntime session whose running calls :meth:`stop` ends (``RunOptions.terminate``:
-    onnxruntime checks it between operators, so a run ends within a few milliseconds)."""
+    """An onnxruntime session whose runs the current call's :class:`_Interruption` stops."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._runs_lock = threading.Lock()
-        self._runs: list[onnxruntime.RunOptions] = []
-
-    def run(
-        self, output_names: Any, input_feed: Any, run_options: Any = None
-    ) -> Any:
+    def run(self, output_names: Any, input_feed: Any, run_options: Any = None) -> Any:
+        interruption: _Interruption | None = getattr(_current_call, "interruption", None)
+        if interruption is None:
+            return super().run(output_names, input_feed, run_options)
         options = run_options if run_options is not None else onnxruntime.RunOptions()
-        with self._runs_lock:
-            self._runs.append(options)
+        with interruption.lock:
+            if interruption.stopped:
+                raise RuntimeError("interrupted before the run")
+            interruption.running = options
         try:
             return super().run(output_names, input_feed, options)
         finally:
-            with self._runs_lock:
-                self._runs.remove(options)
-
-    def stop(self) -> None:
-        with self._runs_lock:
-            for options in self._runs:
-                options.terminate = True
+            with interruption.lock:
+                interruption.running = None
 
 
 def _create_session(files: PiperVoiceFiles, settings: Settings) -> _StoppableSession:
@@ -272,6 +287,9 @@ class PiperEngine:
         #: Keys of repository versions loaded by the catalog (not among :meth:`voices`).
         self._hosted: set[str] = set()
         self._load_lock = threading.Lock()
+        #: The synthesize calls in progress (:meth:`interrupt` stops them).
+        self._interruptions: set[_Interruption] = set()
+        self._interruptions_lock = threading.Lock()
         #: Seconds per character of the timed warm-up (the scheduler's first estimate).
         self.warmup_seconds_per_char = 0.0
 
@@ -371,6 +389,10 @@ class PiperEngine:
             noise_scale=options.noise_scale,
             noise_w_scale=options.noise_w_scale,
         )
+        interruption = _Interruption()
+        with self._interruptions_lock:
+            self._interruptions.add(interruption)
+        _current_call.interruption = interruption
         try:
             for chunk in voice.synthesize(text, syn_config=config, include_alignments=True):
                 samples = np.asarray(chunk.audio_float_array, dtype=np.float32).reshape(-1)
@@ -378,12 +400,17 @@ class PiperEngine:
                                  phonemes=phoneme_alignment(chunk))
         except Exception as exc:
             raise EngineFailed(f"piper failed on voice '{voice_id}': {exc}") from exc
+        finally:
+            _current_call.interruption = None
+            with self._interruptions_lock:
+                self._interruptions.discard(interruption)
 
     def interrupt(self) -> None:
-        """Stop the runs in progress on this instance's sessions (InterruptibleEngine)."""
-        for voice in list(self._sessions.values()):
-            if isinstance(voice.session, _StoppableSession):
-                voice.session.stop()
+        """Stop the ``synthesize`` calls in progress on this instance (InterruptibleEngine):
+        their running onnxruntime run ends and they start no other."""
+        with self._interruptions_lock:
+            for interruption in self._interruptions:
+                interruption.stop()
 
     # --- internals ------------------------------------------------------------------
 

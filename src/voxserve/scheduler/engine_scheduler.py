@@ -495,6 +495,8 @@ def _run_single(engine: Engine, task: SegmentTask, wide: _WideRun | None = None)
     cpu_started = time.thread_time()
     audio_s = 0.0
     request = task.request
+    if wide is not None and wide.interrupted:  # before this thread even started it
+        return _RunResult(0.0, 0.0, 0.0, 1, failed=True, interrupted=True)
     try:
         chunks = engine.synthesize(request.text, request.voice_id, request.params)
         try:
