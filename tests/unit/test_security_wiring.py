@@ -131,3 +131,42 @@ def test_slot_is_released_when_the_stream_fails(tmp_path: Path) -> None:
         with contextlib.suppress(RuntimeError):
             client.get("/stream")
         assert asyncio.run(limiter.in_use("ip:x")) == 0
+
+
+def test_slot_is_free_before_the_last_bytes_leave(tmp_path: Path) -> None:
+    """A client that starts its next stream the moment one ends (the benchmark's clients,
+    a player fetching sentence after sentence) must find its slot free: it is released
+    before the final body message is sent, not after the app has unwound."""
+    limiter = RateLimiter(requests_per_minute=0, chars_per_minute=0, concurrent_streams=1)
+    app = FastAPI()
+
+    @app.get("/stream")
+    async def stream(request: Request) -> StreamingResponse:
+        hold_stream_slot(request, await limiter.acquire_stream("ip:x"))
+
+        async def body() -> AsyncIterator[bytes]:
+            yield b"first"
+            yield b"last"
+
+        return StreamingResponse(body())
+
+    seen: list[tuple[bool, int]] = []
+
+    async def run() -> None:
+        async def receive() -> dict[str, object]:
+            await asyncio.sleep(3600)  # the client never disconnects
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, object]) -> None:
+            if message["type"] == "http.response.body":
+                seen.append((bool(message.get("more_body")), await limiter.in_use("ip:x")))
+
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+                 "method": "GET", "path": "/stream", "raw_path": b"/stream",
+                 "query_string": b"", "headers": [], "client": ("127.0.0.1", 1),
+                 "server": ("testserver", 80), "scheme": "http", "root_path": ""}
+        await RateLimitMiddleware(app)(scope, receive, send)  # type: ignore[arg-type]
+
+    asyncio.run(run())
+    assert seen[0] == (True, 1)  # held while the stream runs
+    assert seen[-1] == (False, 0)  # free when the client can see the end

@@ -33,8 +33,9 @@ def add_rate_limit_headers(request: Request, headers: dict[str, str]) -> None:
 
 
 def hold_stream_slot(request: Request, slot: StreamSlot) -> None:
-    """Keep ``slot`` until the response has ended (sent, failed or the client went away):
-    :class:`RateLimitMiddleware` releases it then, and adds its headers to the response."""
+    """Keep ``slot`` until the response ends (its last body message is about to be sent,
+    it failed, or the client went away): :class:`RateLimitMiddleware` releases it then, and
+    adds its headers to the response."""
     slots: list[StreamSlot] = getattr(request.state, STATE_SLOTS, None) or []
     slots.append(slot)
     setattr(request.state, STATE_SLOTS, slots)
@@ -76,10 +77,19 @@ class RateLimitMiddleware:
                     if raw not in present:
                         headers.append((raw, value.encode("latin-1")))
                 message["headers"] = headers
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                # Before the last bytes leave: a client that starts its next stream as soon
+                # as this one ends must find the slot free (released after the send, the
+                # slot was still held while the app unwound, and such a client got a 429).
+                await _release_slots(state)
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
-            for slot in state.pop(STATE_SLOTS, None) or ():
-                await asyncio.shield(slot.release())
+            await _release_slots(state)
+
+
+async def _release_slots(state: dict[str, Any]) -> None:
+    for slot in state.pop(STATE_SLOTS, None) or ():
+        await asyncio.shield(slot.release())
