@@ -74,26 +74,12 @@ def test_segment_words_migration_keeps_earlier_rows(schema_url: str) -> None:
 
 
 @pytest.fixture
-def repository() -> Iterator[JobRepository]:
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    schema = f"voxserve_test_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except OperationalError as exc:
-        admin.dispose()
-        pytest.skip(f"PostgreSQL at {POSTGRES_URL} is not reachable: {exc.orig}")
-    url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    try:
-        upgrade_database(url)
-        upgrade_database(url)
-        repo = JobRepository(url)
-        yield repo
-        repo.close()
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+def repository(schema_url: str) -> Iterator[JobRepository]:
+    upgrade_database(schema_url)
+    upgrade_database(schema_url)  # idempotent
+    repo = JobRepository(schema_url)
+    yield repo
+    repo.close()
 
 
 @pytest.mark.parametrize("case", ALL_CASES, ids=lambda case: case.__name__)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -112,21 +112,28 @@ def test_full_wiring(tmp_path: Path) -> None:
     assert "one two three" not in "".join(audit)
 
 
-def test_slot_is_released_when_the_stream_fails(tmp_path: Path) -> None:
-    limiter = RateLimiter(requests_per_minute=0, chars_per_minute=0, concurrent_streams=1)
+def _streaming_app(
+    limiter: RateLimiter, body: Callable[[], AsyncIterator[bytes]]
+) -> RateLimitMiddleware:
+    """``GET /stream``: ``body`` streamed while holding one of ``ip:x``'s stream slots."""
     app = FastAPI()
 
     @app.get("/stream")
     async def stream(request: Request) -> StreamingResponse:
         hold_stream_slot(request, await limiter.acquire_stream("ip:x"))
-
-        async def body() -> AsyncIterator[bytes]:
-            yield b"first"
-            raise RuntimeError("engine died mid-stream")
-
         return StreamingResponse(body())
 
-    client = TestClient(RateLimitMiddleware(app), raise_server_exceptions=False)
+    return RateLimitMiddleware(app)
+
+
+def test_slot_is_released_when_the_stream_fails(tmp_path: Path) -> None:
+    limiter = RateLimiter(requests_per_minute=0, chars_per_minute=0, concurrent_streams=1)
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b"first"
+        raise RuntimeError("engine died mid-stream")
+
+    client = TestClient(_streaming_app(limiter, body), raise_server_exceptions=False)
     for _ in range(3):  # with a leaked slot the second call would be refused
         with contextlib.suppress(RuntimeError):
             client.get("/stream")
@@ -138,18 +145,12 @@ def test_slot_is_free_before_the_last_bytes_leave(tmp_path: Path) -> None:
     a player fetching sentence after sentence) must find its slot free: it is released
     before the final body message is sent, not after the app has unwound."""
     limiter = RateLimiter(requests_per_minute=0, chars_per_minute=0, concurrent_streams=1)
-    app = FastAPI()
 
-    @app.get("/stream")
-    async def stream(request: Request) -> StreamingResponse:
-        hold_stream_slot(request, await limiter.acquire_stream("ip:x"))
+    async def body() -> AsyncIterator[bytes]:
+        yield b"first"
+        yield b"last"
 
-        async def body() -> AsyncIterator[bytes]:
-            yield b"first"
-            yield b"last"
-
-        return StreamingResponse(body())
-
+    app = _streaming_app(limiter, body)
     seen: list[tuple[bool, int]] = []
 
     async def run() -> None:
@@ -165,7 +166,7 @@ def test_slot_is_free_before_the_last_bytes_leave(tmp_path: Path) -> None:
                  "method": "GET", "path": "/stream", "raw_path": b"/stream",
                  "query_string": b"", "headers": [], "client": ("127.0.0.1", 1),
                  "server": ("testserver", 80), "scheme": "http", "root_path": ""}
-        await RateLimitMiddleware(app)(scope, receive, send)  # type: ignore[arg-type]
+        await app(scope, receive, send)  # type: ignore[arg-type]
 
     asyncio.run(run())
     assert seen[0] == (True, 1)  # held while the stream runs
