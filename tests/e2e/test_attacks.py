@@ -35,6 +35,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from standardwebhooks import Webhook
 
 from tests.e2e.test_operations import Server, _start, _stop
+from tests.tls_tools import self_signed_certificate
 from voxserve.security.api_keys import ApiKeyStore
 
 pytestmark = pytest.mark.e2e
@@ -478,32 +479,9 @@ def test_body_size_revocation_and_per_key_limits(api: Server) -> None:
 
 
 def test_tls_refuses_old_versions_and_sends_hsts(tmp_path: Path) -> None:
-    import datetime
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
     from tests.conftest import free_port
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName(
-            [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-        .sign(key, hashes.SHA256()))
-    cert, private = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    private.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                          serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption()))
+    cert, private = self_signed_certificate(tmp_path)
     port = free_port()
     env = {**os.environ, "VOXSERVE_DATA_DIR": str(tmp_path / "data"),
            "VOXSERVE_ENGINES": "fake", "VOXSERVE_DEFAULT_MODEL": "fake"}

@@ -5,8 +5,6 @@ reflection, TLS with the HTTP certificate."""
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import json
 import os
 import signal
@@ -36,6 +34,7 @@ from tests.grpc_tools import (
     start_server,
     trailing,
 )
+from tests.tls_tools import self_signed_certificate
 from voxserve.engines.fake import tone_for
 from voxserve.rpc.v1 import speech_pb2 as pb
 from voxserve.rpc.v1 import speech_pb2_grpc
@@ -385,29 +384,8 @@ def test_sigterm_drains_running_streams_and_refuses_new_calls(tmp_path: Path) ->
 
 
 def test_tls_with_the_http_certificate(tmp_path: Path) -> None:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName(
-            [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_pem = certificate.public_bytes(serialization.Encoding.PEM)
-    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_path.write_bytes(cert_pem)
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    cert_path, key_path = self_signed_certificate(tmp_path)
+    cert_pem = cert_path.read_bytes()
     port, grpc_port = free_port(), free_port()
     env = {**os.environ, "VOXSERVE_DATA_DIR": str(tmp_path / "data"), "VOXSERVE_ENGINES": "fake",
            "VOXSERVE_DEFAULT_MODEL": "fake"}

@@ -3,7 +3,6 @@ two processes through a real Redis, TLS with a certificate the test creates."""
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
 import socket
@@ -21,6 +20,7 @@ import openai
 import pytest
 
 from tests.e2e.test_operations import Server, _start, _stop
+from tests.tls_tools import self_signed_certificate
 
 pytestmark = pytest.mark.e2e
 
@@ -167,30 +167,7 @@ def test_limits_are_shared_by_two_servers_through_redis(tmp_path: Path) -> None:
 
 
 def test_tls_with_a_self_signed_certificate(tmp_path: Path) -> None:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    import ipaddress
-
-    certificate = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName(
-            [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    cert_path, key_path = self_signed_certificate(tmp_path)
     from tests.conftest import free_port
 
     port = free_port()

@@ -99,6 +99,15 @@ def version_sort_key(version: str) -> tuple[int, int, str]:
     return (0, int(version), "") if match else (1, 0, version)
 
 
+def find_version(versions: list[StoredVersion], model: str, version: str) -> StoredVersion:
+    """``version`` among a model's ``versions``; ``ModelVersionNotFound`` if absent."""
+    for stored in versions:
+        if stored.version == version:
+            return stored
+    raise ModelVersionNotFound(f"model '{model}' has no version '{version}' in the "
+                               f"repository", param="version")
+
+
 class ModelRepository(Protocol):
     """What the hosted-version table needs of a repository (local directory or S3)."""
 
@@ -157,11 +166,7 @@ class LocalModelRepository:
         return sorted(found, key=lambda stored: version_sort_key(stored.version))
 
     def version(self, model: str, version: str) -> StoredVersion:
-        for stored in self.versions(model):
-            if stored.version == version:
-                return stored
-        raise ModelVersionNotFound(f"model '{model}' has no version '{version}' in the "
-                                   f"repository", param="version")
+        return find_version(self.versions(model), model, version)
 
     def pointer(self, model: str) -> Pointer:
         path = self.root / model / POINTER_NAME

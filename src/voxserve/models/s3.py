@@ -36,6 +36,7 @@ from voxserve.models.repository import (
     StoredVersion,
     VersionCheck,
     check_names,
+    find_version,
     pointer_from_json,
     pointer_to_json,
     stage_version,
@@ -100,11 +101,7 @@ class S3ModelRepository:
         return sorted(found, key=lambda stored: version_sort_key(stored.version))
 
     def version(self, model: str, version: str) -> StoredVersion:
-        for stored in self.versions(model):
-            if stored.version == version:
-                return stored
-        raise ModelVersionNotFound(f"model '{model}' has no version '{version}' in the "
-                                   f"repository", param="version")
+        return find_version(self.versions(model), model, version)
 
     def pointer(self, model: str) -> Pointer:
         try:
