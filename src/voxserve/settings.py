@@ -164,11 +164,13 @@ class Settings(BaseSettings):
     #: usable core, gang-scheduled with the replicas: a segment alone (one client) runs on
     #: it at the all-core latency; several runnable segments run one per replica.
     adaptive_threads: bool = True
-    #: onnxruntime's ``session.intra_op.allow_spinning`` for Piper sessions: worker threads
-    #: spin between operators instead of sleeping. Off by default: measured on a shared
-    #: 2-core machine, the all-core session took 158 ms per sentence without spinning and
-    #: 187 ms with it (and 16 % more CPU), see docs/performance.md.
-    piper_allow_spinning: bool = False
+    #: onnxruntime's ``session.intra_op.allow_spinning`` for Piper sessions: a multi-thread
+    #: session's pool threads spin between a run's operators instead of sleeping (they stop
+    #: when the run returns: ``session.force_spinning_stop``). It matters only for sessions
+    #: of two threads or more (the all-core instance): on a quiet 2-core machine it is about
+    #: 10 % faster per sentence with it; on a machine whose cores other processes keep busy
+    #: it was slower (docs/performance.md), where ``false`` is the better choice.
+    piper_allow_spinning: bool = True
 
     # --- scheduler (per engine; see voxserve.scheduler) -------------------------------------
     #: Segments that may wait per engine before new requests are refused (503).

@@ -256,6 +256,10 @@ def _create_session(files: PiperVoiceFiles, settings: Settings) -> _StoppableSes
     options.add_session_config_entry(
         "session.intra_op.allow_spinning", "1" if settings.piper_allow_spinning else "0"
     )
+    # Spin between a run's operators, never after it: the all-core session's threads must
+    # not keep the cores busy while the replicas (gang-scheduled after it) or the event loop
+    # work. A single-thread session (a replica) has no pool threads: none of this applies.
+    options.add_session_config_entry("session.force_spinning_stop", "1")
     providers = ["CPUExecutionProvider"]
     if settings.piper_use_cuda:
         providers.insert(0, "CUDAExecutionProvider")
