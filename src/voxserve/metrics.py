@@ -82,6 +82,12 @@ WIDE_INTERRUPTS = Counter(
     "(the segment is run again on a replica).",
     ["engine"],
 )
+ADMISSION_CALIBRATION = Gauge(
+    "voxserve_admission_calibration",
+    "Admission's learned factor on its estimates of the time to first audio (the 0.95 "
+    "quantile of real over estimated, near the queue budget; 1 until observed).",
+    ["engine"],
+)
 
 # --- cache --------------------------------------------------------------------------------
 CACHE_HITS = Counter("voxserve_cache_hits_total", "Segment cache hits.", ["backend"])

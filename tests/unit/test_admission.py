@@ -15,6 +15,7 @@ from voxserve.errors import Overloaded
 from voxserve.scheduler import Priority
 from voxserve.scheduler.admission import (
     AdmissionLimits,
+    FirstAudioCalibration,
     RunningWork,
     SecondsPerChar,
     check_admission,
@@ -157,3 +158,44 @@ def test_backlog_counts_a_stream_until_it_ends(settings: Settings, catalog: obje
     assert seen[0] == len("One here. Two there. Three at last.")
     assert seen == sorted(seen, reverse=True)  # drains as segments finish
     assert seen[-1] == 0
+
+
+def test_calibration_learns_the_95th_percentile_of_real_over_estimated() -> None:
+    """Issue 17: admitted requests must reach first audio within the budget at p95, and an
+    estimate is a mean. Real times 0.9-1.3 x the estimate: the factor settles near 1.28."""
+    import random
+
+    rng = random.Random(7)
+    calibration = FirstAudioCalibration(min_estimate_s=2.5)
+    for _ in range(3000):
+        calibration.observe(8.0, 8.0 * rng.uniform(0.9, 1.3))
+    assert 1.2 <= calibration.factor <= 1.32
+    # pessimistic estimates let more in (real times half the estimate)
+    for _ in range(3000):
+        calibration.observe(8.0, 4.0 * rng.uniform(0.9, 1.1))
+    assert 0.5 <= calibration.factor <= 0.6
+
+
+def test_calibration_ignores_short_waits_and_stays_bounded() -> None:
+    calibration = FirstAudioCalibration(min_estimate_s=2.5)
+    calibration.observe(0.2, 2.0)  # one sentence's noise, far from the budget
+    assert (calibration.factor, calibration.observations) == (1.0, 0)
+    assert not calibration.counts(0.0)
+    for _ in range(1000):
+        calibration.observe(3.0, 300.0)
+    assert calibration.factor == 3.0
+
+
+def test_a_calibrated_estimate_must_fit_the_budget() -> None:
+    limits = AdmissionLimits(max_queue_segments=100, queue_budget_s=10.0)
+    # 8 s estimated fits 10 s as it is, not once real times run 30 % over estimates
+    assert check_admission(engine="e", limits=limits, queued_segments=3, wait_s=7.0,
+                           own_s=1.0, calibration=1.0) == 8.0
+    with pytest.raises(Overloaded, match=r"10\.4 s exceeds the queue budget of 10\.0 s"):
+        check_admission(engine="e", limits=limits, queued_segments=3, wait_s=7.0,
+                        own_s=1.0, calibration=1.3)
+    # Retry-After: when the backlog, calibrated, fits: 60 + 1 - 10 / 1.25 = 53 s
+    with pytest.raises(Overloaded) as refused:
+        check_admission(engine="e", limits=limits, queued_segments=3, wait_s=10.0,
+                        own_s=1.0, backlog_s=60.0, calibration=1.25)
+    assert refused.value.retry_after_s == 53

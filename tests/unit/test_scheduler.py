@@ -67,6 +67,15 @@ async def _wait(event: threading.Event) -> None:
     assert await asyncio.to_thread(event.wait, 10)
 
 
+async def _settled(scheduler: EngineScheduler) -> None:
+    """Until the replicas have recorded their last runs (after the tasks' ends)."""
+    for _ in range(1000):
+        if not scheduler.running():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the scheduler kept running")
+
+
 def test_interactive_segments_run_before_batch_segments(tmp_path: Path) -> None:
     engine = _engine(tmp_path)
     gate = Gate()
@@ -467,3 +476,39 @@ def test_engine_busy_and_cpu_seconds_are_counted_apart(tmp_path: Path) -> None:
     cpu_s = sample("voxserve_engine_cpu_seconds_total") - cpu_before
     assert busy_s >= wait_s + spin_s
     assert spin_s <= cpu_s < spin_s + wait_s / 2
+
+
+def test_admission_calibrates_on_the_real_wait_of_requests_admitted_near_the_budget(
+    tmp_path: Path,
+) -> None:
+    """A request admitted with an estimate near the budget teaches admission how long it
+    really waited for its first audio; one admitted with nothing ahead does not."""
+    engine = _engine(tmp_path)
+    gate = Gate()
+    engine.before_segment = gate
+
+    async def run() -> None:
+        async with _scheduler(engine, budget_s=4.0) as scheduler:
+            alone = scheduler.reserve(Priority.INTERACTIVE, chars=4)
+            assert alone.estimated_first_audio_s is None  # nothing ahead: not near the budget
+            await _audio(scheduler.submit(_request("abcd"), Priority.INTERACTIVE, alone))
+            await _settled(scheduler)  # its run is recorded (the rate learned) after
+            assert scheduler.calibration.observations == 0
+            scheduler.estimate.value = 0.25  # seconds per character
+            blocker = scheduler.submit(_request("hold"), Priority.INTERACTIVE)
+            try:
+                await _wait(gate.entered)
+                near = scheduler.reserve(Priority.INTERACTIVE, chars=4)  # ~1 s + its own 1 s
+                assert near.estimated_first_audio_s == pytest.approx(2.0, abs=0.2)
+                task = scheduler.submit(_request("abcd"), Priority.INTERACTIVE, near)
+                await asyncio.sleep(2.5)  # the running segment takes longer than estimated
+            finally:
+                gate.opened.set()
+            await _audio(blocker)
+            await _audio(task)
+            await _settled(scheduler)
+            assert scheduler.calibration.observations == 1
+            assert scheduler.calibration.factor > 1.0  # it ran over its estimate
+            assert task.estimated_first_audio_s is None  # observed once
+
+    asyncio.run(run())

@@ -53,6 +53,47 @@ class SecondsPerChar:
         self.observations += 1
 
 
+class FirstAudioCalibration:
+    """How far real times to first audio run over admission's estimates, learned online.
+
+    The estimate is a mean: admitting every request whose estimate fits the budget lets about
+    half of those admitted near the budget overrun it. :attr:`factor` tracks the ``quantile``
+    (0.95) of real / estimated time to first audio, a stochastic-approximation quantile (each
+    observation above it raises it by ``step x quantile``, each below lowers it by
+    ``step x (1 - quantile)``), within ``[lower, upper]``; admission compares
+    ``estimate x factor`` with the budget, so that this share of admitted requests reaches
+    first audio within it. Only requests admitted with an estimate of at least
+    ``min_estimate_s`` count: those are the decisions near the budget, where one sentence's
+    noise is small against the wait.
+
+    Event-loop only (the scheduler observes after a run), like the rest of admission.
+    """
+
+    def __init__(
+        self, min_estimate_s: float, quantile: float = 0.95, step: float = 0.05,
+        lower: float = 0.5, upper: float = 3.0,
+    ) -> None:
+        self.min_estimate_s = min_estimate_s
+        self.factor = 1.0
+        self.observations = 0
+        self._quantile = quantile
+        self._step = step
+        self._lower = lower
+        self._upper = upper
+
+    def counts(self, estimated_s: float) -> bool:
+        """Whether a request admitted with this estimate will be observed."""
+        return estimated_s > 0 and estimated_s >= self.min_estimate_s
+
+    def observe(self, estimated_s: float, actual_s: float) -> None:
+        if not self.counts(estimated_s) or actual_s < 0:
+            return
+        above = actual_s / estimated_s > self.factor
+        self.factor += self._step * (self._quantile if above else self._quantile - 1.0)
+        self.factor = min(self._upper, max(self._lower, self.factor))
+        self.observations += 1
+
+
 @dataclass(frozen=True, slots=True)
 class AdmissionLimits:
     max_queue_segments: int
@@ -103,10 +144,13 @@ def check_admission(
     own_s: float,
     budget_s: float | None = None,
     backlog_s: float = 0.0,
+    calibration: float = 1.0,
 ) -> float:
     """Estimated time to a new request's first audio (``wait_s`` queued, then ``own_s`` for
     its own first segment); raises ``Overloaded``, with ``retry_after_s`` the estimated
-    wait, when it is refused.
+    wait, when it is refused. The estimate times ``calibration``
+    (:class:`FirstAudioCalibration`) must fit the budget; the estimate returned is not
+    multiplied.
 
     Nothing ahead (``wait_s`` 0) is never refused for the request's own length.
     ``Retry-After`` is when a retry would fit: the later of the estimated wait and the time
@@ -117,6 +161,7 @@ def check_admission(
     """
     first_audio_s = wait_s + own_s
     allowed_s = limits.queue_budget_s if budget_s is None else min(budget_s, limits.queue_budget_s)
+    allowed_s /= calibration  # the budget in the estimate's (uncalibrated) seconds
     # never more than the whole backlog: an idle engine admits anything
     drained_s = min(backlog_s, backlog_s + own_s - allowed_s)
     retry_after_s = max(1.0, math.ceil(max(wait_s, drained_s)))
@@ -128,8 +173,9 @@ def check_admission(
         )
     if wait_s > 0 and first_audio_s > allowed_s:  # an idle engine never refuses
         raise Overloaded(
-            f"engine '{engine}' is busy: estimated time to first audio {first_audio_s:.1f} s "
-            f"exceeds the queue budget of {allowed_s:.1f} s",
+            f"engine '{engine}' is busy: estimated time to first audio "
+            f"{first_audio_s * calibration:.1f} s exceeds the queue budget of "
+            f"{allowed_s * calibration:.1f} s",
             retry_after_s=retry_after_s,
             reason="queue_budget",
         )

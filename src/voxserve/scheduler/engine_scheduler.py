@@ -21,6 +21,7 @@ from voxserve.engines.base import BatchingEngine, Engine, InterruptibleEngine, S
 from voxserve.errors import EngineFailed, NotReady, Overloaded, VoxserveError
 from voxserve.scheduler.admission import (
     AdmissionLimits,
+    FirstAudioCalibration,
     RunningWork,
     SecondsPerChar,
     check_admission,
@@ -32,6 +33,10 @@ from voxserve.scheduler.task import Priority, SegmentTask
 from voxserve.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+#: Requests admitted with an estimated first audio of at least this share of the queue budget
+#: teach the calibration (FirstAudioCalibration): the decisions that matter are near it.
+_CALIBRATION_MIN_BUDGET_SHARE = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,11 +89,16 @@ class QueueReservation:
     queued. :meth:`release` is idempotent."""
 
     def __init__(
-        self, scheduler: EngineScheduler, chars: int = 0, total_chars: int = 0
+        self, scheduler: EngineScheduler, chars: int = 0, total_chars: int = 0,
+        estimated_first_audio_s: float | None = None,
     ) -> None:
         self._scheduler: EngineScheduler | None = scheduler
         #: The estimated length of the request's first segment (counted as queued work).
         self.chars = chars
+        #: When it was admitted, and admission's estimate of its time to first audio where
+        #: the calibration counts it (else None).
+        self.admitted_at_s = time.monotonic()
+        self.estimated_first_audio_s = estimated_first_audio_s
         #: All of the request's work, until its stream ends (outlives the reservation).
         self.backlog = Backlog(scheduler, max(chars, total_chars))
 
@@ -178,6 +188,10 @@ class EngineScheduler:
         #: started from the engines' warm-up where they measured it).
         self.estimate = SecondsPerChar()
         self.wide_estimate = SecondsPerChar()
+        #: Real over estimated times to first audio near the budget (admission.py).
+        self.calibration = FirstAudioCalibration(
+            min_estimate_s=limits.queue_budget_s * _CALIBRATION_MIN_BUDGET_SHARE
+        )
         self.estimate.seed(_warmup_rate(primary))
         if wide is not None:
             self.wide_estimate.seed(_warmup_rate(wide))
@@ -276,6 +290,7 @@ class EngineScheduler:
                 own_s=chars * own_rate,
                 budget_s=budget_s,
                 backlog_s=self.backlog_s(),
+                calibration=self.calibration.factor,
             )
         except Overloaded as refusal:
             metrics.REJECTED.labels(self.name, refusal.reason).inc()
@@ -289,10 +304,11 @@ class EngineScheduler:
         ``total_chars`` in all (raises ``Overloaded``), and hold its place until that segment
         is submitted with the reservation, or the reservation is released; its
         ``backlog`` counts its work until the caller closes it."""
-        self.admit(priority, budget_s, chars)
+        estimate_s = self.admit(priority, budget_s, chars)
         self._reserved += 1
         self._reserved_chars += chars
-        return QueueReservation(self, chars, total_chars)
+        counted = self.calibration.counts(estimate_s)
+        return QueueReservation(self, chars, total_chars, estimate_s if counted else None)
 
     def submit(
         self, request: SegmentRequest, priority: Priority,
@@ -301,6 +317,9 @@ class EngineScheduler:
         task = SegmentTask(request=request, priority=priority, loop=asyncio.get_running_loop())
         if priority == Priority.INTERACTIVE:
             self._last_interactive_s = time.monotonic()
+        if reservation is not None and reservation.estimated_first_audio_s is not None:
+            task.admitted_at_s = reservation.admitted_at_s
+            task.estimated_first_audio_s = reservation.estimated_first_audio_s
         self._queue.put(task)
         if reservation is not None:
             reservation.release()  # the place is taken by the task itself now
@@ -369,6 +388,7 @@ class EngineScheduler:
                 else:
                     result = await loop.run_in_executor(executor, _run_batch, engine, batch)
                 self._record(result, len(batch), wide)
+                self._calibrate(batch)
                 if result.interrupted:
                     self._put_back(first)
             except Exception:  # the runners report to tasks themselves; this is a bug guard
@@ -460,6 +480,18 @@ class EngineScheduler:
         if result.audio_s > 0:
             metrics.AUDIO_SECONDS.labels(self.name).inc(result.audio_s)
             metrics.REAL_TIME_FACTOR.labels(self.name).observe(result.busy_s / result.audio_s)
+
+    def _calibrate(self, batch: list[SegmentTask]) -> None:
+        """Teach admission's calibration how long the batch's admitted requests really
+        waited for their first audio (each request once: its first segment's first run
+        that delivered audio)."""
+        for task in batch:
+            estimate_s, admitted_at_s = task.estimated_first_audio_s, task.admitted_at_s
+            if estimate_s is None or admitted_at_s is None or task.first_audio_at_s is None:
+                continue
+            task.estimated_first_audio_s = None
+            self.calibration.observe(estimate_s, task.first_audio_at_s - admitted_at_s)
+            metrics.ADMISSION_CALIBRATION.labels(self.name).set(self.calibration.factor)
 
     def _update_gauges(self) -> None:
         for priority in Priority:

@@ -45,6 +45,12 @@ class SegmentTask:
     loop: asyncio.AbstractEventLoop
     enqueued_at_s: float = field(default_factory=time.monotonic)
     started_at_s: float | None = None
+    #: For a request's first segment admitted near the budget: when the request was admitted
+    #: and its estimated time to first audio (admission calibrates itself on them).
+    admitted_at_s: float | None = None
+    estimated_first_audio_s: float | None = None
+    #: When the replica thread delivered the first chunk (written by that thread only).
+    first_audio_at_s: float | None = None
     _results: asyncio.Queue[AudioChunk | BaseException | _End] = field(
         default_factory=asyncio.Queue
     )
@@ -65,6 +71,8 @@ class SegmentTask:
     # --- producer side (replica threads) ------------------------------------------------
 
     def deliver(self, chunk: AudioChunk) -> None:
+        if self.first_audio_at_s is None:
+            self.first_audio_at_s = time.monotonic()
         self.loop.call_soon_threadsafe(self._results.put_nowait, chunk)
 
     def fail(self, error: BaseException) -> None:
