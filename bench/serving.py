@@ -59,6 +59,10 @@ RAW, CAPPED, SERVED, PIPER = "raw", "raw-capped", "served", "piper-srv"
 RAW_ALL = "raw-allcore"
 #: voxserve's requests/s over Piper's own server's (issue 17: at c=1 >= 1.3, never below 1)
 TARGET_PIPER_RATIO_C1 = 1.3
+#: A pause before each block and each timed request of another side: onnxruntime's pool
+#: threads keep spinning for a while after a run in Piper's server (its defaults), and
+#: the next side's first request would pay for it.
+SETTLE_S = 0.25
 
 ClientKind = Literal["threads", "httpx"]
 
@@ -669,6 +673,7 @@ def run_rounds(
         texts = block_texts(sentences, cursor + round_index * size, size)
         gauge.wait_quiet()
         for index, target in order if round_index % 2 == 0 else order[::-1]:
+            time.sleep(SETTLE_S)
             block = gauge.run_block(target, texts, concurrency)
             blocks.setdefault((index, target.side), []).append(block)
     return blocks
@@ -738,10 +743,12 @@ def measure_ttfa(
                 conn = setup.piper.server.connect()
                 result.piper_paragraph_s.append(setup.piper.request(conn, paragraph).latency_s)
                 conn.close()
+            time.sleep(SETTLE_S)
             conn = setup.server.connect()
             result.served_first_sentence_s.append(timed_post(conn, speech_body(segments[0]))[0])
             conn.close()
             for response_format in TTFA_FORMATS:
+                time.sleep(SETTLE_S)
                 conn = setup.server.connect()
                 ttfb, total, _ = timed_post(conn, speech_body(paragraph, response_format))
                 conn.close()
