@@ -134,6 +134,44 @@ def test_gang_scheduling_with_priorities(tmp_path: Path) -> None:
     assert where["soon after"].startswith("replica")
 
 
+def test_a_segment_that_follows_a_finished_wide_run_stays_wide(tmp_path: Path) -> None:
+    """One client's next sentence, submitted as the previous one's audio ends, arrives while
+    the all-core run's thread is still returning: it follows that run, it does not run beside
+    it, so it goes wide too (not to a replica for the concurrency window)."""
+    settings = Settings(data_dir=tmp_path, engines=["fake"])
+    log: list[tuple[str, str]] = []
+    gate, returning = threading.Event(), threading.Event()
+    replicas = [_Recording(settings, f"replica{i}", log, gate) for i in range(2)]
+    wide = _Recording(settings, "wide", log, gate)
+
+    async def run() -> None:
+        scheduler = EngineScheduler("fake", replicas, AdmissionLimits(100, 60.0),
+                                    max_batch_size=1, max_queue_delay_s=0.0, wide=wide)
+        scheduler.start()
+        try:
+            first = scheduler.submit(_request("first sentence"), Priority.INTERACTIVE)
+            end_first = first.finish
+
+            def finish_then_linger() -> None:  # the thread is slow to return after its end
+                end_first()
+                returning.set()
+                assert gate.wait(10)
+
+            first.finish = finish_then_linger  # type: ignore[method-assign]
+            await _drain(first)
+            assert await asyncio.to_thread(returning.wait, 10)
+            second = scheduler.submit(_request("second sentence"), Priority.INTERACTIVE)
+            await asyncio.sleep(0.1)
+            gate.set()
+            await _drain(second)
+        finally:
+            gate.set()
+            await scheduler.stop()
+
+    asyncio.run(run())
+    assert log == [("wide", "first sentence"), ("wide", "second sentence")]
+
+
 class _Stoppable(_Recording):
     """The wide instance of an interruptible engine: segments starting with "slow" block
     until :meth:`interrupt` (then raise, as onnxruntime does) or the gate opens; with

@@ -342,8 +342,9 @@ class EngineScheduler:
         while True:
             first = await self._queue.get(self._batch_wait_s)
             if self._wide_busy:  # gang: no replica runs alongside the all-core session
-                self._concurrent_at_s = time.monotonic()
-                self._interrupt_wide_if_sooner()
+                if not self._wide_delivered_all():  # else the two only follow each other
+                    self._concurrent_at_s = time.monotonic()
+                    self._interrupt_wide_if_sooner()
                 self._held.add(first)
                 try:
                     while not self._wide_idle.is_set():
@@ -355,13 +356,14 @@ class EngineScheduler:
             batch = [first]
             if self._batching and self.max_batch_size > 1:
                 batch += await self._gather_batch(self._replicas[index], first)
-            alone = self.running() == 0 and not self._held and not len(self._queue)
+            synthesizing = self._synthesizing()
+            alone = synthesizing == 0 and not self._held and not len(self._queue)
             now = time.monotonic()
             if not alone:
                 self._concurrent_at_s = now
             wide = run_on_wide(
                 has_wide=self._wide is not None, batch_size=len(batch),
-                running=self.running(), held=len(self._held), queued=len(self._queue),
+                running=synthesizing, held=len(self._held), queued=len(self._queue),
                 concurrent_recently=now - self._concurrent_at_s < CONCURRENCY_WINDOW_S,
             )
             if logger.isEnabledFor(logging.DEBUG):
@@ -403,6 +405,17 @@ class EngineScheduler:
                     self._running[task.priority] -= 1
                     self._running_work.pop(task, None)
                 self._update_gauges()
+
+    def _synthesizing(self) -> int:
+        """Running segments whose audio is not all delivered yet: a run that has delivered
+        its last chunk is only waiting for its thread to return. A client's next segment,
+        submitted as the previous one's audio arrives, follows it rather than runs beside
+        it (one client's paragraph stays on the all-core session)."""
+        return sum(1 for task in self._running_work if not task.delivered_all)
+
+    def _wide_delivered_all(self) -> bool:
+        run = self._wide_run
+        return run is not None and run.task.delivered_all
 
     def _interrupt_wide_if_sooner(self) -> None:
         """A second segment arrived while the wide session runs one: stop that run if it

@@ -51,6 +51,9 @@ class SegmentTask:
     estimated_first_audio_s: float | None = None
     #: When the replica thread delivered the first chunk (written by that thread only).
     first_audio_at_s: float | None = None
+    #: The replica thread has delivered its last chunk (set before the end reaches the
+    #: requester, so a next segment it submits never counts as running beside this one).
+    delivered_all: bool = False
     _results: asyncio.Queue[AudioChunk | BaseException | _End] = field(
         default_factory=asyncio.Queue
     )
@@ -79,6 +82,7 @@ class SegmentTask:
         self.loop.call_soon_threadsafe(self._results.put_nowait, error)
 
     def finish(self) -> None:
+        self.delivered_all = True
         self.loop.call_soon_threadsafe(self._results.put_nowait, _END)
 
     # --- consumer side (event loop) -----------------------------------------------------
