@@ -88,6 +88,20 @@ def _request(text: str) -> SegmentRequest:
     return SegmentRequest(text, "fake-tone", SynthesisParams())
 
 
+def _instances(tmp_path: Path) -> tuple[Settings, list[tuple[str, str]], threading.Event,
+                                        list[_Recording]]:
+    """Settings, the shared log and gate, and two recording replicas."""
+    settings = Settings(data_dir=tmp_path, engines=["fake"])
+    log: list[tuple[str, str]] = []
+    gate = threading.Event()
+    return settings, log, gate, [_Recording(settings, f"replica{i}", log, gate) for i in range(2)]
+
+
+def _gang_scheduler(replicas: list[_Recording], wide: FakeEngine) -> EngineScheduler:
+    return EngineScheduler("fake", replicas, AdmissionLimits(100, 60.0),
+                           max_batch_size=1, max_queue_delay_s=0.0, wide=wide)
+
+
 async def _drain(*tasks: object) -> None:
     for task in tasks:
         async for _ in task.chunks():  # type: ignore[attr-defined]
@@ -95,15 +109,11 @@ async def _drain(*tasks: object) -> None:
 
 
 def test_gang_scheduling_with_priorities(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, engines=["fake"])
-    log: list[tuple[str, str]] = []
-    gate = threading.Event()
-    replicas = [_Recording(settings, f"replica{i}", log, gate) for i in range(2)]
+    settings, log, gate, replicas = _instances(tmp_path)
     wide = _Recording(settings, "wide", log, gate)
 
     async def run() -> None:
-        scheduler = EngineScheduler("fake", replicas, AdmissionLimits(100, 60.0),
-                                    max_batch_size=1, max_queue_delay_s=0.0, wide=wide)
+        scheduler = _gang_scheduler(replicas, wide)
         scheduler.start()
         try:
             # one client: its segment runs on the all-core instance
@@ -138,15 +148,12 @@ def test_a_segment_that_follows_a_finished_wide_run_stays_wide(tmp_path: Path) -
     """One client's next sentence, submitted as the previous one's audio ends, arrives while
     the all-core run's thread is still returning: it follows that run, it does not run beside
     it, so it goes wide too (not to a replica for the concurrency window)."""
-    settings = Settings(data_dir=tmp_path, engines=["fake"])
-    log: list[tuple[str, str]] = []
-    gate, returning = threading.Event(), threading.Event()
-    replicas = [_Recording(settings, f"replica{i}", log, gate) for i in range(2)]
+    settings, log, gate, replicas = _instances(tmp_path)
+    returning = threading.Event()
     wide = _Recording(settings, "wide", log, gate)
 
     async def run() -> None:
-        scheduler = EngineScheduler("fake", replicas, AdmissionLimits(100, 60.0),
-                                    max_batch_size=1, max_queue_delay_s=0.0, wide=wide)
+        scheduler = _gang_scheduler(replicas, wide)
         scheduler.start()
         try:
             first = scheduler.submit(_request("first sentence"), Priority.INTERACTIVE)
@@ -203,16 +210,12 @@ class _Stoppable(_Recording):
 
 def _interrupt_scenario(tmp_path: Path, chunk_first: bool) -> tuple[list[tuple[str, str]],
                                                                     _Stoppable, list[int]]:
-    settings = Settings(data_dir=tmp_path, engines=["fake"])
-    log: list[tuple[str, str]] = []
-    gate = threading.Event()
-    replicas = [_Recording(settings, f"replica{i}", log, gate) for i in range(2)]
+    settings, log, gate, replicas = _instances(tmp_path)
     wide = _Stoppable(settings, "wide", log, gate, chunk_first=chunk_first)
     counts: list[int] = []
 
     async def run() -> None:
-        scheduler = EngineScheduler("fake", replicas, AdmissionLimits(100, 60.0),
-                                    max_batch_size=1, max_queue_delay_s=0.0, wide=wide)
+        scheduler = _gang_scheduler(replicas, wide)
         scheduler.wide_estimate.value = scheduler.estimate.value = 0.5  # seconds per char
         scheduler.start()
         try:
