@@ -490,7 +490,7 @@ def test_admission_calibrates_on_the_real_wait_of_requests_admitted_near_the_bud
     async def run() -> None:
         async with _scheduler(engine, budget_s=4.0) as scheduler:
             alone = scheduler.reserve(Priority.INTERACTIVE, chars=4)
-            assert alone.estimated_first_audio_s is None  # nothing ahead: not near the budget
+            assert alone.first_audio is None  # nothing ahead: not near the budget
             await _audio(scheduler.submit(_request("abcd"), Priority.INTERACTIVE, alone))
             await _settled(scheduler)  # its run is recorded (the rate learned) after
             assert scheduler.calibration.observations == 0
@@ -499,7 +499,8 @@ def test_admission_calibrates_on_the_real_wait_of_requests_admitted_near_the_bud
             try:
                 await _wait(gate.entered)
                 near = scheduler.reserve(Priority.INTERACTIVE, chars=4)  # ~1 s + its own 1 s
-                assert near.estimated_first_audio_s == pytest.approx(2.0, abs=0.2)
+                assert near.first_audio is not None
+                assert near.first_audio.estimated_s == pytest.approx(2.0, abs=0.2)
                 task = scheduler.submit(_request("abcd"), Priority.INTERACTIVE, near)
                 await asyncio.sleep(2.5)  # the running segment takes longer than estimated
             finally:
@@ -509,6 +510,6 @@ def test_admission_calibrates_on_the_real_wait_of_requests_admitted_near_the_bud
             await _settled(scheduler)
             assert scheduler.calibration.observations == 1
             assert scheduler.calibration.factor > 1.0  # it ran over its estimate
-            assert task.estimated_first_audio_s is None  # observed once
+            assert task.first_audio_estimate is None  # observed once
 
     asyncio.run(run())

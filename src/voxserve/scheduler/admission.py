@@ -95,6 +95,15 @@ class FirstAudioCalibration:
 
 
 @dataclass(frozen=True, slots=True)
+class FirstAudioEstimate:
+    """Admission's estimate of a request's time to first audio, and when it was made: what
+    :class:`FirstAudioCalibration` compares with the real time once the audio comes."""
+
+    estimated_s: float
+    admitted_at_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class AdmissionLimits:
     max_queue_segments: int
     queue_budget_s: float

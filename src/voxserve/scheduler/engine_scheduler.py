@@ -22,6 +22,7 @@ from voxserve.errors import EngineFailed, NotReady, Overloaded, VoxserveError
 from voxserve.scheduler.admission import (
     AdmissionLimits,
     FirstAudioCalibration,
+    FirstAudioEstimate,
     RunningWork,
     SecondsPerChar,
     check_admission,
@@ -90,15 +91,13 @@ class QueueReservation:
 
     def __init__(
         self, scheduler: EngineScheduler, chars: int = 0, total_chars: int = 0,
-        estimated_first_audio_s: float | None = None,
+        first_audio: FirstAudioEstimate | None = None,
     ) -> None:
         self._scheduler: EngineScheduler | None = scheduler
         #: The estimated length of the request's first segment (counted as queued work).
         self.chars = chars
-        #: When it was admitted, and admission's estimate of its time to first audio where
-        #: the calibration counts it (else None).
-        self.admitted_at_s = time.monotonic()
-        self.estimated_first_audio_s = estimated_first_audio_s
+        #: Admission's estimate of its time to first audio, where the calibration counts it.
+        self.first_audio = first_audio
         #: All of the request's work, until its stream ends (outlives the reservation).
         self.backlog = Backlog(scheduler, max(chars, total_chars))
 
@@ -307,8 +306,9 @@ class EngineScheduler:
         estimate_s = self.admit(priority, budget_s, chars)
         self._reserved += 1
         self._reserved_chars += chars
-        counted = self.calibration.counts(estimate_s)
-        return QueueReservation(self, chars, total_chars, estimate_s if counted else None)
+        first_audio = (FirstAudioEstimate(estimate_s, time.monotonic())
+                       if self.calibration.counts(estimate_s) else None)
+        return QueueReservation(self, chars, total_chars, first_audio)
 
     def submit(
         self, request: SegmentRequest, priority: Priority,
@@ -317,9 +317,8 @@ class EngineScheduler:
         task = SegmentTask(request=request, priority=priority, loop=asyncio.get_running_loop())
         if priority == Priority.INTERACTIVE:
             self._last_interactive_s = time.monotonic()
-        if reservation is not None and reservation.estimated_first_audio_s is not None:
-            task.admitted_at_s = reservation.admitted_at_s
-            task.estimated_first_audio_s = reservation.estimated_first_audio_s
+        if reservation is not None:
+            task.first_audio_estimate = reservation.first_audio
         self._queue.put(task)
         if reservation is not None:
             reservation.release()  # the place is taken by the task itself now
@@ -499,11 +498,12 @@ class EngineScheduler:
         waited for their first audio (each request once: its first segment's first run
         that delivered audio)."""
         for task in batch:
-            estimate_s, admitted_at_s = task.estimated_first_audio_s, task.admitted_at_s
-            if estimate_s is None or admitted_at_s is None or task.first_audio_at_s is None:
+            estimate = task.first_audio_estimate
+            if estimate is None or task.first_audio_at_s is None:
                 continue
-            task.estimated_first_audio_s = None
-            self.calibration.observe(estimate_s, task.first_audio_at_s - admitted_at_s)
+            task.first_audio_estimate = None
+            self.calibration.observe(estimate.estimated_s,
+                                     task.first_audio_at_s - estimate.admitted_at_s)
             metrics.ADMISSION_CALIBRATION.labels(self.name).set(self.calibration.factor)
 
     def _update_gauges(self) -> None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 
 from voxserve.engines.base import SegmentRequest
+from voxserve.scheduler.admission import FirstAudioEstimate
 from voxserve.types import AudioChunk
 
 
@@ -45,10 +46,9 @@ class SegmentTask:
     loop: asyncio.AbstractEventLoop
     enqueued_at_s: float = field(default_factory=time.monotonic)
     started_at_s: float | None = None
-    #: For a request's first segment admitted near the budget: when the request was admitted
-    #: and its estimated time to first audio (admission calibrates itself on them).
-    admitted_at_s: float | None = None
-    estimated_first_audio_s: float | None = None
+    #: For a request's first segment admitted near the budget: admission's estimate, until
+    #: the calibration has learned from it (then None).
+    first_audio_estimate: FirstAudioEstimate | None = None
     #: When the replica thread delivered the first chunk (written by that thread only).
     first_audio_at_s: float | None = None
     #: The replica thread has delivered its last chunk (set before the end reaches the
